@@ -1,0 +1,60 @@
+// The table of `vnet` verbs. Each verb lives in its own file (cli/verb_NAME.cc), parses
+// its own options and calls the library; main.cc only splits off the global options and
+// dispatches. Verbs are matched exactly, never by prefix.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+namespace vnet::cli {
+
+// Options accepted before or after the verb (design.md "Global").
+struct GlobalOptions {
+  std::string netns;  // --netns NAME: run kernel-facing work inside this namespace
+  bool verbose = false;
+  bool json = false;
+};
+
+struct Invocation {
+  GlobalOptions global;
+  std::string verb;
+  std::vector<std::string> args;  // after the verb, global options removed
+};
+
+using VerbFn = int (*)(const Invocation&);
+
+struct Verb {
+  const char* name;
+  const char* synopsis;
+  const char* summary;
+  VerbFn run;
+};
+
+const std::vector<Verb>& verbs();
+
+// Parses a verb's own options; positional names in order (the last may repeat when
+// `last_repeats`). Throws UsageError, which main turns into exit 2 with the verb's usage.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+boost::program_options::variables_map parse_args(
+    const Invocation& inv, const boost::program_options::options_description& options,
+    const std::vector<std::string>& positional, bool last_repeats = false);
+
+// "vnet: WHAT" on stderr, returns the exit code given.
+int report(int exit_code, const std::string& message);
+
+int verb_check(const Invocation&);
+int verb_plan(const Invocation&);
+int verb_apply(const Invocation&);
+int verb_destroy(const Invocation&);
+int verb_status(const Invocation&);
+int verb_render(const Invocation&);
+int verb_switch(const Invocation&);
+int verb_guest(const Invocation&);
+int verb_scenario(const Invocation&);
+int verb_vm_run(const Invocation&);
+
+}  // namespace vnet::cli

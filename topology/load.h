@@ -1,0 +1,42 @@
+// Reading host.toml (and scenario files, which are host.toml plus [scenario]/[[checks]]):
+// parse with tomlplusplus, build the model, validate it whole, expand guests.
+// Every problem is collected; nothing stops at the first one.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "topology/model.h"
+
+namespace vnet::topology {
+
+struct Diagnostic {
+  SourceLoc loc;
+  std::string message;  // "vlan id 5000 out of range 1..4094"
+  std::string hint;     // optional second line: "did you mean 'tagged'?"
+};
+
+struct LoadOptions {
+  bool allow_scenario = true;  // accept [scenario] and [[checks]]
+};
+
+using LoadResult = tl::expected<Topology, std::vector<Diagnostic>>;
+
+LoadResult load_file(const std::string& path, const LoadOptions& options = {});
+// `file` is the name used in diagnostics.
+LoadResult load_string(const std::string& text, const std::string& file,
+                       const LoadOptions& options = {});
+
+// "FILE:LINE:COL: error: WHAT", the source line with a caret under the spot, and the hint;
+// one block per diagnostic, in source order. `source` is the file's text (may be empty).
+std::string format_diagnostics(const std::vector<Diagnostic>& diags, const std::string& source);
+
+// Helpers shared with the CLI and tests.
+std::optional<Mac> parse_mac(const std::string& text);
+std::optional<IpAddress> parse_ip(const std::string& text);
+std::optional<Cidr> parse_cidr(const std::string& text);
+std::optional<uint64_t> parse_size(const std::string& text);  // "4G", "512M", "100G"
+// Why a kernel interface name is not acceptable, or "" when it is.
+std::string interface_name_problem(const std::string& name);
+
+}  // namespace vnet::topology

@@ -1,0 +1,97 @@
+// Model helpers: printing of addresses, and the VLAN entries a declaration implies.
+#include "topology/model.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstdio>
+
+namespace vnet::topology {
+
+std::string Mac::str() const {
+  char buf[18];
+  snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", bytes[0], bytes[1], bytes[2],
+           bytes[3], bytes[4], bytes[5]);
+  return buf;
+}
+
+std::string IpAddress::str() const {
+  char buf[INET6_ADDRSTRLEN] = "";
+  inet_ntop(family, bytes.data(), buf, sizeof buf);
+  return buf;
+}
+
+std::string Cidr::str() const { return addr.str() + "/" + std::to_string(prefix); }
+
+bool Cidr::contains(const IpAddress& a) const {
+  if (a.family != addr.family) return false;
+  int full = prefix / 8, rest = prefix % 8;
+  if (!std::equal(a.bytes.begin(), a.bytes.begin() + full, addr.bytes.begin())) return false;
+  if (rest == 0) return true;
+  uint8_t mask = static_cast<uint8_t>(0xff << (8 - rest));
+  return (a.bytes[full] & mask) == (addr.bytes[full] & mask);
+}
+
+const Bridge* Topology::find_bridge(const std::string& name, const std::string& ns) const {
+  for (const Bridge& b : bridges)
+    if (b.name == name && b.netns == ns) return &b;
+  return nullptr;
+}
+
+const Switch* Topology::find_switch(const std::string& name) const {
+  for (const Switch& s : switches)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+std::vector<VlanEntry> desired_port_vlans(const Bridge& bridge, const BridgePort& port) {
+  std::vector<VlanEntry> out;
+  if (!bridge.vlan_filtering) return out;
+  uint16_t native = 0;
+  if (port.pvid) native = *port.pvid;
+  else if (port.tagged.empty()) native = bridge.default_pvid;
+  if (native != 0) out.push_back({native, true, true});
+  for (uint16_t v : port.tagged)
+    if (v != native) out.push_back({v, false, false});
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<VlanEntry> desired_self_vlans(const Topology& topo, const Bridge& bridge) {
+  std::vector<VlanEntry> out;
+  if (!bridge.vlan_filtering) return out;
+  if (bridge.default_pvid != 0) out.push_back({bridge.default_pvid, true, true});
+  auto add_tagged = [&](uint16_t v) {
+    for (const VlanEntry& e : out)
+      if (e.vid == v) return;
+    out.push_back({v, false, false});
+  };
+  for (uint16_t v : bridge.vlans) add_tagged(v);
+  for (const Vlan& v : topo.vlans)
+    if (v.link == bridge.name && v.netns == bridge.netns) add_tagged(v.id);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+const char* to_string(MacvlanMode mode) {
+  switch (mode) {
+    case MacvlanMode::kPrivate: return "private";
+    case MacvlanMode::kVepa: return "vepa";
+    case MacvlanMode::kBridge: return "bridge";
+    case MacvlanMode::kPassthru: return "passthru";
+  }
+  return "?";
+}
+
+const char* to_string(SwitchPort::Kind kind) {
+  switch (kind) {
+    case SwitchPort::Kind::kTap: return "tap";
+    case SwitchPort::Kind::kStream: return "stream";
+    case SwitchPort::Kind::kDgram: return "dgram";
+    case SwitchPort::Kind::kPacket: return "packet";
+    case SwitchPort::Kind::kVdePort: return "vde_port";
+  }
+  return "?";
+}
+
+}  // namespace vnet::topology

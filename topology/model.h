@@ -1,0 +1,254 @@
+// The host.toml model (design.md, schema v1): plain structs, no TOML types. What the user
+// wrote, with where they wrote it. `std::optional` means "not written": such a field is
+// left alone in the kernel and compared only where declared.
+//
+// load() (load.h) parses and validates a file into a Topology and expands guests into
+// the links they imply, so every later layer (planner, renderers, scenario runner) sees
+// one flat list of links per kind, derived ones marked with the guest they came from.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+
+namespace vnet::topology {
+
+// The namespace an object lives in. Empty means the target ("host": the namespace vnet
+// runs against, the current one or `--netns X`).
+inline constexpr const char* kHostNetns = "host";
+
+struct Mac {
+  std::array<uint8_t, 6> bytes{};
+  std::string str() const;  // "02:00:00:00:00:01"
+  bool operator==(const Mac&) const = default;
+};
+
+struct IpAddress {
+  int family = 0;  // AF_INET or AF_INET6
+  std::array<uint8_t, 16> bytes{};
+  std::string str() const;
+  bool operator==(const IpAddress&) const = default;
+};
+
+// An interface address with its prefix length: "10.1.40.2/24".
+struct Cidr {
+  IpAddress addr;
+  uint8_t prefix = 0;
+  SourceLoc loc;
+  std::string str() const;
+  bool contains(const IpAddress& a) const;  // same family and same network
+  bool operator==(const Cidr& o) const { return addr == o.addr && prefix == o.prefix; }
+};
+
+// networkd's LinkLocalAddressing=: kIpv6 is the kernel's default (autoconfigure), kNone
+// sets IFLA_INET6_ADDR_GEN_MODE=none before the link goes up.
+enum class LinkLocal { kIpv6, kNone };
+
+// Membership of a link in a bridge (design.md "VLAN semantics").
+struct BridgePort {
+  std::string bridge;
+  std::optional<uint16_t> pvid;  // written; 0 = no native VLAN
+  std::vector<uint16_t> tagged;  // sorted, unique
+  SourceLoc loc;
+};
+
+// One VLAN entry of a bridge port or of the bridge itself ("self"), as the kernel keeps it.
+struct VlanEntry {
+  uint16_t vid = 0;
+  bool pvid = false;
+  bool untagged = false;
+  auto operator<=>(const VlanEntry&) const = default;
+};
+
+// Attributes every link vnet manages can carry.
+struct LinkCommon {
+  std::string name;
+  std::string netns;  // "" = the target namespace
+  std::optional<uint32_t> mtu;
+  std::optional<Mac> mac;
+  std::vector<Cidr> addresses;
+  std::optional<IpAddress> gateway;  // default route via this address
+  LinkLocal link_local = LinkLocal::kIpv6;  // resolved default (none for bridge ports)
+  bool adopt = false;
+  std::optional<BridgePort> port;  // enslaved to a bridge
+  std::string derived_from;        // guest name when expanded from [guests], else ""
+  SourceLoc loc;
+};
+
+struct Bridge : LinkCommon {
+  bool vlan_filtering = false;
+  uint16_t default_pvid = 1;  // 0 disables
+  bool stp = false;
+  std::vector<uint16_t> vlans;  // "self" VLANs as written, tagged
+};
+
+// An existing link vnet does not create ([links]): only master, VLANs and MTU are set.
+struct Link : LinkCommon {};
+
+struct Vlan : LinkCommon {
+  std::string link;  // parent
+  uint16_t id = 0;
+};
+
+struct Veth : LinkCommon {
+  std::string peer;
+  std::string peer_netns;  // "" = same namespace as the veth
+  std::vector<Cidr> peer_addresses;
+  std::optional<IpAddress> peer_gateway;
+  std::optional<Mac> peer_mac;
+  LinkLocal peer_link_local = LinkLocal::kIpv6;
+};
+
+struct Tap : LinkCommon {
+  std::optional<uint32_t> owner;  // resolved uid
+  std::optional<uint32_t> group;  // resolved gid
+  std::string owner_name, group_name;  // as written, for messages and renderers
+  bool multi_queue = false;
+  bool vnet_hdr = true;
+};
+
+enum class MacvlanMode { kPrivate, kVepa, kBridge, kPassthru };
+
+struct Macvlan : LinkCommon {
+  std::string link;
+  MacvlanMode mode = MacvlanMode::kBridge;
+};
+
+// [switches.NAME.ports.PORT]
+struct SwitchPort {
+  enum class Kind { kTap, kStream, kDgram, kPacket, kVdePort };
+  std::string name;
+  Kind kind = Kind::kVdePort;
+  std::string target;  // tap/link name or socket path
+  uint32_t vde_port = 0;
+  std::optional<uint16_t> pvid;  // absent: the switch's default_vlan; 0: no native VLAN
+  std::vector<uint16_t> tagged;
+  std::string derived_from;
+  SourceLoc loc;
+};
+
+struct Switch {
+  std::string name;
+  std::string socket;  // "" = default (/run/vnet/NAME or $XDG_RUNTIME_DIR/vnet/NAME)
+  std::string group;
+  uint32_t socket_mode = 0660;
+  uint32_t max_ports = 64;
+  uint32_t fdb_max = 4096;
+  uint32_t port_mac_max = 256;
+  uint16_t default_vlan = 1;
+  std::vector<SwitchPort> ports;
+  SourceLoc loc;
+};
+
+struct GuestNic {
+  enum class Kind { kBridge, kSwitch, kTap, kUser };
+  Kind kind = Kind::kBridge;
+  std::string bridge, switch_name, tap;
+  std::optional<uint16_t> vlan;
+  std::optional<Mac> mac;
+  std::vector<Cidr> addresses;
+  std::optional<IpAddress> gateway;
+  std::vector<std::string> hostfwd;
+  std::string name;       // inside the guest (nspawn: host0, host1, ...)
+  std::string host_name;  // host side link (derived unless written)
+  SourceLoc loc;
+};
+
+struct Guest {
+  enum class Kind { kQemu, kNspawn };
+  std::string name;
+  Kind kind = Kind::kQemu;
+  std::optional<uint64_t> memory_bytes;
+  std::optional<uint32_t> vcpus;
+  std::optional<uint32_t> cpu_weight;
+  bool autostart = false;
+  std::string kernel, initrd, append;
+  struct Disk {
+    std::string image;
+    std::optional<uint64_t> size_bytes;
+  };
+  std::optional<Disk> disk;
+  struct CloudInit {
+    std::string hostname;
+    std::vector<std::string> ssh_authorized_keys;
+    std::string user_data;
+  };
+  std::optional<CloudInit> cloud_init;
+  std::string directory;  // nspawn
+  bool boot = false;
+  std::vector<std::string> command;
+  std::vector<GuestNic> nics;
+  std::string netns;  // nspawn: the namespace vnet prepares ("vnet-<guest>")
+  SourceLoc loc;
+};
+
+// [[checks]] of a scenario file.
+struct Check {
+  enum class Kind { kPing, kTcp, kArping };
+  enum class Expect { kReach, kBlocked };
+  std::string from;  // a namespace of the scenario, "host" or "upstream"
+  Kind kind = Kind::kPing;
+  std::string target;  // address, or "address:port" for tcp
+  IpAddress address;
+  uint16_t port = 0;
+  Expect expect = Expect::kReach;
+  uint32_t count = 2;
+  uint32_t timeout_s = 2;
+  std::optional<uint32_t> mtu;
+  SourceLoc loc;
+};
+
+struct Scenario {
+  std::string name;
+  std::string description;
+  std::vector<std::string> requires_features;
+  bool vm = false;
+  std::vector<Check> checks;
+  SourceLoc loc;
+};
+
+struct Netns {
+  std::string name;
+  bool declared = false;  // [netns.X] written, else created on first reference
+  SourceLoc loc;
+};
+
+// A whole, validated host.toml. Lists keep the order of declaration (source position);
+// guests are already expanded: their taps, veths and namespaces appear in the lists with
+// `derived_from` set.
+struct Topology {
+  std::string file;
+  std::string host_name;
+  SourceLoc host_loc;
+  std::vector<Netns> netns;  // every namespace named anywhere, except the target
+  std::vector<Bridge> bridges;
+  std::vector<Link> links;
+  std::vector<Vlan> vlans;
+  std::vector<Veth> veths;
+  std::vector<Tap> taps;
+  std::vector<Macvlan> macvlans;
+  std::vector<Switch> switches;
+  std::vector<Guest> guests;
+  std::optional<Scenario> scenario;
+
+  const Bridge* find_bridge(const std::string& name, const std::string& netns) const;
+  const Switch* find_switch(const std::string& name) const;
+};
+
+// The VLAN entries a bridge port must have, per design.md: pvid = N -> {N pvid untagged};
+// tagged -> {v tagged}; neither -> {default_pvid pvid untagged} (as the kernel does); a
+// bridge without vlan_filtering -> none (the kernel keeps none worth comparing).
+std::vector<VlanEntry> desired_port_vlans(const Bridge& bridge, const BridgePort& port);
+// The bridge's own ("self") entries: default_pvid as pvid untagged, declared `vlans` and
+// every [vlans] sub-interface's id on it as tagged.
+std::vector<VlanEntry> desired_self_vlans(const Topology& topo, const Bridge& bridge);
+
+const char* to_string(MacvlanMode mode);
+const char* to_string(SwitchPort::Kind kind);
+
+}  // namespace vnet::topology
