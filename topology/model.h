@@ -54,7 +54,8 @@ struct BridgePort {
   std::string bridge;
   std::optional<uint16_t> pvid;  // written; 0 = no native VLAN
   std::vector<uint16_t> tagged;  // sorted, unique
-  SourceLoc loc;
+  SourceLoc loc;                 // of `bridge`
+  SourceLoc pvid_loc, tagged_loc;
 };
 
 // One VLAN entry of a bridge port or of the bridge itself ("self"), as the kernel keeps it.
@@ -73,6 +74,7 @@ struct LinkCommon {
   std::optional<Mac> mac;
   std::vector<Cidr> addresses;
   std::optional<IpAddress> gateway;  // default route via this address
+  SourceLoc gateway_loc;
   LinkLocal link_local = LinkLocal::kIpv6;  // resolved default (none for bridge ports)
   bool adopt = false;
   std::optional<BridgePort> port;  // enslaved to a bridge
@@ -100,6 +102,7 @@ struct Veth : LinkCommon {
   std::string peer_netns;  // "" = same namespace as the veth
   std::vector<Cidr> peer_addresses;
   std::optional<IpAddress> peer_gateway;
+  SourceLoc peer_gateway_loc;
   std::optional<Mac> peer_mac;
   LinkLocal peer_link_local = LinkLocal::kIpv6;
 };

@@ -1,0 +1,293 @@
+// Relations between objects, checked after guests are expanded: names unique per
+// namespace (across kinds, derived ones included), references that resolve, VLAN settings
+// that the bridge can carry, addresses unique per namespace, gateways inside a subnet.
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <map>
+
+#include "topology/parse.h"
+
+namespace vnet::topology::detail {
+
+namespace {
+
+struct Named {
+  std::string kind;  // "bridge", "veth peer", ...
+  const LinkCommon* link = nullptr;
+  std::string derived_from;
+  SourceLoc loc;
+  std::string describe(const std::string& name) const {
+    std::string s = kind + " '" + name + "'";
+    if (!derived_from.empty()) s += " (derived from guest '" + derived_from + "')";
+    return s;
+  }
+};
+
+bool before(const SourceLoc& a, const SourceLoc& b) {
+  return std::tie(a.line, a.col) < std::tie(b.line, b.col);
+}
+
+std::string ns_phrase(const std::string& ns) {
+  return ns.empty() ? "" : " in namespace '" + ns + "'";
+}
+
+class Validator {
+ public:
+  Validator(Diagnostics& d, Topology& t) : d_(d), t_(t) {}
+
+  void run() {
+    collect_names();
+    check_ports();
+    check_parents();
+    check_addresses();
+    check_guests();
+    check_switches();
+    collect_netns();
+    check_scenario();
+  }
+
+ private:
+  void add_name(const std::string& ns, const std::string& name, Named n) {
+    auto& slot = names_[{ns, name}];
+    if (slot.kind.empty()) {
+      slot = std::move(n);
+      return;
+    }
+    // Report at the later of the two places.
+    const Named& first = before(slot.loc, n.loc) ? slot : n;
+    const Named& second = before(slot.loc, n.loc) ? n : slot;
+    d_.error(second.loc, second.describe(name) + ns_phrase(ns) + " collides with " +
+                             first.describe(name) + " declared at " + first.loc.str());
+  }
+
+  void collect_names() {
+    for (const Bridge& b : t_.bridges) add_name(b.netns, b.name, {"bridge", &b, "", b.loc});
+    for (const Link& l : t_.links) add_name("", l.name, {"link", &l, "", l.loc});
+    for (const Vlan& v : t_.vlans) add_name(v.netns, v.name, {"vlan", &v, "", v.loc});
+    for (const Veth& v : t_.veths) {
+      add_name(v.netns, v.name, {"veth", &v, v.derived_from, v.loc});
+      add_name(v.peer_netns, v.peer, {"veth peer", nullptr, v.derived_from, v.loc});
+    }
+    for (const Tap& tp : t_.taps) add_name(tp.netns, tp.name, {"tap", &tp, tp.derived_from, tp.loc});
+    for (const Macvlan& m : t_.macvlans) add_name(m.netns, m.name, {"macvlan", &m, "", m.loc});
+  }
+
+  std::string declared_bridges(const std::string& ns) const {
+    std::string out;
+    for (const Bridge& b : t_.bridges)
+      if (b.netns == ns) out += (out.empty() ? "" : ", ") + b.name;
+    return out.empty() ? "no bridges are declared" + ns_phrase(ns)
+                       : "declared bridges" + ns_phrase(ns) + ": " + out;
+  }
+
+  void check_port(const LinkCommon& l) {
+    if (!l.port) return;
+    const BridgePort& p = *l.port;
+    const Bridge* b = t_.find_bridge(p.bridge, l.netns);
+    if (!b) {
+      d_.error(p.loc, "bridge '" + p.bridge + "' is not declared" + ns_phrase(l.netns) + "; " +
+                          declared_bridges(l.netns));
+      return;
+    }
+    bool derived = !l.derived_from.empty();
+    if (!b->vlan_filtering && p.pvid && *p.pvid != 0)
+      d_.error(p.pvid_loc,
+               std::string("'") + (derived ? "vlan" : "pvid") +
+                   "' needs vlan_filtering = true on bridge '" + b->name + "'");
+    if (!b->vlan_filtering && !p.tagged.empty())
+      d_.error(p.tagged_loc, "'tagged' needs vlan_filtering = true on bridge '" + b->name + "'");
+  }
+
+  void check_ports() {
+    for (const Link& l : t_.links) check_port(l);
+    for (const Vlan& v : t_.vlans) check_port(v);
+    for (const Veth& v : t_.veths) check_port(v);
+    for (const Tap& tp : t_.taps) check_port(tp);
+  }
+
+  // A vlan's or macvlan's parent: declared in the object's namespace or in the target.
+  void check_parent(const LinkCommon& l, const std::string& parent, const std::string& kind) {
+    if (parent.empty()) return;
+    for (const std::string& ns : {l.netns, std::string()}) {
+      if (names_.count({ns, parent})) return;
+    }
+    std::string known;
+    for (auto& [key, n] : names_)
+      if (key.first == l.netns || key.first.empty()) known += (known.empty() ? "" : ", ") + key.second;
+    d_.error(l.loc, kind + " '" + l.name + "': link '" + parent + "' is not declared" +
+                        (known.empty() ? "" : "; declared links: " + known) +
+                        " (an existing NIC goes under [links." + parent + "])");
+  }
+
+  void check_parents() {
+    std::map<std::pair<std::string, uint16_t>, const Vlan*> ids;
+    for (const Vlan& v : t_.vlans) {
+      check_parent(v, v.link, "vlan");
+      if (v.id == 0) continue;
+      auto [it, fresh] = ids.try_emplace({v.link, v.id}, &v);
+      if (!fresh)
+        d_.error(v.loc, "vlan " + std::to_string(v.id) + " on '" + v.link +
+                            "' is already declared as '" + it->second->name + "' at " +
+                            it->second->loc.str());
+    }
+    for (const Macvlan& m : t_.macvlans) check_parent(m, m.link, "macvlan");
+  }
+
+  void check_address_list(const std::string& owner, const std::string& ns,
+                          const std::vector<Cidr>& addrs, const std::optional<IpAddress>& gw,
+                          const SourceLoc& gw_loc) {
+    for (const Cidr& c : addrs) {
+      auto [it, fresh] = addresses_.try_emplace({ns, c.addr.str()}, std::make_pair(owner, c.loc));
+      if (!fresh)
+        d_.error(c.loc, "address " + c.addr.str() + ns_phrase(ns) + " is already assigned to '" +
+                            it->second.first + "' at " + it->second.second.str());
+    }
+    if (!gw) return;
+    bool inside = std::any_of(addrs.begin(), addrs.end(),
+                              [&](const Cidr& c) { return c.contains(*gw); });
+    if (!inside) {
+      std::string list;
+      for (const Cidr& c : addrs) list += (list.empty() ? "" : ", ") + c.str();
+      d_.error(gw_loc, "gateway " + gw->str() + " is outside every address of '" + owner + "'" +
+                           (list.empty() ? " (it has none)" : " (" + list + ")"));
+      return;
+    }
+    auto [it, fresh] =
+        gateways_.try_emplace({ns, gw->family}, std::make_pair(owner, gw_loc));
+    if (!fresh)
+      d_.error(gw_loc, std::string("a second ") + (gw->family == AF_INET ? "IPv4" : "IPv6") +
+                           " default route" + (ns.empty() ? "" : " in namespace '" + ns + "'") +
+                           ": '" + it->second.first + "' already has one at " +
+                           it->second.second.str());
+  }
+
+  void check_addresses() {
+    auto common = [&](const LinkCommon& l) {
+      check_address_list(l.name, l.netns, l.addresses, l.gateway, l.gateway_loc);
+    };
+    for (const Bridge& b : t_.bridges) common(b);
+    for (const Vlan& v : t_.vlans) common(v);
+    for (const Veth& v : t_.veths) {
+      common(v);
+      check_address_list(v.peer, v.peer_netns, v.peer_addresses, v.peer_gateway,
+                         v.peer_gateway_loc);
+    }
+    for (const Tap& tp : t_.taps) common(tp);
+    for (const Macvlan& m : t_.macvlans) common(m);
+  }
+
+  void check_guests() {
+    for (const Guest& g : t_.guests) {
+      for (const GuestNic& nic : g.nics) {
+        if (nic.kind == GuestNic::Kind::kSwitch && !t_.find_switch(nic.switch_name)) {
+          std::string known;
+          for (const Switch& s : t_.switches) known += (known.empty() ? "" : ", ") + s.name;
+          d_.error(nic.loc, "switch '" + nic.switch_name + "' is not declared; " +
+                                (known.empty() ? "no switches are declared"
+                                               : "declared switches: " + known));
+        }
+        if (nic.kind == GuestNic::Kind::kTap) {
+          bool found = std::any_of(t_.taps.begin(), t_.taps.end(), [&](const Tap& tp) {
+            return tp.name == nic.tap && tp.derived_from.empty();
+          });
+          if (!found) {
+            std::string known;
+            for (const Tap& tp : t_.taps)
+              if (tp.derived_from.empty()) known += (known.empty() ? "" : ", ") + tp.name;
+            d_.error(nic.loc, "tap '" + nic.tap + "' is not declared; " +
+                                  (known.empty() ? "no taps are declared" : "declared taps: " + known));
+          }
+        }
+        if (nic.vlan && (nic.kind == GuestNic::Kind::kTap || nic.kind == GuestNic::Kind::kUser))
+          d_.error(nic.loc, "'vlan' applies to NICs on a bridge or a switch");
+        if (nic.kind != GuestNic::Kind::kUser && g.kind == Guest::Kind::kQemu) {
+          // A VM configures its own addresses (cloud-init); check them like a link's.
+          check_address_list("guest " + g.name, "vm:" + g.name, nic.addresses, nic.gateway,
+                             nic.loc);
+        }
+      }
+    }
+  }
+
+  void check_switches() {
+    for (const Switch& sw : t_.switches) {
+      std::map<uint32_t, const SwitchPort*> vde;
+      std::map<std::string, const SwitchPort*> names;
+      for (const SwitchPort& p : sw.ports) {
+        auto [it, fresh] = names.try_emplace(p.name, &p);
+        if (!fresh)
+          d_.error(p.loc, "port '" + p.name + "' of switch '" + sw.name +
+                              "' is already declared at " + it->second->loc.str());
+        if (p.kind == SwitchPort::Kind::kVdePort) {
+          auto [vit, vfresh] = vde.try_emplace(p.vde_port, &p);
+          if (!vfresh && p.vde_port != 0)
+            d_.error(p.loc, "vde_port " + std::to_string(p.vde_port) + " is already port '" +
+                                vit->second->name + "' of switch '" + sw.name + "'");
+          if (p.vde_port > sw.max_ports)
+            d_.error(p.loc, "vde_port " + std::to_string(p.vde_port) + " is above max_ports " +
+                                std::to_string(sw.max_ports));
+        }
+      }
+      if (sw.ports.size() > sw.max_ports)
+        d_.error(sw.loc, "switch '" + sw.name + "' declares " + std::to_string(sw.ports.size()) +
+                             " ports, more than max_ports " + std::to_string(sw.max_ports));
+    }
+  }
+
+  void note_netns(const std::string& ns, const SourceLoc& loc) {
+    if (ns.empty()) return;
+    for (const Netns& n : t_.netns)
+      if (n.name == ns) return;
+    t_.netns.push_back(Netns{ns, false, loc});
+  }
+
+  void collect_netns() {
+    auto common = [&](const LinkCommon& l) { note_netns(l.netns, l.loc); };
+    for (const Bridge& b : t_.bridges) common(b);
+    for (const Vlan& v : t_.vlans) common(v);
+    for (const Veth& v : t_.veths) {
+      common(v);
+      note_netns(v.peer_netns, v.loc);
+    }
+    for (const Tap& tp : t_.taps) common(tp);
+    for (const Macvlan& m : t_.macvlans) common(m);
+    for (const Guest& g : t_.guests) note_netns(g.netns, g.loc);
+  }
+
+  void check_scenario() {
+    if (!t_.scenario) return;
+    if (t_.scenario->name.empty() && !t_.scenario->loc.known() && !t_.scenario->checks.empty())
+      d_.error(t_.scenario->checks.front().loc, "[[checks]] need a [scenario] table with a name");
+    for (const Check& c : t_.scenario->checks) {
+      if (c.from.empty() || c.from == kHostNetns) continue;
+      if (c.from == "upstream") {
+        if (t_.links.empty())
+          d_.error(c.loc, "namespace 'upstream' exists only when [links] are declared (the "
+                          "runner puts the far end of each link there)");
+        continue;
+      }
+      bool found = std::any_of(t_.netns.begin(), t_.netns.end(),
+                               [&](const Netns& n) { return n.name == c.from; });
+      if (!found) {
+        std::string known = "host";
+        if (!t_.links.empty()) known += ", upstream";
+        for (const Netns& n : t_.netns) known += ", " + n.name;
+        d_.error(c.loc, "namespace '" + c.from + "' is not part of this scenario; namespaces: " +
+                            known);
+      }
+    }
+  }
+
+  Diagnostics& d_;
+  Topology& t_;
+  std::map<std::pair<std::string, std::string>, Named> names_;
+  std::map<std::pair<std::string, std::string>, std::pair<std::string, SourceLoc>> addresses_;
+  std::map<std::pair<std::string, int>, std::pair<std::string, SourceLoc>> gateways_;
+};
+
+}  // namespace
+
+void validate(Diagnostics& d, Topology& t) { Validator(d, t).run(); }
+
+}  // namespace vnet::topology::detail

@@ -1,0 +1,94 @@
+// Parsing of the scalar values host.toml carries: MACs, addresses, sizes, link names.
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <cctype>
+#include <cstdlib>
+
+#include "topology/load.h"
+
+namespace vnet::topology {
+
+std::optional<Mac> parse_mac(const std::string& text) {
+  if (text.size() != 17) return std::nullopt;
+  Mac mac;
+  for (int i = 0; i < 6; ++i) {
+    const char* p = text.c_str() + i * 3;
+    if (!isxdigit(static_cast<unsigned char>(p[0])) ||
+        !isxdigit(static_cast<unsigned char>(p[1])))
+      return std::nullopt;
+    if (i < 5 && p[2] != ':') return std::nullopt;
+    mac.bytes[i] = static_cast<uint8_t>(strtoul(std::string(p, 2).c_str(), nullptr, 16));
+  }
+  return mac;
+}
+
+std::optional<IpAddress> parse_ip(const std::string& text) {
+  IpAddress a;
+  if (inet_pton(AF_INET, text.c_str(), a.bytes.data()) == 1) {
+    a.family = AF_INET;
+    return a;
+  }
+  if (inet_pton(AF_INET6, text.c_str(), a.bytes.data()) == 1) {
+    a.family = AF_INET6;
+    return a;
+  }
+  return std::nullopt;
+}
+
+std::optional<Cidr> parse_cidr(const std::string& text) {
+  auto slash = text.find('/');
+  if (slash == std::string::npos || slash + 1 == text.size()) return std::nullopt;
+  auto addr = parse_ip(text.substr(0, slash));
+  if (!addr) return std::nullopt;
+  std::string len = text.substr(slash + 1);
+  if (len.size() > 3 || len.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  int prefix = std::stoi(len);
+  if (prefix > (addr->family == AF_INET ? 32 : 128)) return std::nullopt;
+  Cidr c;
+  c.addr = *addr;
+  c.prefix = static_cast<uint8_t>(prefix);
+  return c;
+}
+
+std::optional<uint64_t> parse_size(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  size_t digits = 0;
+  while (digits < text.size() && isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == 0 || digits > 15) return std::nullopt;
+  uint64_t n = std::stoull(text.substr(0, digits));
+  std::string unit = text.substr(digits);
+  if (unit.size() == 2 && (unit[1] == 'B' || unit[1] == 'b')) unit.resize(1);
+  if (unit.size() == 3 && unit.substr(1) == "iB") unit.resize(1);
+  if (unit.empty()) return n;
+  if (unit.size() != 1) return std::nullopt;
+  switch (toupper(static_cast<unsigned char>(unit[0]))) {
+    case 'K': return n << 10;
+    case 'M': return n << 20;
+    case 'G': return n << 30;
+    case 'T': return n << 40;
+  }
+  return std::nullopt;
+}
+
+std::string interface_name_problem(const std::string& name) {
+  if (name.empty()) return "an interface name must not be empty";
+  if (name == "." || name == "..") return "'" + name + "' is not a valid interface name";
+  if (name.size() > 15)
+    return "name '" + name + "' is " + std::to_string(name.size()) +
+           " bytes, the kernel allows 15";
+  for (char c : name) {
+    if (c == '/' || c == ':' || isspace(static_cast<unsigned char>(c)) ||
+        !isprint(static_cast<unsigned char>(c))) {
+      std::string shown = isprint(static_cast<unsigned char>(c)) && c != ' '
+                              ? std::string(1, c)
+                              : (c == ' ' ? std::string("a space") : std::string("a control character"));
+      return "name '" + name + "' contains " + (shown.size() == 1 ? "'" + shown + "'" : shown) +
+             ", which interface names cannot contain";
+    }
+  }
+  return "";
+}
+
+}  // namespace vnet::topology
