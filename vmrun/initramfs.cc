@@ -1,0 +1,150 @@
+#include "vmrun/initramfs.h"
+
+#include <elf.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "vmrun/cpio.h"
+#include "vmrun/sys.h"
+#include "vmrun/vmlinux.h"
+
+namespace vnet::vmrun {
+namespace {
+
+// True when the ELF file asks for a dynamic loader (PT_INTERP).
+bool is_dynamic(std::string_view elf) {
+  if (elf.size() < sizeof(Elf64_Ehdr) || std::memcmp(elf.data(), ELFMAG, SELFMAG) != 0)
+    return true;
+  Elf64_Ehdr eh;
+  std::memcpy(&eh, elf.data(), sizeof eh);
+  for (int i = 0; i < eh.e_phnum; ++i) {
+    size_t off = eh.e_phoff + size_t(i) * eh.e_phentsize;
+    if (off + sizeof(Elf64_Phdr) > elf.size()) return true;
+    Elf64_Phdr ph;
+    std::memcpy(&ph, elf.data() + off, sizeof ph);
+    if (ph.p_type == PT_INTERP) return true;
+  }
+  return false;
+}
+
+// The kernel runs /sbin/modprobe (request_module) in the initramfs root; hand the
+// request to the host's modprobe, which finds the kernel's modules at /lib/modules.
+constexpr const char* kModprobe = R"(#!/bin/busybox sh
+exec /bin/busybox chroot /host /sbin/modprobe "$@"
+)";
+
+}  // namespace
+
+Result<std::string> find_static_busybox() {
+  std::vector<std::string> cands = {"/bin/busybox", "/usr/bin/busybox"};
+  if (std::string p = find_program("busybox"); !p.empty()) cands.insert(cands.begin(), p);
+  for (const auto& c : cands) {
+    if (!exists(c)) continue;
+    auto bytes = read_file(c);
+    if (bytes && !is_dynamic(*bytes)) return c;
+  }
+  return fail("no statically linked busybox found (install the Debian package busybox-static)",
+              ENOENT, ExitCode::kEnvironment);
+}
+
+Result<std::string> build_initramfs(const KernelImage& k, const InitramfsSpec& spec) {
+  std::string bb = spec.busybox;
+  if (bb.empty()) {
+    auto found = find_static_busybox();
+    if (!found) return found;
+    bb = *found;
+  }
+  auto bb_bytes = read_file(bb);
+  if (!bb_bytes) return bb_bytes;
+  auto order = module_load_order(k, spec.modules);
+  if (!order) return tl::unexpected(order.error());
+
+  CpioWriter w;
+  for (const char* d : {"bin", "sbin", "dev", "proc", "sys", "tmp", "run", "etc", "host",
+                        "ctl", "modules", "root", "mnt"})
+    w.add_dir(d);
+  w.add_char_device("dev/console", 5, 1);
+  w.add_char_device("dev/null", 1, 3, 0666);
+  w.add_file("bin/busybox", *bb_bytes, 0755);
+  w.add_symlink("bin/sh", "busybox");
+  w.add_file("init", spec.init, 0755);
+  w.add_file("sbin/modprobe", kModprobe, 0755);
+  int n = 0;
+  for (const auto& path : *order) {
+    auto bytes = read_file(path);
+    if (!bytes) return bytes;
+    if (path.size() > 3 && path.compare(path.size() - 3, 3, ".xz") == 0) {
+      auto plain = xz_decompress(*bytes);
+      if (!plain) return tl::unexpected(plain.error().context(path));
+      bytes = std::move(plain);
+    }
+    std::string base = path.substr(path.rfind('/') + 1);
+    base = base.substr(0, base.find(".ko")) + ".ko";
+    char prefix[16];
+    std::snprintf(prefix, sizeof prefix, "%03d-", n++);
+    w.add_file("modules/" + std::string(prefix) + base, *bytes, 0644);
+  }
+  for (const auto& [path, data] : spec.files) {
+    // Parent folders first (cpio does not imply them).
+    for (size_t p = path.find('/', 1); p != std::string::npos; p = path.find('/', p + 1))
+      w.add_dir(path.substr(0, p));
+    w.add_file(path, data, 0755);
+  }
+  return w.finish();
+}
+
+std::string vm_run_init() {
+  return R"(#!/bin/busybox sh
+# /init of vnet vm-run (vmrun/initramfs.cc). Console output goes to a log on the host,
+# never to CMD's stdout or stderr.
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin
+fail() {
+  echo "vnet-init: $*"
+  [ -w /ctl ] && echo "$*" > /ctl/error
+  sync
+  reboot -f
+}
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+for m in /modules/*.ko; do
+  [ -e "$m" ] && { insmod "$m" || echo "vnet-init: insmod $m failed"; }
+done
+O=trans=virtio,version=9p2000.L,msize=262144
+mount -t 9p -o $O,rw vnetctl /ctl || fail "cannot mount the control share"
+. /ctl/vars.sh || fail "cannot read /ctl/vars.sh"
+mount -t 9p -o $O,ro host /host || fail "cannot mount the host root over 9p"
+mount -t proc proc /host/proc || fail "cannot mount /proc"
+mount -t sysfs sysfs /host/sys || fail "cannot mount /sys"
+mount -t devtmpfs devtmpfs /host/dev || fail "cannot mount /dev"
+mkdir -p /host/dev/pts /host/dev/shm
+mount -t devpts -o newinstance,ptmxmode=0666 devpts /host/dev/pts
+mount -t tmpfs -o mode=1777 tmpfs /host/dev/shm
+mount -t tmpfs -o mode=1777 tmpfs /host/tmp || fail "cannot mount /tmp"
+mount -t tmpfs -o mode=755 tmpfs /host/run || fail "cannot mount /run"
+[ -d /sys/kernel/debug ] && mount -t debugfs debugfs /host/sys/kernel/debug 2>/dev/null
+mount -t cgroup2 cgroup2 /host/sys/fs/cgroup 2>/dev/null
+mkdir -p /host/run/vnet-vm /host/run/netns
+mount --bind /ctl /host/run/vnet-vm || fail "cannot bind the control share"
+if [ -n "$VNET_WD" ]; then
+  mkdir -p "/host$VNET_WD" 2>/dev/null
+  mount -t 9p -o $O,rw wd "/host$VNET_WD" || fail "cannot mount the working directory $VNET_WD"
+fi
+if [ -n "$VNET_MODREL" ] && [ -d /host/lib/modules ]; then
+  mount -t tmpfs -o mode=755 tmpfs /host/lib/modules &&
+    mkdir -p "/host/lib/modules/$VNET_MODREL" &&
+    mount -t 9p -o $O,ro vnetmod "/host/lib/modules/$VNET_MODREL" ||
+    echo "vnet-init: kernel modules not mounted; modprobe will not find them"
+fi
+hostname vnet-vm
+ip link set lo up
+echo "vnet-init: running the command"
+chroot /host /bin/sh /run/vnet-vm/cmd.sh || echo "vnet-init: /bin/sh in the host root failed" > /ctl/error
+sync
+reboot -f
+)";
+}
+
+}  // namespace vnet::vmrun
