@@ -38,7 +38,21 @@ LoadResult load_string(const std::string& text, const std::string& file,
   Topology t;
   t.file = file;
   detail::read_document(root, d, options, t);
+  // TOML tables iterate by key; the model keeps declaration order, and guests expand in it.
+  auto sort_all = [&] {
+    sort_by_place(t.bridges);
+    sort_by_place(t.links);
+    sort_by_place(t.vlans);
+    sort_by_place(t.veths);
+    sort_by_place(t.taps);
+    sort_by_place(t.macvlans);
+    sort_by_place(t.switches);
+    sort_by_place(t.guests);
+    for (Switch& sw : t.switches) sort_by_place(sw.ports);
+  };
+  sort_all();
   detail::expand_guests(d, t);
+  sort_all();
   detail::validate(d, t);
   if (!d.list().empty()) {
     auto list = std::move(d.list());
@@ -46,14 +60,6 @@ LoadResult load_string(const std::string& text, const std::string& file,
                      [](const Diagnostic& a, const Diagnostic& b) { return by_place(a.loc, b.loc); });
     return tl::unexpected(std::move(list));
   }
-  sort_by_place(t.bridges);
-  sort_by_place(t.links);
-  sort_by_place(t.vlans);
-  sort_by_place(t.veths);
-  sort_by_place(t.taps);
-  sort_by_place(t.macvlans);
-  sort_by_place(t.switches);
-  sort_by_place(t.guests);
   return t;
 }
 

@@ -114,7 +114,8 @@ class Validator {
     }
     std::string known;
     for (auto& [key, n] : names_)
-      if (key.first == l.netns || key.first.empty()) known += (known.empty() ? "" : ", ") + key.second;
+      if ((key.first == l.netns || key.first.empty()) && key.second != l.name)
+        known += (known.empty() ? "" : ", ") + key.second;
     d_.error(l.loc, kind + " '" + l.name + "': link '" + parent + "' is not declared" +
                         (known.empty() ? "" : "; declared links: " + known) +
                         " (an existing NIC goes under [links." + parent + "])");

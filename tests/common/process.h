@@ -1,0 +1,21 @@
+// Test utility: run a program, capture its stdout and stderr apart, and its exit code.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace vnet::testing {
+
+struct RunResult {
+  int exit_code = -1;  // 128+N when killed by signal N
+  std::string out, err;
+};
+
+// argv[0] is looked up in PATH. `cwd` empty = inherit. `input` is written to stdin.
+RunResult run(const std::vector<std::string>& argv, const std::string& cwd = "",
+              const std::string& input = "");
+
+// Runs `sh -c script`.
+RunResult sh(const std::string& script);
+
+}  // namespace vnet::testing
