@@ -2,6 +2,7 @@
 // -- CMD...`: runs CMD under a stock kernel in QEMU (vmrun/vmrun.h). CMD's exit status
 // is ours; vm-run's own failures exit 125 ("vnet vm-run: WHAT"), as env(1) and
 // timeout(1) do, so they cannot be mistaken for CMD's.
+#include <cstdlib>
 #include <iostream>
 
 #include "cli/verbs.h"
@@ -48,6 +49,7 @@ int verb_vm_run(const Invocation& inv) {
   auto mem = vmrun::parse_memory(vm["memory"].as<std::string>());
   if (!mem) throw UsageError(mem.error().what);
   o.memory_mib = *mem;
+  if (const char* k = std::getenv("VNET_VM_KEEP"); k && *k == '1') o.keep_scratch = true;
   if (inv.global.verbose)
     o.log = [](const std::string& line) { std::cerr << "vnet vm-run: " << line << "\n"; };
 

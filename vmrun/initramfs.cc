@@ -100,6 +100,7 @@ std::string vm_run_init() {
 # never to CMD's stdout or stderr.
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin
+stamp() { read up rest < /proc/uptime; echo "vnet-init: $up $*"; }
 fail() {
   echo "vnet-init: $*"
   [ -w /ctl ] && echo "$*" > /ctl/error
@@ -111,15 +112,19 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 for m in /modules/*.ko; do
   [ -e "$m" ] && { insmod "$m" || echo "vnet-init: insmod $m failed"; }
+  [ -n "$VNET_TRACE" ] && stamp "$m"
 done
 O=trans=virtio,version=9p2000.L,msize=262144
+stamp modules loaded
 mount -t 9p -o $O,rw vnetctl /ctl || fail "cannot mount the control share"
 . /ctl/vars.sh || fail "cannot read /ctl/vars.sh"
 mount -t 9p -o $O,ro host /host || fail "cannot mount the host root over 9p"
 mount -t proc proc /host/proc || fail "cannot mount /proc"
 mount -t sysfs sysfs /host/sys || fail "cannot mount /sys"
 mount -t devtmpfs devtmpfs /host/dev || fail "cannot mount /dev"
-mkdir -p /host/dev/pts /host/dev/shm
+mkdir -p /host/dev/pts /host/dev/shm /host/dev/net
+# Static nodes (as systemd's kmod-static-nodes makes them): opening one loads its module.
+[ -e /host/dev/net/tun ] || mknod /host/dev/net/tun c 10 200
 mount -t devpts -o newinstance,ptmxmode=0666 devpts /host/dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /host/dev/shm
 mount -t tmpfs -o mode=1777 tmpfs /host/tmp || fail "cannot mount /tmp"
@@ -140,8 +145,9 @@ if [ -n "$VNET_MODREL" ] && [ -d /host/lib/modules ]; then
 fi
 hostname vnet-vm
 ip link set lo up
-echo "vnet-init: running the command"
+stamp running the command
 chroot /host /bin/sh /run/vnet-vm/cmd.sh || echo "vnet-init: /bin/sh in the host root failed" > /ctl/error
+stamp command done
 sync
 reboot -f
 )";

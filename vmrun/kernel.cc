@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -268,7 +269,7 @@ Result<UniqueFd> lock_cache(const std::string& cache) {
 const std::vector<std::string>& boot_modules() {
   static const std::vector<std::string> mods = {
       "virtio_pci", "9pnet_virtio", "9p",    "8021q", "bridge",
-      "veth",       "tun",          "macvlan", "virtio_console"};
+      "veth",       "tun",          "macvlan"};
   return mods;
 }
 
@@ -330,6 +331,17 @@ Result<KernelImage> ensure_kernel(const std::string& spec, const KernelOptions& 
   std::string cache = o.cache_dir.empty() ? default_kernel_cache() : o.cache_dir;
   std::string key, package, deb, folder;
   if (spec.empty()) {
+    // Which package is current is asked of apt at most once a day (apt-cache takes
+    // a second or two): the answer is kept in CACHE/current.
+    std::string current = cache + "/current";
+    struct stat cst {};
+    if (::stat(current.c_str(), &cst) == 0 && ::time(nullptr) - cst.st_mtime < 24 * 3600) {
+      auto name = read_file(current);
+      if (name && !name->empty()) {
+        std::string n = name->substr(0, name->find('\n'));
+        if (exists(cache + "/" + n + "/release")) return load_entry(cache + "/" + n);
+      }
+    }
     auto name = debian_kernel_package();
     if (!name) {
       // Offline: any kernel already cached will do.
@@ -371,12 +383,20 @@ Result<KernelImage> ensure_kernel(const std::string& spec, const KernelOptions& 
     }
   }
   std::string entry = cache + "/" + key;
-  if (exists(entry + "/release")) return load_entry(entry);
+  // Remembers the current Debian kernel (written atomically: rename).
+  auto remember = [&](Result<KernelImage> k) -> Result<KernelImage> {
+    if (k && !package.empty()) {
+      std::string tmp = cache + "/.current-" + std::to_string(::getpid());
+      if (write_file(tmp, package + "\n")) ::rename(tmp.c_str(), (cache + "/current").c_str());
+    }
+    return k;
+  };
+  if (exists(entry + "/release")) return remember(load_entry(entry));
 
   if (auto s = mkdir_p(cache); !s) return tl::unexpected(s.error().context("kernel cache"));
   auto lock = lock_cache(cache);
   if (!lock) return tl::unexpected(lock.error());
-  if (exists(entry + "/release")) return load_entry(entry);  // built while we waited
+  if (exists(entry + "/release")) return remember(load_entry(entry));  // built meanwhile
   // Nobody else builds while we hold the lock: leftovers are from killed runs.
   if (auto names = list_dir(cache))
     for (const auto& n : *names)
@@ -426,7 +446,7 @@ Result<KernelImage> ensure_kernel(const std::string& spec, const KernelOptions& 
     return failed(e);
   }
   cleanup();
-  return load_entry(entry);
+  return remember(load_entry(entry));
 }
 
 Result<std::vector<std::string>> module_load_order(const KernelImage& k,

@@ -44,11 +44,13 @@ class RunDir {
     if (!::mkdtemp(tmpl.data())) return fail_errno("cannot create a scratch folder " + tmpl);
     return RunDir(tmpl);
   }
-  RunDir(RunDir&& o) noexcept : path_(std::exchange(o.path_, {})) {}
+  RunDir(RunDir&& o) noexcept : keep(o.keep), path_(std::exchange(o.path_, {})) {}
   RunDir& operator=(RunDir&&) = delete;
   ~RunDir() {
-    if (!path_.empty()) (void)remove_tree(path_);
+    if (!path_.empty() && !keep) (void)remove_tree(path_);
   }
+  bool keep = false;
+
   const std::string& path() const { return path_; }
 
  private:
@@ -334,6 +336,8 @@ Result<int> run(const Options& o) {
 
   auto dir = RunDir::make();
   if (!dir) return tl::unexpected(dir.error());
+  dir->keep = o.keep_scratch;
+  if (o.keep_scratch) say("scratch folder (kept): " + dir->path());
   std::string ctl = dir->path() + "/ctl";
   if (auto s = mkdir_p(ctl, 0755); !s) return tl::unexpected(s.error());
 
