@@ -1,11 +1,37 @@
-// `vnet plan`: not built yet (see the open issues); says so and exits 3 rather than
-// pretending.
+// `vnet plan FILE [--json]`: what apply would change. Exit 0 nothing to do, 1 changes (or
+// refusals), 2 bad input, 3 kernel state unreadable. JSON schema: docs/engine.md.
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
 #include "cli/verbs.h"
+#include "netlink/engine.h"
+#include "plan/format.h"
+#include "topology/load.h"
 
 namespace vnet::cli {
 
-int verb_plan(const Invocation&) {
-  return report(3, "plan: not built yet in this version of vnet");
+int verb_plan(const Invocation& inv) {
+  boost::program_options::options_description opts("plan");
+  auto vm = parse_args(inv, opts, {"file"});
+  std::string file = vm["file"].as<std::string>();
+  auto topo = topology::load_file(file);
+  if (!topo) {
+    std::ifstream in(file);
+    std::stringstream src;
+    src << in.rdbuf();
+    std::cerr << topology::format_diagnostics(topo.error(), src.str());
+    return 2;
+  }
+  netlink::EngineOptions eo;
+  eo.target_netns = inv.global.netns;
+  auto r = netlink::plan(*topo, eo);
+  if (!r) return report(static_cast<int>(r.error().exit == ExitCode::kFailed ? ExitCode::kEnvironment
+                                                                               : r.error().exit),
+                        r.error().str());
+  std::cout << (inv.global.json ? plan::plan_json(r->plan, topo->host_name)
+                                : plan::plan_text(r->plan));
+  return r->plan.ops.empty() && r->plan.refusals.empty() ? 0 : 1;
 }
 
 }  // namespace vnet::cli

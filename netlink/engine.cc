@@ -1,0 +1,239 @@
+#include "netlink/engine.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <fstream>
+#include <set>
+
+#include "netlink/executor.h"
+#include "netlink/kernel.h"
+#include "netlink/netns.h"
+#include "netlink/snapshot.h"
+#include "plan/format.h"
+
+namespace vnet::netlink {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+std::string sanitize(std::string s) {
+  for (char& c : s)
+    if (c == '/' || c == '\0') c = '_';
+  return s;
+}
+
+// /run/vnet/netns/<host>[@target][%prefix]: the logical names of namespaces vnet created.
+class Record {
+ public:
+  Record(const EngineOptions& o, const std::string& host) {
+    std::string key = sanitize(host);
+    if (!o.target_netns.empty()) key += "@" + sanitize(o.target_netns);
+    if (!o.netns_prefix.empty()) key += "%" + sanitize(o.netns_prefix);
+    dir_ = o.run_dir + "/netns";
+    path_ = dir_ + "/" + key;
+    std::ifstream in(path_);
+    std::string line;
+    while (std::getline(in, line))
+      if (!line.empty()) names_.insert(line);
+  }
+  const std::set<std::string>& names() const { return names_; }
+  void set(const std::string& ns, bool present) {
+    if (present) names_.insert(ns);
+    else names_.erase(ns);
+    save();
+  }
+
+ private:
+  void save() {
+    mkdir(dir_.c_str(), 0755);
+    if (names_.empty()) {
+      unlink(path_.c_str());
+      return;
+    }
+    std::string tmp = path_ + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      for (const std::string& n : names_) out << n << "\n";
+    }
+    rename(tmp.c_str(), path_.c_str());
+  }
+  std::string dir_, path_;
+  std::set<std::string> names_;
+};
+
+class Lock {
+ public:
+  static Result<Lock> take(const std::string& run_dir) {
+    mkdir(run_dir.c_str(), 0755);
+    std::string path = run_dir + "/lock";
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return fail_errno("open lock " + path);
+    Lock l;
+    l.fd_.reset(fd);
+    while (flock(fd, LOCK_EX) != 0)
+      if (errno != EINTR) return fail_errno("lock " + path);
+    return l;
+  }
+
+ private:
+  UniqueFd fd_;  // closing releases the lock
+};
+
+struct Session {
+  std::unique_ptr<Record> record;
+  std::unique_ptr<RealKernel> kernel;
+  std::vector<std::string> namespaces;
+};
+
+Result<Session> open_session(const topology::Topology& topo, const EngineOptions& o) {
+  if (!o.target_netns.empty() && !netlink::netns_exists(o.target_netns)) {
+    Error e;
+    e.what = "target namespace '" + o.target_netns + "' does not exist (" +
+             netns_path(o.target_netns) + ")";
+    e.err = ENOENT;
+    e.exit = ExitCode::kEnvironment;
+    return tl::unexpected(e);
+  }
+  Session s;
+  s.record = std::make_unique<Record>(o, topo.host_name);
+  RealKernelOptions ko;
+  ko.target_netns = o.target_netns;
+  ko.netns_prefix = o.netns_prefix;
+  Record* rec = s.record.get();
+  ko.on_netns = [rec](const std::string& ns, bool created) { rec->set(ns, created); };
+  s.kernel = std::make_unique<RealKernel>(ko);
+  return s;
+}
+
+Result<plan::Snapshot> snapshot(Session& s, const topology::Topology& topo) {
+  plan::Snapshot tmp;
+  tmp.created_netns = s.record->names();
+  s.namespaces = plan::involved_netns(topo, &tmp);
+  auto snap = read_snapshot(*s.kernel, s.namespaces);
+  if (!snap) return snap;
+  snap->created_netns = s.record->names();
+  return snap;
+}
+
+Error refusal_error(const plan::Plan& p) {
+  Error e;
+  e.exit = ExitCode::kFailed;
+  for (const Error& r : p.refusals) {
+    if (!e.what.empty()) e.what += "\n";
+    e.what += (r.loc && r.loc->known() ? r.loc->str() + ": " : std::string()) + r.what;
+  }
+  if (!p.refusals.empty() && p.refusals[0].loc) e.loc = p.refusals[0].loc;
+  return e;
+}
+
+Result<ApplyReport> run(const topology::Topology& topo, const EngineOptions& o, bool destroy) {
+  auto t0 = Clock::now();
+  auto lock = Lock::take(o.run_dir);
+  if (!lock) return tl::unexpected(lock.error());
+  auto s = open_session(topo, o);
+  if (!s) return tl::unexpected(s.error());
+  ApplyReport rep;
+  auto t = Clock::now();
+  auto snap = snapshot(*s, topo);
+  if (!snap) return tl::unexpected(snap.error());
+  rep.read_seconds = since(t);
+  t = Clock::now();
+  plan::PlanOptions po;
+  po.destroy = destroy;
+  rep.plan = plan::make_plan(topo, *snap, po);
+  rep.plan_seconds = since(t);
+  if (!rep.plan.refusals.empty()) return tl::unexpected(refusal_error(rep.plan));
+  if (rep.plan.ops.empty()) {
+    rep.seconds = since(t0);
+    return rep;
+  }
+  t = Clock::now();
+  ExecOptions eo;
+  eo.fail_at = o.fail_at_step;
+  auto ex = execute(rep.plan.ops, *s->kernel, eo);
+  rep.exec_seconds = since(t);
+  if (!ex) {
+    Error e = ex.error().error;
+    const plan::Op& bad = rep.plan.ops[ex.error().failed_op];
+    if (e.err == EOPNOTSUPP) {
+      std::string feat = missing_feature(bad);
+      e.exit = ExitCode::kEnvironment;
+      e.what += "; this kernel lacks " + (feat.empty() ? std::string("a feature it needs") : feat) +
+                " (rolled back; run it under a kernel that has it, e.g. `vnet vm-run -- vnet apply FILE`)";
+    } else {
+      e.what += " (rolled back)";
+    }
+    for (const Error& u : ex.error().stats.undo_errors) e.what += "\n  " + u.str();
+    return tl::unexpected(e);
+  }
+  rep.requests = ex->requests;
+  rep.sendmsgs = ex->sendmsgs;
+  if (o.verify) {
+    t = Clock::now();
+    auto again = snapshot(*s, topo);
+    if (!again) return tl::unexpected(again.error());
+    plan::Plan left = plan::make_plan(topo, *again, po);
+    rep.verify_seconds = since(t);
+    if (!left.ops.empty() || !left.refusals.empty()) {
+      Error e;
+      e.exit = ExitCode::kFailed;
+      e.what = "verify: the kernel differs from the declared state after apply:\n" +
+               plan::plan_text(left);
+      return tl::unexpected(e);
+    }
+  }
+  rep.seconds = since(t0);
+  return rep;
+}
+
+}  // namespace
+
+std::string missing_feature(const plan::Op& op) {
+  using plan::OpKind;
+  if (op.kind == OpKind::kCreateLink) {
+    if (op.spec.kind == "vlan") return "802.1Q VLAN interfaces (link kind \"vlan\", CONFIG_VLAN_8021Q)";
+    if (op.spec.kind == "bridge" && op.spec.vlan_filtering)
+      return "bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)";
+    if (op.spec.kind == "macvlan") return "macvlan (CONFIG_MACVLAN)";
+    if (op.spec.kind == "veth") return "veth (CONFIG_VETH)";
+    if (op.spec.kind == "bridge") return "bridges (CONFIG_BRIDGE)";
+    return "link kind \"" + op.spec.kind + "\"";
+  }
+  if (op.kind == OpKind::kSetVlans || (op.kind == OpKind::kSetLink && (op.vlan_filtering || op.default_pvid)))
+    return "bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)";
+  return "";
+}
+
+Result<ApplyReport> apply(const topology::Topology& topo, const EngineOptions& o) {
+  return run(topo, o, false);
+}
+
+Result<ApplyReport> destroy(const topology::Topology& topo, const EngineOptions& o) {
+  return run(topo, o, true);
+}
+
+Result<ApplyReport> plan(const topology::Topology& topo, const EngineOptions& o, bool for_destroy) {
+  auto t0 = Clock::now();
+  auto s = open_session(topo, o);
+  if (!s) return tl::unexpected(s.error());
+  auto snap = snapshot(*s, topo);
+  if (!snap) return tl::unexpected(snap.error());
+  ApplyReport rep;
+  rep.read_seconds = since(t0);
+  plan::PlanOptions po;
+  po.destroy = for_destroy;
+  rep.plan = plan::make_plan(topo, *snap, po);
+  rep.seconds = since(t0);
+  return rep;
+}
+
+}  // namespace vnet::netlink

@@ -1,0 +1,53 @@
+// The engine: what `vnet plan/apply/destroy/status` and the scenario runner call.
+//
+//   apply:   lock /run/vnet/lock; dump every namespace involved; plan; execute (batched,
+//            undone in reverse on the first failure); dump again and re-plan: a non-empty
+//            plan after apply is a failure ("verify"). A second apply sends no write.
+//   destroy: the same with a plan that removes what this host owns.
+//   plan:    dump and plan only (no lock, no writes).
+//
+// Namespaces: logical "" (or "host") is the target: the caller's namespace, or
+// /run/netns/<target_netns>. Any other namespace X is /run/netns/<netns_prefix>X, created
+// on first reference and recorded in /run/vnet/netns/<record key> so destroy removes only
+// namespaces vnet created.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "base/error.h"
+#include "plan/planner.h"
+#include "topology/model.h"
+
+namespace vnet::netlink {
+
+struct EngineOptions {
+  std::string target_netns;  // "" = the caller's namespace; else it must exist
+  std::string netns_prefix;  // kernel name of namespace X = prefix + X (scenario runs)
+  std::string run_dir = "/run/vnet";  // lock file and namespace records
+  bool verify = true;
+  std::optional<size_t> fail_at_step;  // test seam: op k fails, the rest is undone
+};
+
+struct ApplyReport {
+  plan::Plan plan;          // what was (or, for plan(), would be) done
+  uint64_t requests = 0;    // rtnetlink write requests sent (0 on a no-op apply)
+  uint64_t sendmsgs = 0;    // sendmsg calls for them
+  double seconds = 0;       // wall time of the whole call
+  double read_seconds = 0, plan_seconds = 0, exec_seconds = 0, verify_seconds = 0;
+  bool changed() const { return !plan.ops.empty(); }
+};
+
+// Exit codes in Error::exit: kFailed (refused, failed and rolled back, verify diff),
+// kEnvironment (kernel state unreadable, target namespace missing, kernel feature
+// missing: EOPNOTSUPP or unknown link kind, with the feature named), kBadInput.
+Result<ApplyReport> apply(const topology::Topology& topo, const EngineOptions& options);
+Result<ApplyReport> destroy(const topology::Topology& topo, const EngineOptions& options);
+// Read-only: the plan apply (or destroy) would run. Refusals are in plan.refusals.
+Result<ApplyReport> plan(const topology::Topology& topo, const EngineOptions& options,
+                         bool for_destroy = false);
+
+// The kernel feature an EOPNOTSUPP for this op means ("" if none is known).
+std::string missing_feature(const plan::Op& op);
+
+}  // namespace vnet::netlink

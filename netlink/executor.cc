@@ -1,0 +1,241 @@
+#include "netlink/executor.h"
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "netlink/codec.h"
+
+namespace vnet::netlink {
+namespace {
+
+using plan::Op;
+using plan::OpKind;
+
+bool is_tap_create(const Op& op) { return op.kind == OpKind::kCreateLink && op.spec.kind == "tun"; }
+
+bool netlink_only(const Op& op) {
+  return op.kind != OpKind::kCreateNetns && op.kind != OpKind::kDeleteNetns &&
+         op.kind != OpKind::kSetTap && !is_tap_create(op);
+}
+
+struct OpResult {
+  bool any_ok = false;
+  bool failed = false;
+  int err = 0;
+  std::string msg;
+};
+
+bool missing_error(int err) {
+  return err == ENODEV || err == ENOENT || err == ESRCH || err == EADDRNOTAVAIL;
+}
+
+class Executor {
+ public:
+  Executor(Kernel& k) : k_(k) {
+    ctx_.ifindex = [this](int planned) {
+      auto it = remap_.find(planned);
+      return it == remap_.end() ? planned : it->second;
+    };
+    ctx_.netns_fd = [this](const std::string& ns) {
+      auto fd = k_.netns_fd(ns);
+      return fd ? *fd : -1;
+    };
+  }
+
+  // Runs ops[i] for i in `idx` (all in one namespace, all netlink) as one batch.
+  void run_group(const std::vector<const Op*>& ops, std::vector<OpResult*> res) {
+    std::vector<uint8_t> buf;
+    uint32_t seq = next_seq_;
+    std::vector<std::pair<uint32_t, size_t>> ranges;  // first seq, count
+    for (const Op* op : ops) {
+      uint32_t first = seq;
+      encode(*op, ctx_, buf, seq);
+      ranges.push_back({first, seq - first});
+    }
+    next_seq_ = seq;
+    if (buf.empty()) {
+      for (OpResult* r : res) r->any_ok = true;
+      return;
+    }
+    auto t = k_.transport(ops[0]->ns);
+    if (!t) {
+      res[0]->failed = true;
+      res[0]->err = t.error().err;
+      res[0]->msg = t.error().str();
+      return;
+    }
+    size_t count = seq - ranges[0].first;
+    auto acks = (*t)->transact(buf, count);
+    if (!acks) {
+      for (OpResult* r : res) {
+        r->failed = true;
+        r->err = acks.error().err;
+        r->msg = acks.error().str();
+      }
+      return;
+    }
+    std::map<uint32_t, const Ack*> by_seq;
+    for (const Ack& a : *acks) by_seq[a.seq] = &a;
+    for (size_t i = 0; i < ops.size(); ++i) {
+      auto [first, n] = ranges[i];
+      if (n == 0) res[i]->any_ok = true;
+      for (uint32_t s = first; s < first + n; ++s) {
+        auto it = by_seq.find(s);
+        if (it == by_seq.end()) {
+          if (!res[i]->failed) {
+            res[i]->failed = true;
+            res[i]->err = EIO;
+            res[i]->msg = "no ack from the kernel";
+          }
+          continue;
+        }
+        if (it->second->error == 0) {
+          res[i]->any_ok = true;
+        } else if (!res[i]->failed) {
+          res[i]->failed = true;
+          res[i]->err = it->second->error;
+          res[i]->msg = it->second->msg;
+        }
+      }
+    }
+  }
+
+  // A single op that is not (only) netlink.
+  void run_special(const Op& op, OpResult& r, const std::vector<Op>* later, size_t from) {
+    Status st;
+    switch (op.kind) {
+      case OpKind::kCreateNetns: st = k_.create_netns(op.ns); break;
+      case OpKind::kDeleteNetns: st = k_.delete_netns(op.ns); break;
+      case OpKind::kSetTap: st = k_.set_tap(op.ns, op.ifname, op.owner, op.group); break;
+      default: {  // tap create, then its mark
+        auto idx = k_.create_tap(op.ns, op.spec);
+        if (!idx) {
+          st = tl::unexpected(idx.error());
+          break;
+        }
+        r.any_ok = true;
+        if (*idx != op.ifindex) {
+          remap_[op.ifindex] = *idx;
+          // the kernel's choice may be an index planned for a link created later
+          if (later) {
+            int fresh = *idx + 1;
+            for (size_t j = from; j < later->size(); ++j)
+              for (int p : {(*later)[j].ifindex, (*later)[j].spec.peer_ifindex}) fresh = std::max(fresh, p + 1);
+            for (size_t j = from; j < later->size(); ++j) {
+              const Op& o = (*later)[j];
+              if (o.kind == OpKind::kCreateLink && (o.ifindex == *idx || o.spec.peer_ifindex == *idx) &&
+                  !remap_.count(*idx))
+                remap_[*idx] = fresh++;
+            }
+          }
+        }
+        std::vector<const Op*> one{&op};
+        OpResult mark;
+        run_group(one, {&mark});
+        if (mark.failed) {
+          r.failed = true;
+          r.err = mark.err;
+          r.msg = mark.msg;
+        }
+        return;
+      }
+    }
+    if (st) {
+      r.any_ok = true;
+    } else {
+      r.failed = true;
+      r.err = st.error().err;
+      r.msg = st.error().kernel_msg.empty() ? st.error().str() : st.error().kernel_msg;
+    }
+  }
+
+  // Runs `ops`; stops at the first failed group unless `keep_going`. Returns the index of
+  // the first failed op, or ops.size().
+  size_t run(const std::vector<Op>& ops, std::vector<OpResult>& res, bool keep_going,
+             std::optional<size_t> fail_at) {
+    res.assign(ops.size(), {});
+    size_t first_fail = ops.size();
+    size_t i = 0;
+    while (i < ops.size()) {
+      if (fail_at && i == *fail_at) {
+        res[i].failed = true;
+        res[i].err = 0;
+        res[i].msg = "injected failure (test seam)";
+        return i;
+      }
+      if (!netlink_only(ops[i])) {
+        run_special(ops[i], res[i], &ops, i + 1);
+        if (res[i].failed && first_fail == ops.size()) first_fail = i;
+        ++i;
+      } else {
+        size_t j = i;
+        std::vector<const Op*> group;
+        std::vector<OpResult*> gres;
+        while (j < ops.size() && netlink_only(ops[j]) && ops[j].ns == ops[i].ns &&
+               !(fail_at && j == *fail_at)) {
+          group.push_back(&ops[j]);
+          gres.push_back(&res[j]);
+          ++j;
+        }
+        run_group(group, gres);
+        for (size_t k = i; k < j; ++k)
+          if (res[k].failed && first_fail == ops.size()) first_fail = k;
+        i = j;
+      }
+      if (first_fail != ops.size() && !keep_going) return first_fail;
+    }
+    return first_fail;
+  }
+
+  Kernel& k_;
+  EncodeContext ctx_;
+  std::map<int, int> remap_;
+  uint32_t next_seq_ = 1000;
+};
+
+}  // namespace
+
+tl::expected<ExecStats, ExecFailure> execute(const std::vector<Op>& ops, Kernel& kernel,
+                                             const ExecOptions& options) {
+  uint64_t req0 = kernel.requests_sent(), calls0 = kernel.sendmsg_calls();
+  Executor ex(kernel);
+  std::vector<OpResult> res;
+  size_t failed = ex.run(ops, res, false, options.fail_at);
+  ExecStats stats;
+  stats.ops = ops.size();
+  if (failed == ops.size()) {
+    stats.requests = kernel.requests_sent() - req0;
+    stats.sendmsgs = kernel.sendmsg_calls() - calls0;
+    return stats;
+  }
+  const Op& bad = ops[failed];
+  Error e;
+  e.err = res[failed].err;
+  e.what = bad.object + ": " + bad.describe() + " failed";
+  if (res[failed].err == 0 || res[failed].msg != strerror(res[failed].err)) e.kernel_msg = res[failed].msg;
+  if (bad.loc.known()) e.loc = bad.loc;
+  e.exit = (e.err == EOPNOTSUPP || e.err == EPERM) ? ExitCode::kEnvironment : ExitCode::kFailed;
+  // undo everything that took effect, newest first
+  std::vector<Op> undo;
+  for (size_t i = res.size(); i-- > 0;)
+    if (res[i].any_ok)
+      for (const Op& u : ops[i].undo) undo.push_back(u);
+  std::vector<OpResult> ures;
+  ex.run(undo, ures, true, std::nullopt);
+  for (size_t i = 0; i < undo.size(); ++i) {
+    if (!ures[i].failed) continue;
+    if (undo[i].undo_ignore_missing && missing_error(ures[i].err)) continue;
+    Error ue;
+    ue.err = ures[i].err;
+    ue.what = "undo: " + undo[i].describe();
+    ue.kernel_msg = ures[i].msg;
+    stats.undo_errors.push_back(ue);
+  }
+  stats.requests = kernel.requests_sent() - req0;
+  stats.sendmsgs = kernel.sendmsg_calls() - calls0;
+  return tl::unexpected(ExecFailure{e, failed, stats});
+}
+
+}  // namespace vnet::netlink

@@ -1,0 +1,38 @@
+// The executor: runs a plan against a Kernel, batching consecutive rtnetlink requests of
+// one namespace into as few sendmsg calls as the socket takes, collecting every ack. The
+// kernel does not stop a batch at an error (facts.md), so after a failure every op that
+// had any request succeed - before or after the failing one - is undone, in reverse,
+// with the undo ops the planner attached. The error names the op that failed first, with
+// the kernel's extended-ack text and the host.toml location of the object.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "netlink/kernel.h"
+#include "plan/op.h"
+
+namespace vnet::netlink {
+
+struct ExecOptions {
+  // Test seam: op number k (0-based) fails without being sent, after ops 0..k-1 ran.
+  std::optional<size_t> fail_at;
+};
+
+struct ExecStats {
+  size_t ops = 0;
+  uint64_t requests = 0;  // write requests sent
+  uint64_t sendmsgs = 0;
+  std::vector<Error> undo_errors;  // only on failure: undo steps that failed too
+};
+
+struct ExecFailure {
+  Error error;
+  size_t failed_op = 0;
+  ExecStats stats;
+};
+
+tl::expected<ExecStats, ExecFailure> execute(const std::vector<plan::Op>& ops, Kernel& kernel,
+                                             const ExecOptions& options = {});
+
+}  // namespace vnet::netlink

@@ -1,0 +1,44 @@
+#include "netlink/snapshot.h"
+
+namespace vnet::netlink {
+
+Result<plan::NetnsState> read_netns(Transport& t) {
+  std::vector<std::vector<uint8_t>> reqs;
+  uint32_t seq = 1;
+  for (DumpKind k : kAllDumps) reqs.push_back(dump_request(k, seq++));
+  auto replies = t.dump(reqs);
+  if (!replies) return tl::unexpected(replies.error());
+  plan::NetnsState st;
+  size_t i = 0;
+  for (DumpKind k : kAllDumps) {
+    auto s = decode_dump(k, (*replies)[i++], st);
+    if (!s) return tl::unexpected(s.error());
+  }
+  return st;
+}
+
+Result<plan::Snapshot> read_snapshot(Kernel& kernel, const std::vector<std::string>& namespaces) {
+  plan::Snapshot snap;
+  for (const std::string& ns : namespaces) {
+    if (!kernel.netns_exists(ns)) {
+      snap.netns[ns].exists = false;
+      continue;
+    }
+    auto t = kernel.transport(ns);
+    if (!t) {
+      Error e = t.error();
+      e.exit = ExitCode::kEnvironment;
+      return tl::unexpected(e.context("read netns " + (ns.empty() ? std::string("(target)") : ns)));
+    }
+    auto st = read_netns(**t);
+    if (!st) {
+      Error e = st.error();
+      e.exit = ExitCode::kEnvironment;
+      return tl::unexpected(e);
+    }
+    snap.netns[ns] = std::move(*st);
+  }
+  return snap;
+}
+
+}  // namespace vnet::netlink

@@ -1,0 +1,20 @@
+// Plans for people (text) and programs (JSON, schema in docs/engine.md), and the drift
+// view of `vnet status`: the same ops, grouped per object.
+#pragma once
+
+#include <string>
+
+#include "plan/planner.h"
+
+namespace vnet::plan {
+
+// One line per op ("  + create bridge br0"), refusals and notes after; "no changes" when
+// the plan is empty.
+std::string plan_text(const Plan& plan);
+std::string plan_json(const Plan& plan, const std::string& host_name);
+
+// Per declared or owned object: "in sync" or its pending changes.
+std::string status_text(const Plan& plan);
+std::string status_json(const Plan& plan, const std::string& host_name);
+
+}  // namespace vnet::plan

@@ -1,0 +1,128 @@
+// Op descriptions for people (plan output, errors, status).
+#include "plan/op.h"
+
+namespace vnet::plan {
+namespace {
+
+std::string vlan_list(const std::vector<VlanEntry>& v, char sign) {
+  std::string s;
+  for (const VlanEntry& e : v) {
+    if (!s.empty()) s += " ";
+    s += sign + std::to_string(e.vid);
+    if (sign == '+') {
+      if (e.pvid) s += " pvid";
+      s += e.untagged ? " untagged" : " tagged";
+    }
+  }
+  return s;
+}
+
+const char* mode_name(uint32_t m) {
+  switch (m) {
+    case 1: return "private";
+    case 2: return "vepa";
+    case 4: return "bridge";
+    case 8: return "passthru";
+  }
+  return "?";
+}
+
+}  // namespace
+
+const char* to_string(OpKind kind) {
+  switch (kind) {
+    case OpKind::kCreateNetns: return "create-netns";
+    case OpKind::kDeleteNetns: return "delete-netns";
+    case OpKind::kCreateLink: return "create";
+    case OpKind::kDeleteLink: return "delete";
+    case OpKind::kMoveLink: return "move";
+    case OpKind::kMark: return "mark";
+    case OpKind::kSetLink: return "set";
+    case OpKind::kSetTap: return "set-tap";
+    case OpKind::kSetMaster: return "set-master";
+    case OpKind::kSetVlans: return "set-vlans";
+    case OpKind::kAddAddress: return "add-address";
+    case OpKind::kDelAddress: return "delete-address";
+    case OpKind::kAddRoute: return "add-route";
+    case OpKind::kDelRoute: return "delete-route";
+    case OpKind::kSetUp: return "set-up";
+  }
+  return "?";
+}
+
+std::string Op::describe() const {
+  std::string s;
+  switch (kind) {
+    case OpKind::kCreateNetns: s = "create netns " + ns; break;
+    case OpKind::kDeleteNetns: s = "delete netns " + ns; break;
+    case OpKind::kCreateLink: {
+      s = "create " + object;
+      std::string d;
+      auto add = [&](const std::string& x) { d += (d.empty() ? "" : ", ") + x; };
+      if (spec.kind == "bridge") {
+        if (spec.vlan_filtering) add("vlan_filtering");
+        if (spec.default_pvid) add("default_pvid " + std::to_string(*spec.default_pvid));
+        if (spec.stp) add("stp");
+      }
+      if (spec.kind == "veth")
+        add("peer " + spec.peer + (spec.peer_ns.empty() || spec.peer_ns == ns ? ""
+                                                                              : " in netns " + spec.peer_ns));
+      if (spec.kind == "vlan") add("id " + std::to_string(spec.vlan_id));
+      if (spec.kind == "macvlan") add(std::string("mode ") + mode_name(spec.macvlan_mode));
+      if (spec.kind == "tun") {
+        if (spec.owner) add("owner " + std::to_string(*spec.owner));
+        if (spec.group) add("group " + std::to_string(*spec.group));
+        if (spec.multi_queue) add("multi_queue");
+        if (spec.vnet_hdr) add("vnet_hdr");
+      }
+      if (spec.mtu) add("mtu " + std::to_string(*spec.mtu));
+      if (spec.mac) add("mac " + spec.mac->str());
+      if (!d.empty()) s += " (" + d + ")";
+      break;
+    }
+    case OpKind::kDeleteLink: s = "delete " + object; break;
+    case OpKind::kMoveLink:
+      s = "move " + object + " to " + (to_ns.empty() ? std::string("the target namespace") : "netns " + to_ns);
+      break;
+    case OpKind::kMark: s = "mark " + object + " as owned (alias " + alias + ")"; break;
+    case OpKind::kSetLink: {
+      std::string d;
+      auto add = [&](const std::string& x) { d += (d.empty() ? "" : ", ") + x; };
+      if (mtu) add("mtu " + std::to_string(*mtu));
+      if (mac) add("mac " + mac->str());
+      if (addr_gen_mode) add(std::string("addrgenmode ") + (*addr_gen_mode == kAddrGenNone ? "none" : "eui64"));
+      if (vlan_filtering) add(std::string("vlan_filtering ") + (*vlan_filtering ? "on" : "off"));
+      if (default_pvid) add("default_pvid " + std::to_string(*default_pvid));
+      if (stp) add(std::string("stp ") + (*stp ? "on" : "off"));
+      if (macvlan_mode) add(std::string("mode ") + mode_name(*macvlan_mode));
+      s = "set " + object + " " + d;
+      break;
+    }
+    case OpKind::kSetTap: {
+      s = "set " + object;
+      if (owner) s += " owner " + std::to_string(static_cast<int32_t>(*owner));
+      if (group) s += " group " + std::to_string(static_cast<int32_t>(*group));
+      break;
+    }
+    case OpKind::kSetMaster:
+      s = master ? "enslave " + object + " to " + (master_name.empty() ? "#" + std::to_string(master) : master_name)
+                 : "release " + object + " from its bridge";
+      break;
+    case OpKind::kSetVlans: {
+      std::string d = vlan_list(vlan_add, '+');
+      std::string del = vlan_list(vlan_del, '-');
+      if (!del.empty()) d += (d.empty() ? "" : ", ") + del;
+      s = "set " + std::string(self ? "self " : "") + "vlans of " + object + ": " + d;
+      break;
+    }
+    case OpKind::kAddAddress: s = "add address " + addr.str() + " to " + object; break;
+    case OpKind::kDelAddress: s = "delete address " + addr.str() + " from " + object; break;
+    case OpKind::kAddRoute: s = "add default route via " + gateway.str() + " dev " + object; break;
+    case OpKind::kDelRoute: s = "delete default route via " + gateway.str() + " dev " + object; break;
+    case OpKind::kSetUp: s = "set " + object + (up ? " up" : " down"); break;
+  }
+  if (!reason.empty()) s += " (" + reason + ")";
+  return s;
+}
+
+}  // namespace vnet::plan

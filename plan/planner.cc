@@ -1,0 +1,1206 @@
+// The planner (planner.h). Three passes:
+//   1. resolve: every declared link (and every veth peer) is matched with what the kernel
+//      has in its namespace and gets an action: keep, create, recreate (with the reason),
+//      move, or a refusal (exists, not owned);
+//   2. deletes: owned links nobody declares any more, children before parents;
+//   3. diff: for each link, the state it will have after the creates (predicted for new
+//      links) against the declared attributes -> settings, master, VLANs, addresses, up,
+//      routes. Each op carries its undo, computed from the state it replaces.
+#include "plan/planner.h"
+
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <tuple>
+
+namespace vnet::plan {
+namespace {
+
+using namespace vnet::topology;
+
+enum Phase {
+  kPhNetns,
+  kPhDelete,
+  kPhCreate,
+  kPhSetLink,
+  kPhMaster,
+  kPhVlans,
+  kPhDelRoute,
+  kPhDelAddr,
+  kPhAddAddr,
+  kPhUp,
+  kPhAddRoute,
+  kPhDelNetns,
+  kPhCount
+};
+
+constexpr uint8_t kScopeLink = 253;
+
+int kind_rank(const std::string& kind) {
+  if (kind == "bridge") return 0;
+  if (kind == "veth") return 1;
+  if (kind == "vlan") return 2;
+  if (kind == "macvlan") return 3;
+  if (kind == "tun") return 4;
+  return 5;
+}
+
+std::string kind_word(const std::string& kind) {
+  if (kind == "tun") return "tap";
+  if (kind.empty()) return "link";
+  return kind;
+}
+
+std::string norm_ns(const std::string& ns) { return ns == kHostNetns ? "" : ns; }
+
+std::string ns_suffix(const std::string& ns) {
+  return ns.empty() ? "" : " in netns " + ns;
+}
+
+uint32_t macvlan_mode_bits(MacvlanMode m) {
+  switch (m) {
+    case MacvlanMode::kPrivate: return 1;
+    case MacvlanMode::kVepa: return 2;
+    case MacvlanMode::kBridge: return 4;
+    case MacvlanMode::kPassthru: return 8;
+  }
+  return 4;
+}
+
+enum class Action { kKeep, kCreate, kRecreate, kMove, kRefused };
+
+// One declared link, flattened: the attributes every kind shares, plus pointers to the
+// kind's own declaration.
+struct Want {
+  std::string kind;      // "bridge", "veth", "tun", "vlan", "macvlan", "" ([links])
+  bool existing = false;  // [links]: never created, marked or deleted
+  bool is_peer = false;   // the far end of a veth
+  std::string ns, name, object;
+  std::optional<uint32_t> mtu;
+  std::optional<Mac> mac;
+  const std::vector<Cidr>* addresses = nullptr;
+  std::optional<IpAddress> gateway;
+  LinkLocal link_local = LinkLocal::kIpv6;
+  const BridgePort* port = nullptr;
+  bool adopt = false;
+  SourceLoc loc;
+  const Bridge* bridge = nullptr;
+  const Veth* veth = nullptr;
+  const Tap* tap = nullptr;
+  const Vlan* vlan = nullptr;
+  const Macvlan* macvlan = nullptr;
+  size_t owner_want = 0;  // peers: index of their veth's Want
+
+  // resolution
+  Action action = Action::kCreate;
+  std::string reason;
+  const LinkState* cur = nullptr;  // what the kernel has under this name (or the move source)
+  std::string from_ns;             // kMove: where it is now
+  bool adopt_mark = false;
+  int ifindex = 0;     // final ifindex (existing or planned)
+  std::string parent_ns;  // vlan/macvlan: namespace of the parent link
+  int parent = 0;         // vlan/macvlan: parent ifindex (final)
+  LinkState predicted;    // the state the diff starts from
+};
+
+struct Key {
+  std::string ns;
+  int ifindex;
+  auto operator<=>(const Key&) const = default;
+};
+
+class Planner {
+ public:
+  Planner(const Topology& topo, const Snapshot& snap, const PlanOptions& opt)
+      : topo_(topo), snap_(snap), opt_(opt), mark_(owner_mark(topo.host_name)) {}
+
+  Plan run();
+
+ private:
+  // lookups
+  const NetnsState& ns_state(const std::string& ns) const {
+    static const NetnsState kEmpty{false, {}, {}};
+    const NetnsState* s = snap_.find(ns);
+    return s ? *s : kEmpty;
+  }
+  const LinkState* find(const std::string& ns, const std::string& name) const {
+    auto it = by_name_.find({ns, name});
+    return it == by_name_.end() ? nullptr : it->second;
+  }
+  bool marked(const LinkState& l) const { return l.alias == mark_; }
+  void index_snapshot();
+  void collect_wants();
+  void add_want(Want w) { wants_.push_back(std::move(w)); }
+  void resolve();
+  void resolve_one(size_t i);
+  void resolve_peer(size_t i);
+  void plan_netns();
+  void plan_deletes();
+  void plan_creates();
+  void plan_diffs();
+  void plan_netns_deletes();
+  void refuse(const Want& w, std::string what) {
+    Error e;
+    e.what = w.object + ": " + std::move(what);
+    e.loc = w.loc;
+    e.exit = ExitCode::kFailed;
+    refusals_.push_back(std::move(e));
+  }
+  int next_index() { return next_ifindex_++; }
+  void emit(Phase ph, Op op) { phases_[ph].push_back(std::move(op)); }
+  std::vector<Op> recreate_ops(const std::string& ns, const LinkState& l) const;
+  Want* find_want(const std::string& ns, const std::string& name) {
+    auto it = want_index_.find({ns, name});
+    return it == want_index_.end() ? nullptr : &wants_[it->second];
+  }
+  Want* find_parent(const Want& w, const std::string& link);
+
+  const Topology& topo_;
+  const Snapshot& snap_;
+  PlanOptions opt_;
+  std::string mark_;
+  std::vector<std::string> involved_;
+  std::map<std::pair<std::string, std::string>, const LinkState*> by_name_;
+  std::map<Key, Key> peer_of_;    // owned veth <-> its peer, both directions
+  std::set<Key> owned_peers_;     // unmarked peers of marked veths
+  std::vector<Want> wants_;
+  std::map<std::pair<std::string, std::string>, size_t> want_index_;
+  std::set<Key> kept_;     // existing links the plan keeps (or moves)
+  std::set<Key> deleted_;  // existing links that go (explicitly or with their veth/parent)
+  std::set<std::string> new_netns_;
+  int next_ifindex_ = 2;
+  std::vector<Op> phases_[kPhCount];
+  std::vector<Error> refusals_;
+  std::vector<std::string> notes_;
+};
+
+void Planner::index_snapshot() {
+  int max_index = 1;
+  for (const auto& [ns, st] : snap_.netns) {
+    for (const auto& [idx, l] : st.links) {
+      by_name_[{ns, l.name}] = &l;
+      max_index = std::max(max_index, idx);
+    }
+  }
+  next_ifindex_ = max_index + 1;
+  // Pair owned veths with their peers: same namespace by index, else a veth elsewhere
+  // whose IFLA_LINK points back.
+  for (const auto& [ns, st] : snap_.netns) {
+    for (const auto& [idx, l] : st.links) {
+      if (l.kind != "veth" || !marked(l)) continue;
+      std::optional<Key> peer;
+      if (!l.link_other_netns) {
+        const LinkState* p = st.by_index(l.link);
+        if (p && p->kind == "veth") peer = Key{ns, p->ifindex};
+      } else {
+        for (const auto& [ns2, st2] : snap_.netns) {
+          if (ns2 == ns) continue;
+          const LinkState* p = st2.by_index(l.link);
+          if (p && p->kind == "veth" && p->link == idx && p->link_other_netns) {
+            peer = Key{ns2, p->ifindex};
+            break;
+          }
+        }
+      }
+      if (!peer) continue;
+      peer_of_[{ns, idx}] = *peer;
+      peer_of_[*peer] = {ns, idx};
+      const LinkState* p = ns_state(peer->ns).by_index(peer->ifindex);
+      if (p && !marked(*p)) owned_peers_.insert(*peer);
+    }
+  }
+}
+
+void Planner::collect_wants() {
+  if (opt_.destroy) {
+    for (const Link& l : topo_.links) {
+      Want w;
+      w.kind = "";
+      w.existing = true;
+      w.ns = norm_ns(l.netns);
+      w.name = l.name;
+      w.object = "link " + l.name + ns_suffix(w.ns);
+      w.port = l.port ? &*l.port : nullptr;
+      w.loc = l.loc;
+      add_want(std::move(w));
+    }
+    return;
+  }
+  auto common = [](Want& w, const LinkCommon& c) {
+    w.ns = norm_ns(c.netns);
+    w.name = c.name;
+    w.mtu = c.mtu;
+    w.mac = c.mac;
+    w.addresses = &c.addresses;
+    w.gateway = c.gateway;
+    w.link_local = c.link_local;
+    w.port = c.port ? &*c.port : nullptr;
+    w.adopt = c.adopt;
+    w.loc = c.loc;
+  };
+  for (const Bridge& b : topo_.bridges) {
+    Want w;
+    common(w, b);
+    w.kind = "bridge";
+    w.bridge = &b;
+    w.object = "bridge " + b.name + ns_suffix(w.ns);
+    add_want(std::move(w));
+  }
+  for (const Veth& v : topo_.veths) {
+    Want w;
+    common(w, v);
+    w.kind = "veth";
+    w.veth = &v;
+    w.object = "veth " + v.name + ns_suffix(w.ns);
+    size_t owner = wants_.size();
+    add_want(std::move(w));
+    Want p;
+    p.kind = "veth";
+    p.is_peer = true;
+    p.veth = &v;
+    p.owner_want = owner;
+    p.ns = v.peer_netns.empty() ? norm_ns(v.netns) : norm_ns(v.peer_netns);
+    p.name = v.peer;
+    p.object = "veth peer " + v.peer + ns_suffix(p.ns) + " (of " + v.name + ")";
+    p.mtu = v.mtu;
+    p.mac = v.peer_mac;
+    p.addresses = &v.peer_addresses;
+    p.gateway = v.peer_gateway;
+    p.link_local = v.peer_link_local;
+    p.loc = v.loc;
+    add_want(std::move(p));
+  }
+  for (const Link& l : topo_.links) {
+    Want w;
+    common(w, l);
+    w.kind = "";
+    w.existing = true;
+    w.object = "link " + l.name + ns_suffix(w.ns);
+    add_want(std::move(w));
+  }
+  for (const Vlan& v : topo_.vlans) {
+    Want w;
+    common(w, v);
+    w.kind = "vlan";
+    w.vlan = &v;
+    w.object = "vlan " + v.name + ns_suffix(w.ns);
+    add_want(std::move(w));
+  }
+  for (const Macvlan& m : topo_.macvlans) {
+    Want w;
+    common(w, m);
+    w.kind = "macvlan";
+    w.macvlan = &m;
+    w.object = "macvlan " + m.name + ns_suffix(w.ns);
+    add_want(std::move(w));
+  }
+  for (const Tap& t : topo_.taps) {
+    Want w;
+    common(w, t);
+    w.kind = "tun";
+    w.tap = &t;
+    w.object = "tap " + t.name + ns_suffix(w.ns);
+    add_want(std::move(w));
+  }
+  for (size_t i = 0; i < wants_.size(); ++i) want_index_[{wants_[i].ns, wants_[i].name}] = i;
+}
+
+Want* Planner::find_parent(const Want& w, const std::string& link) {
+  if (Want* p = find_want(w.ns, link)) return p;
+  if (Want* p = find_want("", link)) return p;
+  for (Want& p : wants_)
+    if (p.name == link && !p.is_peer) return &p;
+  return nullptr;
+}
+
+// The state a freshly created link will have before any setting: the diff starts here.
+LinkState fresh_state(const Want& w, int ifindex) {
+  LinkState s;
+  s.ifindex = ifindex;
+  s.name = w.name;
+  s.kind = w.kind;
+  // a bridge's MTU goes through a SETLINK after the create: only then does the kernel
+  // keep it when ports join (it adjusts MTUs not set by the user to the smallest port's)
+  if (w.mtu && !w.bridge) s.mtu = *w.mtu;
+  if (w.mac) s.mac = *w.mac;
+  if (w.bridge) {
+    s.vlan_filtering = w.bridge->vlan_filtering;
+    s.stp = w.bridge->stp;
+    if (w.bridge->vlan_filtering) {
+      s.default_pvid = w.bridge->default_pvid;
+      if (w.bridge->default_pvid != 0) s.vlans.push_back({w.bridge->default_pvid, true, true});
+    }
+  }
+  if (w.macvlan) s.macvlan_mode = macvlan_mode_bits(w.macvlan->mode);
+  if (w.tap) {
+    s.tun_tap = true;
+    s.tun_owner = w.tap->owner;
+    s.tun_group = w.tap->group;
+    s.tun_multi_queue = w.tap->multi_queue;
+    s.tun_vnet_hdr = w.tap->vnet_hdr;
+    s.tun_persist = true;
+  }
+  return s;
+}
+
+void Planner::resolve_one(size_t i) {
+  Want& w = wants_[i];
+  const LinkState* cur = find(w.ns, w.name);
+  if (w.existing) {
+    if (!cur) {
+      if (!opt_.destroy)
+        refuse(w, "does not exist" + std::string(w.ns.empty() ? "" : " in netns " + w.ns) +
+                      " ([links] names an existing link; vnet does not create it)");
+      w.action = Action::kRefused;
+      return;
+    }
+    w.action = Action::kKeep;
+    w.cur = cur;
+    w.ifindex = cur->ifindex;
+    w.predicted = *cur;
+    kept_.insert({w.ns, cur->ifindex});
+    return;
+  }
+  // Parent of vlans and macvlans: resolved first (they come later in the list).
+  if (w.vlan || w.macvlan) {
+    const std::string& link = w.vlan ? w.vlan->link : w.macvlan->link;
+    if (Want* p = find_parent(w, link)) {
+      w.parent_ns = p->ns;
+      w.parent = p->ifindex;
+      if (p->action == Action::kRefused) {
+        w.action = Action::kRefused;
+        return;
+      }
+      if (cur && marked(*cur) && (p->action == Action::kCreate || p->action == Action::kRecreate)) {
+        w.action = Action::kRecreate;
+        w.reason = "its parent " + link + " is (re)created";
+      }
+    } else {
+      const LinkState* pl = find(w.ns, link);
+      w.parent_ns = w.ns;
+      if (!pl) {
+        pl = find("", link);
+        w.parent_ns = "";
+      }
+      if (!pl) {
+        refuse(w, "parent link '" + link + "' does not exist");
+        w.action = Action::kRefused;
+        return;
+      }
+      w.parent = pl->ifindex;
+    }
+  }
+  bool owned_peer_blocker =
+      cur && !marked(*cur) && owned_peers_.count({w.ns, cur->ifindex}) != 0;
+  if (cur && !owned_peer_blocker) {
+    if (marked(*cur) || w.adopt) {
+      if (cur->kind != w.kind) {
+        if (!marked(*cur)) {
+          refuse(w, "exists as a " + kind_word(cur->kind) + ", not a " + kind_word(w.kind) +
+                        "; adopt takes over a link of the declared kind only");
+          w.action = Action::kRefused;
+          return;
+        }
+        w.action = Action::kRecreate;
+        w.reason = "it is a " + kind_word(cur->kind) + ", declared a " + kind_word(w.kind);
+      } else if (w.action != Action::kRecreate) {
+        w.action = Action::kKeep;
+        if (w.veth) {
+          auto it = peer_of_.find({w.ns, cur->ifindex});
+          std::string want_peer_ns = w.veth->peer_netns.empty() ? w.ns : norm_ns(w.veth->peer_netns);
+          if (it == peer_of_.end()) {
+            w.action = Action::kRecreate;
+            w.reason = "its peer is not in any namespace vnet manages";
+          } else {
+            const LinkState* p = ns_state(it->second.ns).by_index(it->second.ifindex);
+            if (it->second.ns != want_peer_ns || !p || p->name != w.veth->peer) {
+              w.action = Action::kRecreate;
+              w.reason = "its peer is " + (p ? p->name : std::string("?")) +
+                         (it->second.ns.empty() ? "" : " in netns " + it->second.ns) +
+                         ", declared " + w.veth->peer +
+                         (want_peer_ns.empty() ? "" : " in netns " + want_peer_ns);
+            }
+          }
+        } else if (w.tap) {
+          if (!cur->tun_tap) {
+            w.action = Action::kRecreate;
+            w.reason = "it is a tun device, declared a tap";
+          } else if (cur->tun_multi_queue != w.tap->multi_queue ||
+                     cur->tun_vnet_hdr != w.tap->vnet_hdr) {
+            w.action = Action::kRecreate;
+            w.reason = "multi_queue and vnet_hdr are fixed when a tap is created";
+          }
+        } else if (w.vlan) {
+          if (cur->vlan_id != w.vlan->id) {
+            w.action = Action::kRecreate;
+            w.reason = "the kernel cannot change a VLAN's id (" + std::to_string(cur->vlan_id) +
+                       " -> " + std::to_string(w.vlan->id) + ")";
+          } else if (cur->link != w.parent) {
+            w.action = Action::kRecreate;
+            w.reason = "the kernel cannot change a VLAN's parent link";
+          }
+        } else if (w.macvlan) {
+          if (cur->link != w.parent) {
+            w.action = Action::kRecreate;
+            w.reason = "the kernel cannot change a macvlan's parent link";
+          }
+        }
+        if (w.action == Action::kKeep && !marked(*cur)) w.adopt_mark = true;
+      }
+    } else {
+      refuse(w, "exists" + std::string(w.ns.empty() ? "" : " in netns " + w.ns) +
+                    " but is not owned by " + mark_ +
+                    (cur->alias.empty() ? std::string(" (no alias)")
+                                        : " (alias '" + cur->alias + "')") +
+                    "; set adopt = true to take it over, or remove it");
+      w.action = Action::kRefused;
+      return;
+    }
+  } else if (!cur) {
+    // Not here: an owned link of this name and kind elsewhere, declared nowhere there,
+    // is moved rather than recreated (not veths: their peer would have to follow).
+    if (w.kind != "veth") {
+      for (const std::string& ns : involved_) {
+        if (ns == w.ns) continue;
+        const LinkState* other = find(ns, w.name);
+        if (!other || !marked(*other) || other->kind != w.kind) continue;
+        if (find_want(ns, w.name)) continue;
+        if (ns_state(w.ns).by_index(other->ifindex)) continue;  // index taken there
+        if (w.vlan && (other->vlan_id != w.vlan->id)) continue;
+        if (w.vlan || w.macvlan) {
+          // the parent link must stay the same one
+          if (other->link != w.parent) continue;
+        }
+        if (w.tap && (other->tun_multi_queue != w.tap->multi_queue ||
+                      other->tun_vnet_hdr != w.tap->vnet_hdr))
+          continue;
+        w.action = Action::kMove;
+        w.cur = other;
+        w.from_ns = ns;
+        w.ifindex = other->ifindex;
+        w.predicted = *other;
+        w.predicted.master = 0;
+        w.predicted.up = false;
+        w.predicted.addrs.clear();
+        w.predicted.vlans.clear();
+        w.predicted.addr_gen_mode.reset();
+        kept_.insert({ns, other->ifindex});
+        return;
+      }
+    }
+  }
+  if (w.action == Action::kKeep) {
+    w.cur = cur;
+    w.ifindex = cur->ifindex;
+    w.predicted = *cur;
+    kept_.insert({w.ns, cur->ifindex});
+    return;
+  }
+  if (w.action == Action::kRecreate) w.cur = cur;
+  // kCreate, or kRecreate (cur is deleted first), or blocked by an owned peer whose veth
+  // goes (checked in resolve()).
+  w.ifindex = next_index();
+  w.predicted = fresh_state(w, w.ifindex);
+}
+
+void Planner::resolve_peer(size_t i) {
+  Want& p = wants_[i];
+  Want& v = wants_[p.owner_want];
+  if (v.action == Action::kRefused) {
+    p.action = Action::kRefused;
+    return;
+  }
+  if (v.action == Action::kKeep) {
+    auto it = peer_of_.find({v.ns, v.ifindex});
+    const LinkState* cur = it == peer_of_.end()
+                               ? nullptr
+                               : ns_state(it->second.ns).by_index(it->second.ifindex);
+    p.action = Action::kKeep;
+    p.cur = cur;
+    p.ifindex = cur->ifindex;
+    p.predicted = *cur;
+    kept_.insert({p.ns, cur->ifindex});
+    return;
+  }
+  p.action = Action::kCreate;
+  p.ifindex = next_index();
+  p.predicted = fresh_state(p, p.ifindex);
+  const LinkState* cur = find(p.ns, p.name);
+  if (cur) {
+    bool goes = marked(*cur) || owned_peers_.count({p.ns, cur->ifindex});
+    if (!goes) {
+      refuse(p, "name is taken" + std::string(p.ns.empty() ? "" : " in netns " + p.ns) +
+                    " by a link vnet does not own" +
+                    (cur->alias.empty() ? std::string("") : " (alias '" + cur->alias + "')"));
+      p.action = Action::kRefused;
+      v.action = Action::kRefused;
+    }
+  }
+}
+
+void Planner::resolve() {
+  // Kinds in dependency order: bridges, veths (+peers), links, vlans, macvlans, taps. A
+  // vlan may sit on a macvlan or the other way round only in declaration order.
+  for (size_t i = 0; i < wants_.size(); ++i) {
+    if (wants_[i].is_peer) resolve_peer(i);
+    else resolve_one(i);
+  }
+  // A name held by the unmarked peer of an owned veth is free only if that veth goes.
+  for (Want& w : wants_) {
+    if (w.is_peer || w.existing || w.action == Action::kRefused || w.action == Action::kKeep ||
+        w.action == Action::kMove)
+      continue;
+    const LinkState* cur = find(w.ns, w.name);
+    if (!cur || marked(*cur)) continue;
+    if (!owned_peers_.count({w.ns, cur->ifindex})) continue;
+    Key veth = peer_of_[{w.ns, cur->ifindex}];
+    if (kept_.count(veth)) {
+      refuse(w, "name is taken by the peer of a veth that stays declared");
+      w.action = Action::kRefused;
+    }
+  }
+}
+
+void Planner::plan_netns() {
+  for (const std::string& ns : involved_) {
+    if (ns.empty()) continue;
+    const NetnsState* st = snap_.find(ns);
+    if (opt_.destroy) continue;
+    if (st && st->exists) continue;
+    new_netns_.insert(ns);
+    Op op;
+    op.kind = OpKind::kCreateNetns;
+    op.ns = ns;
+    op.object = "netns " + ns;
+    Op undo;
+    undo.kind = OpKind::kDeleteNetns;
+    undo.ns = ns;
+    undo.object = op.object;
+    undo.undo_ignore_missing = true;
+    op.undo.push_back(undo);
+    for (const Netns& n : topo_.netns)
+      if (n.name == ns) op.loc = n.loc;
+    emit(kPhNetns, std::move(op));
+    // lo comes up in namespaces vnet makes (networkd does the same)
+    Op up;
+    up.kind = OpKind::kSetUp;
+    up.ns = ns;
+    up.ifindex = 1;
+    up.ifname = "lo";
+    up.object = "link lo in netns " + ns;
+    up.up = true;
+    emit(kPhUp, std::move(up));
+  }
+  // lo of namespaces vnet made earlier
+  if (!opt_.destroy) {
+    for (const std::string& ns : involved_) {
+      if (ns.empty() || new_netns_.count(ns) || !snap_.created_netns.count(ns)) continue;
+      const NetnsState& st = ns_state(ns);
+      const LinkState* lo = st.by_index(1);
+      if (lo && !lo->up) {
+        Op up;
+        up.kind = OpKind::kSetUp;
+        up.ns = ns;
+        up.ifindex = 1;
+        up.ifname = "lo";
+        up.object = "link lo in netns " + ns;
+        up.up = true;
+        Op down = up;
+        down.up = false;
+        up.undo.push_back(down);
+        emit(kPhUp, std::move(up));
+      }
+    }
+  }
+}
+
+// What it takes to bring a deleted link back (undo of a delete): create with the same
+// index and mark, then master, addrgenmode, addresses, up.
+std::vector<Op> Planner::recreate_ops(const std::string& ns, const LinkState& l) const {
+  std::vector<Op> ops;
+  Op c;
+  c.kind = OpKind::kCreateLink;
+  c.ns = ns;
+  c.ifname = l.name;
+  c.ifindex = l.ifindex;
+  c.object = kind_word(l.kind) + " " + l.name + ns_suffix(ns);
+  c.spec.kind = l.kind;
+  c.spec.name = l.name;
+  c.spec.mtu = l.mtu ? std::optional<uint32_t>(l.mtu) : std::nullopt;
+  c.spec.mac = l.mac;
+  c.spec.alias = l.alias;
+  c.spec.vlan_filtering = l.vlan_filtering;
+  c.spec.default_pvid = l.vlan_filtering ? l.default_pvid : std::nullopt;
+  c.spec.stp = l.stp;
+  c.spec.vlan_id = l.vlan_id;
+  c.spec.parent = l.link;
+  c.spec.macvlan_mode = l.macvlan_mode;
+  c.spec.owner = l.tun_owner;
+  c.spec.group = l.tun_group;
+  c.spec.multi_queue = l.tun_multi_queue;
+  c.spec.vnet_hdr = l.tun_vnet_hdr;
+  const LinkState* peer = nullptr;
+  std::string peer_ns = ns;
+  if (l.kind == "veth") {
+    auto it = peer_of_.find({ns, l.ifindex});
+    if (it != peer_of_.end()) {
+      peer_ns = it->second.ns;
+      peer = ns_state(peer_ns).by_index(it->second.ifindex);
+    }
+    c.spec.peer = peer ? peer->name : l.name + "p";
+    c.spec.peer_ns = peer_ns;
+    c.spec.peer_ifindex = peer ? peer->ifindex : 0;
+    if (peer) c.spec.peer_mac = peer->mac;
+  }
+  ops.push_back(c);
+  auto restore = [&](const std::string& ons, const LinkState& s) {
+    Op base;
+    base.ns = ons;
+    base.ifindex = s.ifindex;
+    base.ifname = s.name;
+    base.object = kind_word(s.kind) + " " + s.name + ns_suffix(ons);
+    if (s.addr_gen_mode) {
+      Op o = base;
+      o.kind = OpKind::kSetLink;
+      o.addr_gen_mode = s.addr_gen_mode;
+      ops.push_back(o);
+    }
+    if (s.master) {
+      Op o = base;
+      o.kind = OpKind::kSetMaster;
+      o.master = s.master;
+      ops.push_back(o);
+    }
+    for (const AddrState& a : s.addrs) {
+      if (a.scope == kScopeLink) continue;
+      Op o = base;
+      o.kind = OpKind::kAddAddress;
+      o.addr = a;
+      ops.push_back(o);
+    }
+    if (s.up) {
+      Op o = base;
+      o.kind = OpKind::kSetUp;
+      o.up = true;
+      ops.push_back(o);
+    }
+  };
+  restore(ns, l);
+  if (peer) restore(peer_ns, *peer);
+  return ops;
+}
+
+void Planner::plan_deletes() {
+  struct Del {
+    std::string ns;
+    const LinkState* l;
+    std::string reason;
+    SourceLoc loc;
+  };
+  std::vector<Del> dels;
+  std::set<Key> recreated;
+  for (const Want& w : wants_) {
+    if (w.action == Action::kRecreate && w.cur) {
+      dels.push_back({w.ns, w.cur, "recreate: " + w.reason, w.loc});
+      recreated.insert({w.ns, w.cur->ifindex});
+    }
+  }
+  for (const std::string& ns : involved_) {
+    for (const auto& [idx, l] : ns_state(ns).links) {
+      if (!marked(l) || kept_.count({ns, idx}) || recreated.count({ns, idx})) continue;
+      dels.push_back({ns, &l, opt_.destroy ? "destroy" : "no longer declared", {}});
+    }
+  }
+  // children (vlans, macvlans on a deleted parent) and veth peers go with them
+  std::set<Key> gone;
+  for (const Del& d : dels) {
+    gone.insert({d.ns, d.l->ifindex});
+    auto it = peer_of_.find({d.ns, d.l->ifindex});
+    if (it != peer_of_.end()) gone.insert(it->second);
+  }
+  for (const std::string& ns : involved_)
+    for (const auto& [idx, l] : ns_state(ns).links)
+      if ((l.kind == "vlan" || l.kind == "macvlan") && !l.link_other_netns &&
+          gone.count({ns, l.link}))
+        gone.insert({ns, idx});
+  deleted_ = gone;
+  std::stable_sort(dels.begin(), dels.end(), [](const Del& a, const Del& b) {
+    return std::make_tuple(-kind_rank(a.l->kind), a.ns) < std::make_tuple(-kind_rank(b.l->kind), b.ns);
+  });
+  for (const Del& d : dels) {
+    Op op;
+    op.kind = OpKind::kDeleteLink;
+    op.ns = d.ns;
+    op.ifindex = d.l->ifindex;
+    op.ifname = d.l->name;
+    op.object = kind_word(d.l->kind) + " " + d.l->name + ns_suffix(d.ns);
+    op.reason = d.reason;
+    op.loc = d.loc;
+    op.undo = recreate_ops(d.ns, *d.l);
+    emit(kPhDelete, std::move(op));
+  }
+}
+
+void Planner::plan_creates() {
+  std::vector<const Want*> creates;
+  for (const Want& w : wants_)
+    if (!w.is_peer && !w.existing &&
+        (w.action == Action::kCreate || w.action == Action::kRecreate || w.action == Action::kMove))
+      creates.push_back(&w);
+  // vlans/macvlans are created in their parent's namespace (then moved), so sort by the
+  // namespace the op runs in
+  auto run_ns = [](const Want* w) {
+    if (w->action == Action::kMove) return w->from_ns;
+    if (w->vlan || w->macvlan) return w->parent_ns;
+    return w->ns;
+  };
+  std::stable_sort(creates.begin(), creates.end(), [&](const Want* a, const Want* b) {
+    return std::make_tuple(kind_rank(a->kind), run_ns(a)) <
+           std::make_tuple(kind_rank(b->kind), run_ns(b));
+  });
+  for (const Want* wp : creates) {
+    const Want& w = *wp;
+    Op op;
+    op.ifname = w.name;
+    op.ifindex = w.ifindex;
+    op.object = w.object;
+    op.loc = w.loc;
+    op.reason = w.action == Action::kRecreate ? "recreate: " + w.reason : "";
+    if (w.action == Action::kMove) {
+      op.kind = OpKind::kMoveLink;
+      op.ns = w.from_ns;
+      op.to_ns = w.ns;
+      op.reason = "declared in " + (w.ns.empty() ? std::string("the target namespace") : "netns " + w.ns);
+      Op back;
+      back.kind = OpKind::kMoveLink;
+      back.ns = w.ns;
+      back.to_ns = w.from_ns;
+      back.ifindex = w.ifindex;
+      back.ifname = w.name;
+      back.object = w.object;
+      op.undo.push_back(back);
+      emit(kPhCreate, std::move(op));
+      continue;
+    }
+    op.kind = OpKind::kCreateLink;
+    op.ns = run_ns(&w);
+    LinkSpec& s = op.spec;
+    s.kind = w.kind;
+    s.name = w.name;
+    if (!w.bridge) s.mtu = w.mtu;
+    s.mac = w.mac;
+    s.alias = mark_;
+    if (w.bridge) {
+      s.vlan_filtering = w.bridge->vlan_filtering;
+      if (w.bridge->vlan_filtering) s.default_pvid = w.bridge->default_pvid;
+      s.stp = w.bridge->stp;
+    }
+    if (w.veth) {
+      const Want& p = wants_[&w - wants_.data() + 1];
+      s.peer = p.name;
+      s.peer_ns = p.ns;
+      s.peer_ifindex = p.ifindex;
+      s.peer_mac = p.mac;
+    }
+    if (w.vlan || w.macvlan) {
+      s.parent = w.parent;
+      if (w.ns != w.parent_ns) {
+        s.has_dest = true;
+        s.dest_ns = w.ns;
+      }
+      if (w.vlan) s.vlan_id = w.vlan->id;
+      if (w.macvlan) s.macvlan_mode = macvlan_mode_bits(w.macvlan->mode);
+    }
+    if (w.tap) {
+      s.owner = w.tap->owner;
+      s.group = w.tap->group;
+      s.multi_queue = w.tap->multi_queue;
+      s.vnet_hdr = w.tap->vnet_hdr;
+    }
+    Op del;
+    del.kind = OpKind::kDeleteLink;
+    del.ns = w.ns;
+    del.ifindex = w.ifindex;
+    del.ifname = w.name;
+    del.object = w.object;
+    del.undo_ignore_missing = true;
+    op.undo.push_back(del);
+    if (s.has_dest) {
+      del.ns = op.ns;  // the move may not have happened
+      op.undo.push_back(del);
+    }
+    emit(kPhCreate, std::move(op));
+  }
+  for (const Want& w : wants_) {
+    if (!w.adopt_mark) continue;
+    Op op;
+    op.kind = OpKind::kMark;
+    op.ns = w.ns;
+    op.ifindex = w.ifindex;
+    op.ifname = w.name;
+    op.object = w.object;
+    op.alias = mark_;
+    op.loc = w.loc;
+    op.reason = "adopt";
+    Op undo = op;
+    undo.alias = w.cur->alias;
+    undo.reason.clear();
+    op.undo.push_back(undo);
+    emit(kPhCreate, std::move(op));
+  }
+}
+
+void Planner::plan_diffs() {
+  // bridges by (ns, name) -> their Want, for masters and VLANs
+  for (Want& w : wants_) {
+    if (w.action == Action::kRefused) continue;
+    bool manage = !w.existing;  // owned or adopted: attributes not declared are ours too
+    Op base;
+    base.ns = w.ns;
+    base.ifindex = w.ifindex;
+    base.ifname = w.name;
+    base.object = w.object;
+    base.loc = w.loc;
+    LinkState& cur = w.predicted;
+
+    if (opt_.destroy) {
+      // [links]: released from the bridge (unless that bridge is deleted, which releases
+      // it anyway), left up
+      if (w.existing && w.port && cur.master && !deleted_.count({w.ns, cur.master}) &&
+          ns_state(w.ns).by_index(cur.master) &&
+          ns_state(w.ns).by_index(cur.master)->name == w.port->bridge) {
+        Op op = base;
+        op.kind = OpKind::kSetMaster;
+        op.master = 0;
+        Op undo = base;
+        undo.kind = OpKind::kSetMaster;
+        undo.master = cur.master;
+        op.undo.push_back(undo);
+        emit(kPhMaster, std::move(op));
+      }
+      continue;
+    }
+
+    // settings
+    {
+      Op op = base;
+      op.kind = OpKind::kSetLink;
+      Op undo = base;
+      undo.kind = OpKind::kSetLink;
+      bool any = false;
+      if (w.mtu && cur.mtu != *w.mtu) {
+        op.mtu = *w.mtu;
+        undo.mtu = cur.mtu;
+        any = true;
+      }
+      if (w.mac && !w.existing && cur.mac != *w.mac) {
+        op.mac = *w.mac;
+        undo.mac = cur.mac;
+        any = true;
+      }
+      if (manage) {
+        uint8_t want_mode = w.link_local == LinkLocal::kNone ? kAddrGenNone : kAddrGenEui64;
+        bool is_none = cur.addr_gen_mode && *cur.addr_gen_mode == kAddrGenNone;
+        if ((want_mode == kAddrGenNone) != is_none) {
+          op.addr_gen_mode = want_mode;
+          undo.addr_gen_mode = cur.addr_gen_mode.value_or(kAddrGenEui64);
+          any = true;
+        }
+      }
+      if (w.bridge) {
+        if (cur.vlan_filtering != w.bridge->vlan_filtering) {
+          op.vlan_filtering = w.bridge->vlan_filtering;
+          undo.vlan_filtering = cur.vlan_filtering;
+          any = true;
+        }
+        if (w.bridge->vlan_filtering && cur.default_pvid != w.bridge->default_pvid) {
+          op.default_pvid = w.bridge->default_pvid;
+          undo.default_pvid = cur.default_pvid.value_or(1);
+          any = true;
+        }
+        if (cur.stp != w.bridge->stp) {
+          op.stp = w.bridge->stp;
+          undo.stp = cur.stp;
+          any = true;
+        }
+      }
+      if (w.macvlan) {
+        uint32_t m = macvlan_mode_bits(w.macvlan->mode);
+        if (cur.macvlan_mode != m) {
+          op.macvlan_mode = m;
+          undo.macvlan_mode = cur.macvlan_mode;
+          any = true;
+        }
+      }
+      if (any) {
+        op.undo.push_back(undo);
+        emit(kPhSetLink, std::move(op));
+      }
+    }
+    if (w.tap && (w.action == Action::kKeep || w.action == Action::kMove)) {
+      bool own = w.tap->owner && cur.tun_owner != w.tap->owner;
+      bool grp = w.tap->group && cur.tun_group != w.tap->group;
+      if (own || grp) {
+        Op op = base;
+        op.kind = OpKind::kSetTap;
+        if (own) op.owner = w.tap->owner;
+        if (grp) op.group = w.tap->group;
+        Op undo = base;
+        undo.kind = OpKind::kSetTap;
+        if (own) undo.owner = cur.tun_owner.value_or(static_cast<uint32_t>(-1));
+        if (grp) undo.group = cur.tun_group.value_or(static_cast<uint32_t>(-1));
+        op.undo.push_back(undo);
+        emit(kPhSetLink, std::move(op));
+      }
+    }
+
+    // master
+    const Want* bridge = nullptr;
+    if (w.port) {
+      bridge = find_want(w.ns, w.port->bridge);
+      if (!bridge || !bridge->bridge) {
+        refuse(w, "bridge '" + w.port->bridge + "' is not declared" +
+                      (w.ns.empty() ? "" : " in netns " + w.ns));
+        continue;
+      }
+      if (bridge->action == Action::kRefused) continue;
+      if (cur.master != bridge->ifindex) {
+        Op op = base;
+        op.kind = OpKind::kSetMaster;
+        op.master = bridge->ifindex;
+        op.master_name = bridge->name;
+        Op undo = base;
+        undo.kind = OpKind::kSetMaster;
+        undo.master = cur.master;
+        op.undo.push_back(undo);
+        emit(kPhMaster, std::move(op));
+        cur.master = bridge->ifindex;
+        // the kernel puts a new port into the bridge's default PVID
+        cur.vlans.clear();
+        if (bridge->bridge->vlan_filtering && bridge->bridge->default_pvid != 0)
+          cur.vlans.push_back({bridge->bridge->default_pvid, true, true});
+      }
+    } else if (manage && cur.master != 0) {
+      Op op = base;
+      op.kind = OpKind::kSetMaster;
+      op.master = 0;
+      Op undo = base;
+      undo.kind = OpKind::kSetMaster;
+      undo.master = cur.master;
+      op.undo.push_back(undo);
+      emit(kPhMaster, std::move(op));
+      cur.master = 0;
+    }
+
+    // bridge VLANs: ports, and the bridge itself
+    auto vlan_diff = [&](const std::vector<VlanEntry>& want_v, bool self) {
+      std::vector<VlanEntry> add, del, undo_add, undo_del;
+      for (const VlanEntry& e : want_v) {
+        auto it = std::find_if(cur.vlans.begin(), cur.vlans.end(),
+                               [&](const VlanEntry& c) { return c.vid == e.vid; });
+        if (it != cur.vlans.end() && *it == e) continue;
+        add.push_back(e);
+        if (it != cur.vlans.end()) undo_add.push_back(*it);
+        else undo_del.push_back(e);
+      }
+      for (const VlanEntry& c : cur.vlans) {
+        bool wanted = std::any_of(want_v.begin(), want_v.end(),
+                                  [&](const VlanEntry& e) { return e.vid == c.vid; });
+        if (wanted) continue;
+        del.push_back(c);
+        undo_add.push_back(c);
+      }
+      if (add.empty() && del.empty()) return;
+      Op op = base;
+      op.kind = OpKind::kSetVlans;
+      op.self = self;
+      op.vlan_add = add;
+      op.vlan_del = del;
+      Op undo = base;
+      undo.kind = OpKind::kSetVlans;
+      undo.self = self;
+      undo.vlan_add = undo_add;
+      undo.vlan_del = undo_del;
+      op.undo.push_back(undo);
+      emit(kPhVlans, std::move(op));
+    };
+    if (w.bridge && w.bridge->vlan_filtering) vlan_diff(desired_self_vlans(topo_, *w.bridge), true);
+    if (w.port && bridge && bridge->bridge->vlan_filtering)
+      vlan_diff(desired_port_vlans(*bridge->bridge, *w.port), false);
+
+    // routes (deletes first), addresses
+    const NetnsState& st = ns_state(w.ns);
+    bool exists_now = w.action == Action::kKeep;
+    if (exists_now && manage) {
+      for (const RouteState& r : st.routes) {
+        if (r.oif != w.ifindex) continue;
+        if (w.gateway && r.gateway == *w.gateway) continue;
+        Op op = base;
+        op.kind = OpKind::kDelRoute;
+        op.gateway = r.gateway;
+        Op undo = base;
+        undo.kind = OpKind::kAddRoute;
+        undo.gateway = r.gateway;
+        op.undo.push_back(undo);
+        emit(kPhDelRoute, std::move(op));
+      }
+    }
+    std::vector<AddrState> have;
+    for (const AddrState& a : cur.addrs)
+      if (a.scope != kScopeLink) have.push_back(a);
+    const std::vector<Cidr> none;
+    const std::vector<Cidr>& want_addrs = w.addresses ? *w.addresses : none;
+    if (manage) {
+      for (const AddrState& a : have) {
+        bool wanted = std::any_of(want_addrs.begin(), want_addrs.end(), [&](const Cidr& c) {
+          return c.addr == a.addr && c.prefix == a.prefix;
+        });
+        if (wanted) continue;
+        Op op = base;
+        op.kind = OpKind::kDelAddress;
+        op.addr = a;
+        Op undo = base;
+        undo.kind = OpKind::kAddAddress;
+        undo.addr = a;
+        op.undo.push_back(undo);
+        emit(kPhDelAddr, std::move(op));
+      }
+    }
+    for (const Cidr& c : want_addrs) {
+      AddrState a{c.addr, c.prefix, 0};
+      if (std::find(have.begin(), have.end(), a) != have.end()) continue;
+      Op op = base;
+      op.kind = OpKind::kAddAddress;
+      op.addr = a;
+      op.loc = c.loc.known() ? c.loc : w.loc;
+      Op undo = base;
+      undo.kind = OpKind::kDelAddress;
+      undo.addr = a;
+      undo.undo_ignore_missing = true;
+      op.undo.push_back(undo);
+      emit(kPhAddAddr, std::move(op));
+    }
+    // up
+    if (manage && !cur.up) {
+      Op op = base;
+      op.kind = OpKind::kSetUp;
+      op.up = true;
+      if (w.action == Action::kKeep) {
+        Op undo = base;
+        undo.kind = OpKind::kSetUp;
+        undo.up = false;
+        op.undo.push_back(undo);
+      }
+      emit(kPhUp, std::move(op));
+    }
+    if (w.gateway) {
+      bool present = exists_now && std::any_of(st.routes.begin(), st.routes.end(), [&](const RouteState& r) {
+                       return r.oif == w.ifindex && r.gateway == *w.gateway;
+                     });
+      if (!present) {
+        Op op = base;
+        op.kind = OpKind::kAddRoute;
+        op.gateway = *w.gateway;
+        Op undo = base;
+        undo.kind = OpKind::kDelRoute;
+        undo.gateway = *w.gateway;
+        undo.undo_ignore_missing = true;
+        op.undo.push_back(undo);
+        emit(kPhAddRoute, std::move(op));
+      }
+    }
+  }
+}
+
+void Planner::plan_netns_deletes() {
+  std::set<std::string> referenced;
+  if (!opt_.destroy)
+    for (const std::string& ns : involved_) referenced.insert(ns);
+  for (const std::string& ns : snap_.created_netns) {
+    if (ns.empty() || referenced.count(ns)) continue;
+    const NetnsState* st = snap_.find(ns);
+    if (!st || !st->exists) continue;
+    std::string foreign;
+    for (const auto& [idx, l] : st->links) {
+      if (idx == 1 && l.name == "lo") continue;
+      if (deleted_.count({ns, idx})) continue;
+      foreign = l.name;
+      break;
+    }
+    if (!foreign.empty()) {
+      notes_.push_back("netns " + ns + " kept: link " + foreign +
+                       " in it is not owned by " + mark_);
+      continue;
+    }
+    Op op;
+    op.kind = OpKind::kDeleteNetns;
+    op.ns = ns;
+    op.object = "netns " + ns;
+    op.reason = opt_.destroy ? "destroy" : "no longer referenced";
+    Op undo;
+    undo.kind = OpKind::kCreateNetns;
+    undo.ns = ns;
+    undo.object = op.object;
+    op.undo.push_back(undo);
+    emit(kPhDelNetns, std::move(op));
+  }
+}
+
+Plan Planner::run() {
+  involved_ = involved_netns(topo_, &snap_);
+  index_snapshot();
+  collect_wants();
+  resolve();
+  plan_netns();
+  plan_deletes();
+  plan_creates();
+  plan_diffs();
+  plan_netns_deletes();
+  Plan plan;
+  for (int ph = 0; ph < kPhCount; ++ph) {
+    std::vector<Op>& ops = phases_[ph];
+    // group by namespace so the executor batches; creates and deletes keep their
+    // dependency order (sorted already)
+    if (ph != kPhCreate && ph != kPhDelete)
+      std::stable_sort(ops.begin(), ops.end(),
+                       [](const Op& a, const Op& b) { return a.ns < b.ns; });
+    if (ph == kPhVlans)  // bridges' own VLANs before their ports'
+      std::stable_sort(ops.begin(), ops.end(), [](const Op& a, const Op& b) {
+        return std::make_tuple(a.ns, !a.self) < std::make_tuple(b.ns, !b.self);
+      });
+    for (Op& op : ops) plan.ops.push_back(std::move(op));
+  }
+  plan.refusals = std::move(refusals_);
+  plan.notes = std::move(notes_);
+  return plan;
+}
+
+}  // namespace
+
+std::vector<std::string> involved_netns(const Topology& want, const Snapshot* have) {
+  std::vector<std::string> out{""};
+  auto add = [&](const std::string& raw) {
+    std::string ns = norm_ns(raw);
+    if (std::find(out.begin(), out.end(), ns) == out.end()) out.push_back(ns);
+  };
+  for (const Netns& n : want.netns) add(n.name);
+  for (const Bridge& b : want.bridges) add(b.netns);
+  for (const Veth& v : want.veths) {
+    add(v.netns);
+    add(v.peer_netns);
+  }
+  for (const Tap& t : want.taps) add(t.netns);
+  for (const Vlan& v : want.vlans) add(v.netns);
+  for (const Macvlan& m : want.macvlans) add(m.netns);
+  if (have)
+    for (const std::string& ns : have->created_netns) add(ns);
+  return out;
+}
+
+Plan make_plan(const Topology& want, const Snapshot& have, const PlanOptions& options) {
+  return Planner(want, have, options).run();
+}
+
+}  // namespace vnet::plan

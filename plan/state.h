@@ -1,0 +1,90 @@
+// What the kernel has: the actual-state model the planner diffs against. Plain data,
+// filled by netlink/ (dump decoding) and by unit tests by hand. Namespaces are keyed by
+// their logical name as written in host.toml ("" = the target namespace).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "topology/model.h"
+
+namespace vnet::plan {
+
+using topology::IpAddress;
+using topology::Mac;
+using topology::VlanEntry;
+
+// IFLA_INET6_ADDR_GEN_MODE values (linux/if_link.h).
+inline constexpr uint8_t kAddrGenEui64 = 0;
+inline constexpr uint8_t kAddrGenNone = 1;
+
+struct AddrState {
+  IpAddress addr;
+  uint8_t prefix = 0;
+  uint8_t scope = 0;  // RT_SCOPE_UNIVERSE = 0, RT_SCOPE_LINK = 253, host = 254
+  bool operator==(const AddrState& o) const { return addr == o.addr && prefix == o.prefix; }
+  std::string str() const { return addr.str() + "/" + std::to_string(prefix); }
+};
+
+// A default route of the main table.
+struct RouteState {
+  IpAddress gateway;
+  int oif = 0;
+  uint32_t priority = 0;
+};
+
+struct LinkState {
+  int ifindex = 0;
+  std::string name;
+  std::string kind;  // IFLA_INFO_KIND: "bridge", "veth", "tun", "vlan", "macvlan"; "" none
+  std::string alias;
+  uint32_t mtu = 0;
+  Mac mac;
+  bool up = false;  // IFF_UP
+  int master = 0;
+  int link = 0;            // IFLA_LINK: veth peer / vlan+macvlan parent
+  bool link_other_netns = false;  // IFLA_LINK_NETNSID present
+  std::optional<uint8_t> addr_gen_mode;
+  // bridge
+  bool vlan_filtering = false;
+  std::optional<uint16_t> default_pvid;
+  bool stp = false;
+  // vlan
+  uint16_t vlan_id = 0;
+  // macvlan
+  uint32_t macvlan_mode = 0;  // MACVLAN_MODE_* bit
+  // tun/tap
+  bool tun_tap = false;  // IFF_TAP (not IFF_TUN)
+  std::optional<uint32_t> tun_owner, tun_group;
+  bool tun_multi_queue = false, tun_vnet_hdr = false, tun_persist = false;
+  // bridge VLAN entries (port or bridge itself); empty where the kernel has none
+  std::vector<VlanEntry> vlans;
+  std::vector<AddrState> addrs;
+};
+
+struct NetnsState {
+  bool exists = true;
+  std::map<int, LinkState> links;  // by ifindex
+  std::vector<RouteState> routes;  // default routes, main table
+
+  const LinkState* by_name(const std::string& name) const;
+  const LinkState* by_index(int ifindex) const;
+  int max_ifindex() const { return links.empty() ? 1 : links.rbegin()->first; }
+};
+
+struct Snapshot {
+  std::map<std::string, NetnsState> netns;  // "" = target
+  // Namespaces (logical names) that vnet created for this host earlier (/run/vnet record).
+  std::set<std::string> created_netns;
+
+  const NetnsState* find(const std::string& ns) const;
+};
+
+// "vnet:<host>": the IFLA_IFALIAS mark of owned links.
+std::string owner_mark(const std::string& host_name);
+
+}  // namespace vnet::plan
