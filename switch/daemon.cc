@@ -1,0 +1,552 @@
+#include "switch/daemon.h"
+
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+
+#include "switch/sockets.h"
+#include "switch/vde_proto.h"
+
+namespace vnet::sw {
+namespace {
+
+
+// An inherited socket (systemd socket activation) already bound at `path`, or -1.
+int take_listen_fd(const std::string& path, int type) {
+  int n = sd_listen_fds(0);
+  for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; ++fd)
+    if (sd_is_socket_unix(fd, type, type == SOCK_STREAM ? 1 : -1, path.c_str(), 0) > 0)
+      return ::dup(fd);
+  return -1;
+}
+
+Result<UniqueFd> listen_or_inherit(const std::string& path, int type, uint32_t mode, int gid) {
+  if (int fd = take_listen_fd(path, type); fd >= 0) {
+    UniqueFd u(fd);
+    if (auto s = set_nonblock(fd); !s) return tl::unexpected(s.error());
+    return u;
+  }
+  return listen_unix(path, type, mode, gid);
+}
+
+}  // namespace
+
+Daemon::Daemon(SwitchConfig config, DaemonOptions options)
+    : cfg_(std::move(config)), opts_(std::move(options)), fwd_(cfg_.limits),
+      scratch_(kBatch) {}
+
+Daemon::~Daemon() {
+  // Sockets are removed so a restarted switch (or vde_switch) finds a clean folder.
+  for (auto& p : ports_)
+    if (p)
+      for (const auto& path : p->paths()) ::unlink(path.c_str());
+  for (const auto& l : stream_listeners_) ::unlink(l.path.c_str());
+  if (vde_ctl_) ::unlink(cfg_.ctl_path().c_str());
+  if (control_) ::unlink(cfg_.control_path().c_str());
+  if (created_dir_) ::rmdir(cfg_.dir.c_str());  // fails, harmlessly, if clients left files
+}
+
+void Daemon::log(const std::string& line) const {
+  if (opts_.log) opts_.log(line);
+  else std::cerr << "vnet switch " << cfg_.name << ": " << line << "\n";
+}
+
+Result<std::unique_ptr<Daemon>> Daemon::create(SwitchConfig config, DaemonOptions options) {
+  std::unique_ptr<Daemon> d(new Daemon(std::move(config), std::move(options)));
+  if (auto s = d->setup(); !s) return tl::unexpected(s.error());
+  return d;
+}
+
+Status Daemon::watch(int fd, uint32_t events, uint64_t tok) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.u64 = tok;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) < 0) return fail_errno("epoll_ctl");
+  return {};
+}
+
+void Daemon::unwatch(int fd) {
+  if (fd >= 0) ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+}
+
+Status Daemon::setup() {
+  epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_) return fail_errno("epoll_create1");
+  ports_.resize(cfg_.max_ports + 1);
+  port_cfg_.assign(cfg_.max_ports + 1, -1);
+  dirty_flag_.assign(cfg_.max_ports + 1, false);
+
+  struct stat st;
+  created_dir_ = ::stat(cfg_.dir.c_str(), &st) != 0;
+  if (auto s = make_dir(cfg_.dir, cfg_.dir_mode, cfg_.gid); !s)
+    return tl::unexpected(s.error().context("socket folder"));
+
+  auto ctl = listen_or_inherit(cfg_.ctl_path(), SOCK_STREAM, cfg_.socket_mode, cfg_.gid);
+  if (!ctl) return tl::unexpected(ctl.error().context("VDE control socket"));
+  vde_ctl_ = std::move(*ctl);
+  auto control = listen_or_inherit(cfg_.control_path(), SOCK_STREAM, cfg_.socket_mode, cfg_.gid);
+  if (!control) return tl::unexpected(control.error().context("control socket"));
+  control_ = std::move(*control);
+  if (auto s = watch(vde_ctl_.get(), EPOLLIN, token(kVdeCtl)); !s) return s;
+  if (auto s = watch(control_.get(), EPOLLIN, token(kControlListen)); !s) return s;
+
+  using Kind = topology::SwitchPort::Kind;
+  for (size_t i = 0; i < cfg_.ports.size(); ++i) {
+    const PortConfig& pc = cfg_.ports[i];
+    std::string where = "port " + pc.name;
+    if (pc.kind == Kind::kVdePort) continue;  // waits for its client
+    if (pc.kind == Kind::kStream) {
+      auto fd = listen_or_inherit(pc.target, SOCK_STREAM, cfg_.socket_mode, cfg_.gid);
+      if (!fd) return tl::unexpected(fd.error().context(where));
+      stream_listeners_.push_back({std::move(*fd), pc.target, i});
+      if (auto s = watch(stream_listeners_.back().fd.get(), EPOLLIN,
+                         token(kStreamListen, uint32_t(stream_listeners_.size() - 1)));
+          !s)
+        return s;
+      continue;
+    }
+    Result<std::unique_ptr<Port>> port = fail("unknown port kind");
+    if (pc.kind == Kind::kTap) port = open_tap(pc.target);
+    else if (pc.kind == Kind::kPacket) port = open_packet(pc.target);
+    else if (pc.kind == Kind::kDgram) {
+      if (int fd = take_listen_fd(pc.target, SOCK_DGRAM); fd >= 0) ::close(fd);
+      port = open_dgram_listener(pc.target, cfg_.socket_mode, cfg_.gid);
+    }
+    if (!port) return tl::unexpected(port.error().context(where));
+    auto id = alloc_port(0);
+    if (!id) return tl::unexpected(id.error().context(where));
+    if (auto s = attach(std::move(*port), *id, &pc); !s) return s;
+  }
+
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
+  sigaddset(&mask, SIGPIPE);
+  if (::pthread_sigmask(SIG_BLOCK, &mask, nullptr) != 0) return fail("pthread_sigmask");
+  signal_.reset(::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+  if (!signal_) return fail_errno("signalfd");
+  if (auto s = watch(signal_.get(), EPOLLIN, token(kSignal)); !s) return s;
+
+  timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+  if (!timer_) return fail_errno("timerfd_create");
+  itimerspec its{};
+  its.it_interval.tv_sec = 1;
+  its.it_value.tv_sec = 1;
+  ::timerfd_settime(timer_.get(), 0, &its, nullptr);
+  return watch(timer_.get(), EPOLLIN, token(kTimer));
+}
+
+Result<PortId> Daemon::alloc_port(uint32_t requested) {
+  if (requested != 0) {
+    if (requested > cfg_.max_ports)
+      return fail("port " + std::to_string(requested) + " above max_ports " +
+                  std::to_string(cfg_.max_ports));
+    if (ports_[requested]) return fail("port " + std::to_string(requested) + " is taken");
+    return PortId(requested);
+  }
+  // Numbers named by `vde_port = N` stay free for the client that asks for them.
+  for (PortId id = 1; id <= cfg_.max_ports; ++id) {
+    if (ports_[id]) continue;
+    bool reserved = false;
+    for (const auto& pc : cfg_.ports)
+      if (pc.kind == topology::SwitchPort::Kind::kVdePort && pc.vde_port == id) reserved = true;
+    if (!reserved) return id;
+  }
+  return fail("all " + std::to_string(cfg_.max_ports) + " ports are in use (max_ports)");
+}
+
+Status Daemon::attach(std::unique_ptr<Port> port, PortId id, const PortConfig* pc) {
+  port->id = id;
+  if (pc) port->name = pc->name;
+  if (auto s = watch(port->fd(), EPOLLIN, token(kPortData, id)); !s) return s;
+  if (port->aux_fd() >= 0)
+    if (auto s = watch(port->aux_fd(), EPOLLIN | EPOLLRDHUP, token(kPortAux, id)); !s) {
+      unwatch(port->fd());
+      return s;
+    }
+  port_cfg_[id] = pc ? int(pc - cfg_.ports.data()) : -1;
+  fwd_.add_port(id, pc ? pc->policy : VlanPolicy::access(cfg_.default_vlan));
+  log("port " + std::to_string(id) + " up: " + port->kind + " " + port->peer +
+      (pc ? " (" + pc->name + ")" : ""));
+  ports_[id] = std::move(port);
+  update_offloads();
+  return {};
+}
+
+void Daemon::detach(PortId id, const std::string& why) {
+  auto& p = ports_[id];
+  if (!p) return;
+  log("port " + std::to_string(id) + " down: " + p->kind + " " + p->peer + ": " + why);
+  unwatch(p->fd());
+  unwatch(p->aux_fd());
+  for (const auto& path : p->paths())
+    if (p->kind == "vde") ::unlink(path.c_str());  // dgram listeners keep their path
+  fwd_.remove_port(id);
+  // A dgram listener is a declared port: it lives as long as the switch.
+  p.reset();
+  port_cfg_[id] = -1;
+  if (dirty_flag_[id]) {
+    dirty_flag_[id] = false;
+    std::erase(dirty_, id);
+  }
+  update_offloads();
+}
+
+// TSO/checksum offload on taps only while every port can take a GSO frame whole;
+// otherwise the kernel would hand us super-frames that a VDE client cannot receive.
+void Daemon::update_offloads() {
+  bool all = true;
+  for (const auto& p : ports_)
+    if (p && !p->vnet_hdr()) all = false;
+  for (const auto& p : ports_)
+    if (p && p->kind == "tap" && p->offload_on != all) {
+      p->set_offload(all);
+      p->offload_on = all;
+    }
+  if (all != offload_) {
+    offload_ = all;
+    log(std::string("offloads ") + (all ? "on: every port speaks vnet_hdr" : "off"));
+  }
+}
+
+Status Daemon::run() {
+  sd_notifyf(0, "READY=1\nSTATUS=serving %s", cfg_.dir.c_str());
+  epoll_event events[64];
+  while (!stop_) {
+    int n = ::epoll_wait(epoll_.get(), events, 64, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail_errno("epoll_wait");
+    }
+    for (int i = 0; i < n && !stop_; ++i) {
+      uint64_t tok = events[i].data.u64;
+      uint32_t v = uint32_t(tok);
+      switch (Daemon::Token(tok >> 32)) {
+        case kSignal: on_signal(); break;
+        case kTimer: on_timer(); break;
+        case kVdeCtl: accept_vde(); break;
+        case kVdePending: handle_vde_request(int(v)); break;
+        case kStreamListen: accept_stream(v); break;
+        case kControlListen: accept_control(); break;
+        case kControlConn: handle_control(int(v)); break;
+        case kPortData:
+          if (!ports_[v]) break;
+          if (events[i].events & EPOLLOUT) {
+            if (ports_[v]->on_writable() == RecvStatus::kClosed) {
+              detach(v, "write failed");
+              break;
+            }
+            arm_write(v);
+          }
+          if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_port_readable(v);
+          break;
+        case kPortAux:
+          if (ports_[v] && ports_[v]->on_aux() == RecvStatus::kClosed)
+            detach(v, "client closed its connection");
+          break;
+      }
+    }
+  }
+  sd_notify(0, "STOPPING=1");
+  return {};
+}
+
+void Daemon::on_port_readable(PortId id) {
+  // A few batches per wakeup at most, so one busy port cannot starve the others.
+  for (int round = 0; round < 4; ++round) {
+    Port* p = ports_[id].get();
+    if (!p) return;
+    if (p->recv(arena_, rx_) == RecvStatus::kClosed) {
+      flush_dirty();
+      detach(id, "closed");
+      return;
+    }
+    if (rx_.empty()) break;
+    TimePoint now = Clock::now();
+    for (size_t i = 0; i < rx_.size(); ++i) {
+      const RxFrame& f = rx_[i];
+      bool gso = f.vhdr && is_gso(*f.vhdr);
+      fwd_.forward(id, std::span<const uint8_t>(f.data, f.len), now, decision_, gso);
+      if (!decision_.dropped()) execute(f, i, decision_);
+    }
+    flush_dirty();
+    if (rx_.size() < kBatch && p->kind != "stream") break;
+  }
+}
+
+void Daemon::execute(const RxFrame& f, size_t slot, const Decision& d) {
+  Scratch& s = scratch_[slot];
+  s.hdr_ready[0] = s.hdr_ready[1] = s.hdr_ready[2] = false;
+  s.copy_ready = false;
+  auto tag = make_tag(d.vid, d.frame.tci);
+  std::memcpy(s.tag, tag.data(), 4);
+  for (PortId p : d.out_untagged)
+    if (ports_[p]) emit(*ports_[p], f, slot, d, false);
+  for (PortId p : d.out_tagged)
+    if (ports_[p]) emit(*ports_[p], f, slot, d, true);
+}
+
+void Daemon::emit(Port& out, const RxFrame& f, size_t slot, const Decision& d,
+                  bool tagged_out) {
+  Scratch& s = scratch_[slot];
+  PortCounters& c = fwd_.counters(out.id);
+  const bool has_tag = d.frame.tagged;
+  // Same tag in and out (the common trunk-to-trunk case): the frame goes as it is.
+  const bool keep = has_tag == tagged_out && (!has_tag || d.frame.vid == d.vid);
+  const int delta = keep ? 0 : (tagged_out ? 4 : 0) - (has_tag ? 4 : 0);
+
+  iovec iov[6];
+  int n = 0;
+  const uint8_t* data = f.data;
+  if (out.vnet_hdr()) {
+    int k = delta / 4 + 1;
+    if (!s.hdr_ready[k]) {
+      s.hdr[k] = f.vhdr ? shift_vnet_hdr(*f.vhdr, delta) : VnetHdr{};
+      s.hdr_ready[k] = true;
+    }
+    iov[n++] = iovec{&s.hdr[k], kVnetHdrLen};
+  } else if (f.vhdr && is_gso(*f.vhdr)) {
+    // Cannot happen once offloads are off everywhere; frames already in flight when a
+    // non-vnet port joined are dropped (TCP resends them, segmented).
+    c.tx_drops++;
+    gso_drops_++;
+    return;
+  } else if (f.vhdr && needs_csum(*f.vhdr)) {
+    if (!s.copy_ready) {
+      s.copy.assign(f.data, f.data + f.len);
+      complete_checksum(s.copy, *f.vhdr);
+      s.copy_ready = true;
+    }
+    data = s.copy.data();
+  }
+  size_t len = f.len;
+  if (keep) {
+    iov[n++] = iovec{const_cast<uint8_t*>(data), len};
+  } else {
+    const uint8_t* rest = data + (has_tag ? 16 : 12);
+    size_t rest_len = len - (has_tag ? 16 : 12);
+    iov[n++] = iovec{const_cast<uint8_t*>(data), 12};
+    if (tagged_out) iov[n++] = iovec{s.tag, 4};
+    iov[n++] = iovec{const_cast<uint8_t*>(rest), rest_len};
+    len = 12 + (tagged_out ? 4 : 0) + rest_len;
+  }
+  size_t total = len + (out.vnet_hdr() ? kVnetHdrLen : 0);
+  if (!out.send(iov, n, total)) {
+    c.tx_drops++;
+    return;
+  }
+  c.tx_frames++;
+  c.tx_bytes += len;
+  if (!dirty_flag_[out.id]) {
+    dirty_flag_[out.id] = true;
+    dirty_.push_back(out.id);
+  }
+}
+
+// A port with a backlog (stream) wants EPOLLOUT until it has drained.
+void Daemon::arm_write(PortId id) {
+  Port* p = ports_[id].get();
+  if (!p) return;
+  bool want = p->wants_write();
+  if (want == p->write_armed) return;
+  p->write_armed = want;
+  epoll_event ev{};
+  ev.events = EPOLLIN | (want ? uint32_t(EPOLLOUT) : 0u);
+  ev.data.u64 = token(kPortData, id);
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, p->fd(), &ev);
+}
+
+void Daemon::flush_dirty() {
+  for (PortId id : dirty_) {
+    dirty_flag_[id] = false;
+    if (!ports_[id]) continue;
+    size_t dropped = ports_[id]->flush();
+    arm_write(id);
+    if (dropped) {
+      auto& c = fwd_.counters(id);
+      c.tx_drops += dropped;
+      c.tx_frames -= std::min<uint64_t>(c.tx_frames, dropped);
+    }
+  }
+  dirty_.clear();
+}
+
+void Daemon::accept_vde() {
+  while (true) {
+    int fd = ::accept4(vde_ctl_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;
+    if (!watch(fd, EPOLLIN, token(kVdePending, uint32_t(fd)))) {
+      ::close(fd);
+      continue;
+    }
+    vde_pending_.emplace(fd, UniqueFd(fd));
+  }
+}
+
+void Daemon::handle_vde_request(int fd) {
+  auto it = vde_pending_.find(fd);
+  if (it == vde_pending_.end()) return;
+  UniqueFd ctl = std::move(it->second);
+  vde_pending_.erase(it);
+  unwatch(fd);
+  uint8_t buf[kVdeMaxRequest];
+  // The whole request arrives in one write from every client; a short read is refused.
+  ssize_t n = ::read(fd, buf, sizeof buf);
+  if (n <= 0) return;
+  auto req = parse_vde_request(std::span<const uint8_t>(buf, size_t(n)));
+  if (!req) return log("VDE client refused: " + req.error().str());
+  if (req->management) return log("VDE client refused: management port 0 is not offered");
+
+  // Only let a client name a socket it owns: as root, the switch would otherwise send
+  // frames to any socket on the system.
+  ucred cred{};
+  socklen_t cl = sizeof cred;
+  ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl);
+  if (!req->client_path.empty() && req->client_path[0] != 0) {
+    struct stat st;
+    if (::stat(req->client_path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode) ||
+        (cred.uid != 0 && st.st_uid != cred.uid))
+      return log("VDE client refused: " + req->client_path + " is not its socket");
+  }
+  const PortConfig* pc = nullptr;
+  if (req->port != 0)
+    for (const auto& p : cfg_.ports)
+      if (p.kind == topology::SwitchPort::Kind::kVdePort && p.vde_port == req->port) pc = &p;
+  auto id = alloc_port(req->port);
+  if (!id) return log("VDE client refused: " + id.error().str());
+
+  UniqueFd data(::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!data) return log("VDE client refused: socket: " + std::string(strerror(errno)));
+  if (::connect(data.get(), reinterpret_cast<const sockaddr*>(&req->client),
+                sizeof req->client) < 0)
+    return log("VDE client refused: connect " + req->client_path + ": " + strerror(errno));
+  char name[32];
+  std::snprintf(name, sizeof name, "/%03u.%d", *id, data.get());
+  std::string path = cfg_.dir + name;
+  auto sa = unix_addr(path);
+  if (!sa) return log("VDE client refused: " + sa.error().str());
+  ::unlink(path.c_str());
+  if (::bind(data.get(), reinterpret_cast<const sockaddr*>(&*sa), sizeof *sa) < 0)
+    return log("VDE client refused: bind " + path + ": " + strerror(errno));
+  set_perms(path, cfg_.socket_mode, cfg_.gid);
+  if (::write(fd, &*sa, sizeof *sa) != ssize_t(sizeof *sa)) {
+    ::unlink(path.c_str());
+    return log("VDE client refused: reply failed");
+  }
+  auto port = make_vde_port(std::move(data), std::move(ctl), path);
+  port->peer = req->description;
+  if (auto s = attach(std::move(port), *id, pc); !s) {
+    ::unlink(path.c_str());
+    log("VDE client refused: " + s.error().str());
+  }
+}
+
+void Daemon::accept_stream(size_t li) {
+  StreamListener& l = stream_listeners_[li];
+  while (true) {
+    UniqueFd conn(::accept4(l.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!conn) return;
+    auto id = alloc_port(0);
+    if (!id) {
+      log("stream client on " + l.path + " refused: " + id.error().str());
+      continue;
+    }
+    auto port = make_stream_port(std::move(conn));
+    port->peer = l.path;
+    if (auto s = attach(std::move(port), *id, &cfg_.ports[l.config_index]); !s)
+      log("stream client refused: " + s.error().str());
+  }
+}
+
+void Daemon::on_signal() {
+  signalfd_siginfo si;
+  while (::read(signal_.get(), &si, sizeof si) == ssize_t(sizeof si)) {
+    if (si.ssi_signo == SIGHUP) reload();
+    else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) stop_ = true;
+  }
+}
+
+void Daemon::reload() {
+  if (!opts_.reload) return log("SIGHUP: no configuration file to reload");
+  sd_notify(0, "RELOADING=1");
+  auto next = opts_.reload();
+  if (!next) {
+    log("reload failed, keeping the running configuration: " + next.error().str());
+    sd_notify(0, "READY=1");
+    return;
+  }
+  // VLAN policy and limits change in place; clients stay connected. Ports added to or
+  // removed from the file need a restart (their sockets and taps are opened at start).
+  size_t changed = 0;
+  for (PortId id = 1; id < ports_.size(); ++id) {
+    if (!ports_[id]) continue;
+    VlanPolicy want = VlanPolicy::access(next->default_vlan);
+    if (port_cfg_[id] >= 0) {
+      const PortConfig* np = next->find_port(cfg_.ports[size_t(port_cfg_[id])].name);
+      if (!np) continue;
+      want = np->policy;
+    }
+    if (!(want == fwd_.policy(id))) {
+      fwd_.set_policy(id, want);
+      ++changed;
+    }
+  }
+  // Keep the port table in the shape the live ports point into; take the new policies.
+  for (auto& pc : cfg_.ports)
+    if (const PortConfig* np = next->find_port(pc.name)) pc.policy = np->policy;
+  cfg_.default_vlan = next->default_vlan;
+  cfg_.limits = next->limits;
+  fwd_.fdb().set_limits(cfg_.limits);
+  log("reloaded: " + std::to_string(changed) + " port(s) changed VLANs");
+  sd_notify(0, "READY=1");
+}
+
+void Daemon::on_timer() {
+  uint64_t ticks;
+  while (::read(timer_.get(), &ticks, sizeof ticks) == ssize_t(sizeof ticks)) {
+  }
+  fwd_.age(Clock::now());
+  notify_status();
+}
+
+void Daemon::notify_status() {
+  size_t n = 0;
+  for (const auto& p : ports_)
+    if (p) ++n;
+  std::string status = std::to_string(n) + " ports, " + std::to_string(fwd_.fdb().size()) +
+                       " MACs learned";
+  if (status == last_status_) return;
+  last_status_ = status;
+  sd_notifyf(0, "STATUS=%s", status.c_str());
+}
+
+Status Daemon::set_port_vlan(const std::string& port, const VlanPolicy& policy) {
+  size_t hits = 0;
+  for (PortId id = 1; id < ports_.size(); ++id) {
+    if (!ports_[id]) continue;
+    if (ports_[id]->name == port || std::to_string(id) == port) {
+      fwd_.set_policy(id, policy);
+      ++hits;
+    }
+  }
+  if (PortConfig* pc = const_cast<PortConfig*>(cfg_.find_port(port))) {
+    pc->policy = policy;  // also for clients that connect later
+    ++hits;
+  }
+  if (!hits) return fail("no port '" + port + "'", 0, ExitCode::kBadInput);
+  return {};
+}
+
+}  // namespace vnet::sw

@@ -1,0 +1,126 @@
+// `vnet switch NAME`: the event loop. It owns the ports and listeners, reads a batch of
+// frames from a ready port, asks the Forwarder where each goes, writes them (pushing or
+// popping the VLAN tag by splitting iovecs), and flushes every port it queued to before
+// reading again. It also serves the VDE handshake on DIR/ctl, stream listeners, the
+// JSON control socket DIR/control, SIGHUP (reload VLAN policy), SIGTERM/SIGINT (stop,
+// remove sockets) and a 1 s timer (FDB aging, sd_notify STATUS=).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/error.h"
+#include "base/unique_fd.h"
+#include "switch/config.h"
+#include "switch/forwarder.h"
+#include "switch/port.h"
+
+namespace vnet::sw {
+
+struct DaemonOptions {
+  // Re-reads the configuration on SIGHUP; unset: SIGHUP is ignored.
+  std::function<Result<SwitchConfig>()> reload;
+  // Diagnostics (one line each, no newline); default: stderr.
+  std::function<void(const std::string&)> log;
+};
+
+class Daemon {
+ public:
+  ~Daemon();
+  // Creates the socket folder and every declared port and listener; nothing runs yet.
+  static Result<std::unique_ptr<Daemon>> create(SwitchConfig config, DaemonOptions options);
+  // Serves until SIGTERM or SIGINT; sd_notify READY=1 once listening.
+  Status run();
+
+  // The control protocol's view (control.cc).
+  nlohmann::json ports_json() const;
+  nlohmann::json fdb_json() const;
+  nlohmann::json stats_json() const;
+  // `port`: a named port, or a port number. Applies to every live port of that name.
+  Status set_port_vlan(const std::string& port, const VlanPolicy& policy);
+
+ private:
+  // What an epoll event is about: the kind in the upper 32 bits, an fd or port id below.
+  enum Token : uint32_t {
+    kSignal = 1,
+    kTimer,
+    kVdeCtl,
+    kVdePending,
+    kStreamListen,
+    kControlListen,
+    kControlConn,
+    kPortData,
+    kPortAux,
+  };
+  static uint64_t token(Token t, uint32_t v = 0) { return uint64_t(t) << 32 | v; }
+
+  explicit Daemon(SwitchConfig config, DaemonOptions options);
+  Status setup();
+  Status watch(int fd, uint32_t events, uint64_t token);
+  void unwatch(int fd);
+  Result<PortId> alloc_port(uint32_t requested);
+  Status attach(std::unique_ptr<Port> port, PortId id, const PortConfig* cfg);
+  void detach(PortId id, const std::string& why);
+  void update_offloads();
+  void on_port_readable(PortId id);
+  void execute(const RxFrame& f, size_t slot, const Decision& d);
+  void emit(Port& out, const RxFrame& f, size_t slot, const Decision& d, bool tagged_out);
+  void flush_dirty();
+  void arm_write(PortId id);
+  void accept_vde();
+  void handle_vde_request(int fd);
+  void accept_stream(size_t listener);
+  void accept_control();
+  void handle_control(int fd);
+  void on_signal();
+  void on_timer();
+  void reload();
+  void notify_status();
+  void log(const std::string& line) const;
+
+  struct StreamListener {
+    UniqueFd fd;
+    std::string path;
+    size_t config_index;
+  };
+  struct ControlConn {
+    UniqueFd fd;
+    std::string in;
+  };
+  // Per frame of a batch: bytes the iovecs may point at until the batch is flushed.
+  struct Scratch {
+    uint8_t tag[4];
+    VnetHdr hdr[3];        // for tag delta -4, 0, +4
+    bool hdr_ready[3];
+    std::vector<uint8_t> copy;  // frame with its checksum completed (non-vnet ports)
+    bool copy_ready;
+  };
+
+  SwitchConfig cfg_;
+  DaemonOptions opts_;
+  Forwarder fwd_;
+  UniqueFd epoll_, signal_, timer_, vde_ctl_, control_;
+  std::vector<StreamListener> stream_listeners_;
+  std::map<int, UniqueFd> vde_pending_;
+  std::map<int, ControlConn> control_conns_;
+  std::vector<std::unique_ptr<Port>> ports_;     // by PortId; null = free
+  std::vector<int> port_cfg_;                    // by PortId: index into cfg_.ports or -1
+  std::vector<bool> dirty_flag_;
+  std::vector<PortId> dirty_;
+  bool offload_ = false;
+  bool stop_ = false;
+  bool created_dir_ = false;
+  RxArena arena_;
+  std::vector<RxFrame> rx_;
+  Decision decision_;
+  std::vector<Scratch> scratch_;
+  std::string last_status_;
+  uint64_t gso_drops_ = 0;
+};
+
+}  // namespace vnet::sw
