@@ -593,9 +593,9 @@ void Planner::plan_netns() {
     up.up = true;
     emit(kPhUp, std::move(up));
   }
-  // lo of namespaces vnet made earlier
+  // lo of namespaces vnet made earlier and the file still names
   if (!opt_.destroy) {
-    for (const std::string& ns : involved_) {
+    for (const std::string& ns : involved_netns(topo_, nullptr)) {
       if (ns.empty() || new_netns_.count(ns) || !snap_.created_netns.count(ns)) continue;
       const NetnsState& st = ns_state(ns);
       const LinkState* lo = st.by_index(1);
@@ -771,6 +771,7 @@ void Planner::plan_creates() {
     if (w.action == Action::kMove) {
       op.kind = OpKind::kMoveLink;
       op.ns = w.from_ns;
+      op.object = kind_word(w.kind) + " " + w.name + ns_suffix(w.from_ns);
       op.to_ns = w.ns;
       op.reason = "declared in " + (w.ns.empty() ? std::string("the target namespace") : "netns " + w.ns);
       Op back;
@@ -1117,7 +1118,10 @@ void Planner::plan_diffs() {
 void Planner::plan_netns_deletes() {
   std::set<std::string> referenced;
   if (!opt_.destroy)
-    for (const std::string& ns : involved_) referenced.insert(ns);
+    for (const std::string& ns : involved_netns(topo_, nullptr)) referenced.insert(ns);
+  std::set<Key> moved_out;
+  for (const Want& w : wants_)
+    if (w.action == Action::kMove) moved_out.insert({w.from_ns, w.ifindex});
   for (const std::string& ns : snap_.created_netns) {
     if (ns.empty() || referenced.count(ns)) continue;
     const NetnsState* st = snap_.find(ns);
@@ -1125,7 +1129,7 @@ void Planner::plan_netns_deletes() {
     std::string foreign;
     for (const auto& [idx, l] : st->links) {
       if (idx == 1 && l.name == "lo") continue;
-      if (deleted_.count({ns, idx})) continue;
+      if (deleted_.count({ns, idx}) || moved_out.count({ns, idx})) continue;
       foreign = l.name;
       break;
     }
