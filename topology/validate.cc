@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 
 #include "topology/parse.h"
 
@@ -122,11 +123,11 @@ class Validator {
   }
 
   void check_parents() {
-    std::map<std::pair<std::string, uint16_t>, const Vlan*> ids;
+    std::map<std::tuple<std::string, std::string, uint16_t>, const Vlan*> ids;
     for (const Vlan& v : t_.vlans) {
       check_parent(v, v.link, "vlan");
       if (v.id == 0) continue;
-      auto [it, fresh] = ids.try_emplace({v.link, v.id}, &v);
+      auto [it, fresh] = ids.try_emplace({v.netns, v.link, v.id}, &v);
       if (!fresh)
         d_.error(v.loc, "vlan " + std::to_string(v.id) + " on '" + v.link +
                             "' is already declared as '" + it->second->name + "' at " +

@@ -1,0 +1,590 @@
+#include "scenario/runner.h"
+
+#include <net/if.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "netlink/engine.h"
+#include "netlink/netns.h"
+#include "topology/load.h"
+#include "vmrun/vmrun.h"
+
+namespace fs = std::filesystem;
+
+namespace vnet::scenario {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using topology::Check;
+using topology::Cidr;
+using topology::IpAddress;
+using topology::Topology;
+
+constexpr const char* kRecordDir = "/run/vnet/scenario";
+constexpr const char* kInVmEnv = "VNET_SCENARIO_IN_VM";
+
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+std::string kernel_netns(const std::string& prefix, const std::string& logical) {
+  return prefix + (logical.empty() || logical == topology::kHostNetns ? "host" : logical);
+}
+
+// Every interface of the topology that carries addresses: (logical namespace, name, cidrs).
+struct Iface {
+  std::string netns, name;
+  const std::vector<Cidr>* addresses;
+};
+
+std::vector<Iface> interfaces(const Topology& t) {
+  std::vector<Iface> out;
+  auto add = [&](const topology::LinkCommon& l) { out.push_back({l.netns, l.name, &l.addresses}); };
+  for (const auto& b : t.bridges) add(b);
+  for (const auto& v : t.vlans) add(v);
+  for (const auto& tp : t.taps) add(tp);
+  for (const auto& m : t.macvlans) add(m);
+  for (const auto& v : t.veths) {
+    add(v);
+    out.push_back({v.peer_netns, v.peer, &v.peer_addresses});
+  }
+  return out;
+}
+
+// Brings `lo` up: a fresh namespace has it down, and a ping to one's own address needs it.
+Status loopback_up(const std::string& netns) {
+  auto ns = netlink::open_netns(netns);
+  if (!ns) return tl::unexpected(ns.error());
+  UniqueFd fd;
+  {
+    auto guard = netlink::NetnsGuard::enter(ns->get());
+    if (!guard) return tl::unexpected(guard.error());
+    fd.reset(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  }
+  if (!fd) return fail_errno("socket");
+  ifreq ifr{};
+  strcpy(ifr.ifr_name, "lo");
+  if (ioctl(fd.get(), SIOCGIFFLAGS, &ifr) < 0) return fail_errno("lo in " + netns);
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl(fd.get(), SIOCSIFFLAGS, &ifr) < 0) return fail_errno("lo up in " + netns);
+  return {};
+}
+
+std::vector<std::string> namespaces_with_prefix(const std::string& prefix) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(netlink::kNetnsRunDir, ec)) {
+    std::string name = e.path().filename();
+    if (name.rfind(prefix, 0) == 0) out.push_back(name);
+  }
+  return out;
+}
+
+// Deletes every namespace of a run and its record. Deleting a namespace takes its links
+// with it (a veth goes when either end's namespace goes), so this is all teardown needs.
+Status teardown(const std::string& prefix) {
+  Status result;
+  for (const std::string& ns : namespaces_with_prefix(prefix)) {
+    auto st = netlink::delete_netns(ns);
+    if (!st && result) result = st;
+  }
+  std::error_code ec;
+  fs::remove_all(fs::path(kRecordDir) / prefix, ec);
+  return result;
+}
+
+bool process_alive(pid_t pid) {
+  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  return comm && std::getline(comm, name) && name == "vnet";
+}
+
+int signal_pending(int sigfd) {
+  signalfd_siginfo si;
+  if (read(sigfd, &si, sizeof si) == sizeof si) return static_cast<int>(si.ssi_signo);
+  return 0;
+}
+
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string check_kind(const Check& c) {
+  switch (c.kind) {
+    case Check::Kind::kPing: return c.mtu ? "ping/" + std::to_string(*c.mtu) : "ping";
+    case Check::Kind::kTcp: return "tcp";
+    case Check::Kind::kArping: return "arping";
+  }
+  return "?";
+}
+
+std::string check_from(const Check& c) { return c.from.empty() ? "host" : c.from; }
+
+std::string ms(double seconds) {
+  char buf[32];
+  snprintf(buf, sizeof buf, seconds < 10 ? "%.0f ms" : "%.1f s", seconds < 10 ? seconds * 1000 : seconds);
+  return buf;
+}
+
+class Run {
+ public:
+  Run(std::string file, int index, const RunOptions& options, int sigfd)
+      : file_(std::move(file)), index_(index), options_(options), sigfd_(sigfd) {}
+
+  ScenarioReport go(const Topology& topo) {
+    auto start = Clock::now();
+    report_.file = file_;
+    report_.name = topo.scenario->name;
+    build_and_check(topo);
+    report_.total_seconds = since(start);
+    return std::move(report_);
+  }
+
+ private:
+  void set_error(int code, std::string message) {
+    report_.exit_code = code;
+    report_.error = std::move(message);
+  }
+
+  void build_and_check(const Topology& topo) {
+    prefix_ = "vsc-" + std::to_string(getpid()) + "-" + std::to_string(index_) + "-";
+    std::error_code ec;
+    fs::path record = fs::path(kRecordDir) / prefix_;
+    fs::create_directories(record, ec);
+    std::ofstream(record / "pid") << getpid() << "\n" << file_ << "\n";
+    if (options_.keep) std::ofstream(record / "keep") << "kept\n";
+
+    auto t0 = Clock::now();
+    Status built = build(topo);
+    report_.build_seconds = since(t0);
+    if (built) {
+      progress("checking " + std::to_string(topo.scenario->checks.size()) + " checks");
+      auto t1 = Clock::now();
+      check(topo);
+      report_.check_seconds = since(t1);
+    } else {
+      set_error(built.error().exit == ExitCode::kEnvironment ? 3 : 1, built.error().str());
+    }
+    progress("");
+    if (options_.keep && built) {
+      std::cerr << "vnet: lab kept: enter it with `ip netns exec " << prefix_
+                << "host bash` (namespaces " << prefix_ << "*); remove it with `vnet scenario clean`\n";
+      return;
+    }
+    auto t2 = Clock::now();
+    Status down = teardown(prefix_);
+    report_.teardown_seconds = since(t2);
+    if (!down && report_.error.empty()) set_error(1, "teardown: " + down.error().str());
+  }
+
+  Status build(const Topology& topo) {
+    progress("building");
+    Topology lab = with_upstream(topo);
+    if (auto st = netlink::create_netns(kernel_netns(prefix_, "")); !st) return st;
+    netlink::EngineOptions eo;
+    eo.target_netns = kernel_netns(prefix_, "");
+    eo.netns_prefix = prefix_;
+    eo.run_dir = (fs::path(kRecordDir) / prefix_).string();
+    auto applied = netlink::apply(lab, eo);
+    if (!applied) return tl::unexpected(applied.error());
+    for (const std::string& ns : namespaces_with_prefix(prefix_))
+      if (auto st = loopback_up(ns); !st) return st;
+    if (int sig = signal_pending(sigfd_)) return interrupted(sig);
+    return {};
+  }
+
+  tl::unexpected<Error> interrupted(int sig) {
+    interrupted_ = sig;
+    return fail(std::string("interrupted by ") + strsignal(sig));
+  }
+
+  void check(const Topology& topo) {
+    auto specs = resolve_checks(with_upstream(topo), prefix_);
+    if (!specs) return set_error(2, specs.error().str());
+    auto results = run_checks(*specs, sigfd_);
+    if (!results) {
+      if (int sig = signal_pending(sigfd_); sig || results.error().what == "interrupted") {
+        interrupted_ = sig ? sig : SIGINT;
+        return set_error(130, "interrupted");
+      }
+      return set_error(1, results.error().str());
+    }
+    for (size_t i = 0; i < specs->size(); ++i) {
+      report_.checks.push_back({(*specs)[i].check, (*results)[i]});
+      if (!(*results)[i].passed) report_.exit_code = 1;
+    }
+  }
+
+  void progress(const std::string& what) {
+    if (!isatty(2)) return;
+    if (what.empty()) std::cerr << "\r\033[K" << std::flush;
+    else std::cerr << "\r\033[K[" << report_.name << "] " << what << "..." << std::flush;
+  }
+
+  std::string file_;
+  int index_;
+  const RunOptions& options_;
+  int sigfd_;
+  std::string prefix_;
+  int interrupted_ = 0;
+  ScenarioReport report_;
+};
+
+}  // namespace
+
+size_t ScenarioReport::passed() const {
+  size_t n = 0;
+  for (const auto& c : checks) n += c.result.passed;
+  return n;
+}
+size_t ScenarioReport::failed() const { return checks.size() - passed(); }
+
+Topology with_upstream(const Topology& topo) {
+  Topology lab = topo;
+  if (lab.links.empty()) return lab;
+  bool have_upstream = false;
+  for (const auto& n : lab.netns) have_upstream |= n.name == "upstream";
+  if (!have_upstream) lab.netns.push_back({"upstream", false, {}});
+  for (const topology::Link& l : topo.links) {
+    topology::Veth v;
+    static_cast<topology::LinkCommon&>(v) = l;
+    v.peer = l.name;
+    v.peer_netns = "upstream";
+    v.peer_link_local = topology::LinkLocal::kNone;
+    lab.veths.push_back(std::move(v));
+  }
+  lab.links.clear();
+  return lab;
+}
+
+Result<std::vector<CheckSpec>> resolve_checks(const Topology& topo, const std::string& prefix) {
+  std::vector<CheckSpec> out;
+  if (!topo.scenario) return out;
+  std::vector<Iface> ifaces = interfaces(topo);
+  for (const Check& c : topo.scenario->checks) {
+    CheckSpec s;
+    s.check = c;
+    s.from_netns = kernel_netns(prefix, c.from);
+    if (c.kind == Check::Kind::kTcp) {
+      for (const Iface& i : ifaces)
+        for (const Cidr& a : *i.addresses)
+          if (a.addr == c.address) s.listen_netns = kernel_netns(prefix, i.netns);
+      if (s.listen_netns.empty()) {
+        Error e;
+        e.exit = ExitCode::kBadInput;
+        e.loc = c.loc;
+        e.what = c.loc.str() + ": tcp check: no namespace of the scenario has address " +
+                 c.address.str() + " to listen on";
+        return tl::unexpected(e);
+      }
+    }
+    if (c.kind == Check::Kind::kArping) {
+      std::string from = c.from == topology::kHostNetns ? "" : c.from;
+      for (const Iface& i : ifaces) {
+        if (i.netns != from) continue;
+        for (const Cidr& a : *i.addresses)
+          if (a.addr.family == AF_INET && a.contains(c.address) && s.arp_ifname.empty())
+            s.arp_ifname = i.name, s.arp_source = a.addr;
+      }
+      if (s.arp_ifname.empty()) {
+        Error e;
+        e.exit = ExitCode::kBadInput;
+        e.loc = c.loc;
+        e.what = c.loc.str() + ": arping: namespace '" + check_from(c) +
+                 "' has no address in the subnet of " + c.address.str();
+        return tl::unexpected(e);
+      }
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> missing_features(const std::vector<std::string>& features) {
+  std::vector<std::string> missing;
+  if (features.empty()) return missing;
+  std::string probe_ns = "vsc-" + std::to_string(getpid()) + "-probe";
+  std::string run_dir = std::string(kRecordDir) + "/" + probe_ns + "-";
+  std::error_code mkdir_ec;
+  fs::create_directories(run_dir, mkdir_ec);
+  for (const std::string& f : features) {
+    if (f == "vxlan") {
+      // Not a kind vnet creates; the module inventory answers for it.
+      utsname u{};
+      uname(&u);
+      bool have = fs::exists("/sys/module/vxlan") ||
+                  fs::exists(std::string("/lib/modules/") + u.release + "/kernel/drivers/net/vxlan");
+      if (!have) missing.push_back(f);
+      continue;
+    }
+    Topology t;
+    t.host_name = "vnet-probe";
+    t.file = "probe";
+    topology::Bridge b;
+    b.name = "probe-br";
+    b.link_local = topology::LinkLocal::kNone;
+    if (f == "bridge_vlan_filtering") b.vlan_filtering = true;
+    t.bridges.push_back(b);
+    if (f == "8021q") {
+      topology::Vlan v;
+      v.name = "probe-vlan";
+      v.link = "probe-br";
+      v.id = 42;
+      t.vlans.push_back(v);
+    } else if (f == "veth") {
+      topology::Veth v;
+      v.name = "probe-veth";
+      v.peer = "probe-peer";
+      t.veths.push_back(v);
+    } else if (f == "tun") {
+      topology::Tap tap;
+      tap.name = "probe-tap";
+      t.taps.push_back(tap);
+    } else if (f == "macvlan") {
+      topology::Macvlan m;
+      m.name = "probe-mv";
+      m.link = "probe-br";
+      t.macvlans.push_back(m);
+    }
+    if (auto st = netlink::create_netns(probe_ns); !st) return tl::unexpected(st.error());
+    netlink::EngineOptions eo;
+    eo.target_netns = probe_ns;
+    eo.run_dir = run_dir;
+    auto r = netlink::apply(t, eo);
+    netlink::delete_netns(probe_ns);
+    if (!r) {
+      if (r.error().exit != ExitCode::kEnvironment) {
+        std::error_code ec;
+        fs::remove_all(run_dir, ec);
+        return tl::unexpected(r.error().context("probing kernel feature " + f));
+      }
+      missing.push_back(f);
+    }
+  }
+  std::error_code ec;
+  fs::remove_all(run_dir, ec);
+  return missing;
+}
+
+Result<size_t> clean_stale_runs(bool include_kept) {
+  size_t removed = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(kRecordDir, ec)) {
+    std::string prefix = e.path().filename();
+    if (prefix.rfind("vsc-", 0) != 0) continue;
+    pid_t pid = static_cast<pid_t>(atoi(prefix.c_str() + 4));
+    if (pid > 0 && process_alive(pid)) continue;
+    if (!include_kept && fs::exists(e.path() / "keep")) continue;
+    if (auto st = teardown(prefix); !st) return tl::unexpected(st.error());
+    ++removed;
+  }
+  return removed;
+}
+
+std::string format_table(const ScenarioReport& r) {
+  std::ostringstream out;
+  out << "scenario " << (r.name.empty() ? r.file : r.name) << " (" << r.file << ")";
+  if (!r.error.empty()) {
+    out << ": error: " << r.error << "\n";
+    return out.str();
+  }
+  out << ": built in " << ms(r.build_seconds) << "\n";
+  std::vector<std::vector<std::string>> rows = {{"CHECK", "FROM", "TO", "EXPECT", "GOT", "TIME", ""}};
+  for (const auto& c : r.checks) {
+    const Check& k = c.check;
+    rows.push_back({check_kind(k), check_from(k), k.target,
+                    k.expect == Check::Expect::kReach ? "reach" : "blocked",
+                    c.result.reached ? "reach" : "blocked", ms(c.result.seconds),
+                    c.result.passed ? "ok" : "FAIL (" + c.result.detail + ")"});
+  }
+  std::vector<size_t> width(rows[0].size(), 0);
+  for (const auto& row : rows)
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  for (const auto& row : rows) {
+    std::string line = " ";
+    for (size_t i = 0; i < row.size(); ++i) {
+      std::string cell = row[i];
+      if (i + 1 < row.size()) cell.resize(width[i], ' ');
+      line += " " + cell;
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out << line << "\n";
+  }
+  char tail[160];
+  snprintf(tail, sizeof tail, "%s: %zu passed, %zu failed (build %s, checks %s, teardown %s)\n",
+           r.name.c_str(), r.passed(), r.failed(), ms(r.build_seconds).c_str(),
+           ms(r.check_seconds).c_str(), ms(r.teardown_seconds).c_str());
+  out << tail;
+  return out.str();
+}
+
+std::string junit_xml(const std::vector<ScenarioReport>& reports) {
+  std::ostringstream x;
+  x << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n";
+  for (const auto& r : reports) {
+    size_t failures = r.failed() + (r.error.empty() ? 0 : 1);
+    x << "<testsuite name=\"" << xml_escape(r.name.empty() ? r.file : r.name) << "\" tests=\""
+      << r.checks.size() + (r.error.empty() ? 0 : 1) << "\" failures=\"" << failures
+      << "\" time=\"" << r.total_seconds << "\">\n";
+    if (!r.error.empty())
+      x << "  <testcase name=\"build\" classname=\"scenario\"><failure message=\""
+        << xml_escape(r.error) << "\"/></testcase>\n";
+    for (const auto& c : r.checks) {
+      std::string name = check_kind(c.check) + " " + c.check.target + " from " +
+                         check_from(c.check) + " expect " +
+                         (c.check.expect == Check::Expect::kReach ? "reach" : "blocked");
+      x << "  <testcase name=\"" << xml_escape(name) << "\" classname=\"scenario."
+        << xml_escape(r.name) << "\" time=\"" << c.result.seconds << "\"";
+      if (c.result.passed) x << "/>\n";
+      else
+        x << "><failure message=\"" << xml_escape(c.result.detail) << "\"/></testcase>\n";
+    }
+    x << "</testsuite>\n";
+  }
+  x << "</testsuites>\n";
+  return x.str();
+}
+
+namespace {
+
+ScenarioReport error_report(const std::string& file, int code, std::string message) {
+  ScenarioReport r;
+  r.file = file;
+  r.exit_code = code;
+  r.error = std::move(message);
+  return r;
+}
+
+// Files whose kernel needs lie beyond this one run together in one `vnet vm-run` boot;
+// the inner run prints their tables and writes their JUnit part.
+int run_in_vm(const std::vector<std::string>& files, const RunOptions& options,
+              std::string& junit_fragment) {
+  vmrun::Options vo;
+  vo.argv = {options.self_exe, "scenario", "run"};
+  // The guest runs in the same working directory, so paths as given still resolve; the
+  // working directory is also the one place it can write back to (its /tmp is private).
+  for (const auto& f : files) vo.argv.push_back(f);
+  std::string part;
+  if (!options.junit_path.empty()) {
+    part = (fs::current_path() / (".vnet-junit-" + std::to_string(getpid()) + ".xml")).string();
+    vo.argv.insert(vo.argv.end(), {"--junit", part});
+  }
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) env.push_back(*e);
+  env.push_back(std::string(kInVmEnv) + "=1");
+  vo.env = env;
+  if (options.verbose) vo.log = [](const std::string& line) { std::cerr << line << "\n"; };
+  std::cerr << "vnet: running " << files.size() << " scenario" << (files.size() == 1 ? "" : "s")
+            << " inside vm-run (stock kernel in QEMU)\n";
+  auto rc = vmrun::run(vo);
+  if (!rc) {
+    std::cerr << "vnet: vm-run: " << rc.error().str() << "\n";
+    return 3;
+  }
+  if (!part.empty()) {
+    std::ifstream in(part);
+    std::stringstream xml;
+    xml << in.rdbuf();
+    std::string s = xml.str();
+    auto b = s.find("<testsuite "), e = s.rfind("</testsuites>");
+    if (b != std::string::npos && e != std::string::npos) junit_fragment = s.substr(b, e - b);
+    std::error_code ec;
+    fs::remove(part, ec);
+  }
+  return *rc;
+}
+
+}  // namespace
+
+int run_files(const std::vector<std::string>& files, const RunOptions& options) {
+  // SIGINT/SIGTERM become readable on a signalfd, looked at between steps and inside the
+  // check loop, so a Ctrl-C always reaches teardown.
+  sigset_t mask, old;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  sigprocmask(SIG_BLOCK, &mask, &old);
+  UniqueFd sigfd(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+  clean_stale_runs(false);
+  bool in_vm = getenv(kInVmEnv) != nullptr;
+
+  std::vector<ScenarioReport> reports;
+  std::vector<std::string> vm_files;
+  int rc = 0;
+  size_t passed = 0, failed = 0;
+  for (size_t i = 0; i < files.size(); ++i) {
+    const std::string& file = files[i];
+    ScenarioReport r;
+    auto loaded = topology::load_file(file);
+    if (!loaded) {
+      std::ifstream in(file);
+      std::stringstream text;
+      text << in.rdbuf();
+      std::cerr << topology::format_diagnostics(loaded.error(), text.str());
+      r = error_report(file, 2, "invalid scenario file");
+    } else if (!loaded->scenario || loaded->scenario->name.empty()) {
+      r = error_report(file, 2, "no [scenario] table: `vnet scenario run` needs one");
+    } else {
+      auto missing = in_vm ? std::vector<std::string>{}
+                           : missing_features(loaded->scenario->requires_features);
+      if (!missing) {
+        r = error_report(file, 3, missing.error().str());
+      } else if (!in_vm && (loaded->scenario->vm || (!missing->empty() && options.vm))) {
+        vm_files.push_back(file);
+        continue;
+      } else if (!missing->empty()) {
+        std::string list;
+        for (const auto& f : *missing) list += (list.empty() ? "" : ", ") + f;
+        r = error_report(file, 3, "this kernel lacks " + list +
+                                      "; run with --vm to use a stock kernel in QEMU (vnet vm-run)");
+      } else {
+        r = Run(file, static_cast<int>(i), options, sigfd.get()).go(*loaded);
+      }
+    }
+    std::cout << format_table(r) << std::flush;
+    if (!r.error.empty()) std::cerr << "vnet: " << r.file << ": " << r.error << "\n";
+    passed += r.passed();
+    failed += r.failed() + (r.error.empty() ? 0 : 1);
+    rc = std::max(rc, r.exit_code);
+    bool stop = r.exit_code == 130;
+    reports.push_back(std::move(r));
+    if (stop) break;
+  }
+  if (reports.size() > 1)
+    std::cout << reports.size() << " scenarios: " << passed << " checks passed, " << failed
+              << " failed\n";
+  std::string vm_junit;
+  if (!vm_files.empty() && rc != 130) rc = std::max(rc, run_in_vm(vm_files, options, vm_junit));
+  if (!options.junit_path.empty()) {
+    std::string xml = junit_xml(reports);
+    xml.insert(xml.rfind("</testsuites>"), vm_junit);
+    std::ofstream(options.junit_path) << xml;
+  }
+  sigprocmask(SIG_SETMASK, &old, nullptr);
+  return rc;
+}
+
+}  // namespace vnet::scenario
