@@ -1,0 +1,81 @@
+// Netns-tier harness for the switch: throwaway namespaces (removed in the destructor,
+// also when the test fails), a `vnet switch` process run from a generated config
+// (stopped with SIGTERM in the destructor), and raw stream/dgram/VDE clients that move
+// Ethernet frames without QEMU.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/unique_fd.h"
+
+namespace vnet::sw::test {
+
+bool have_root();
+// "vsw<pid>x<n>": unique per process and call, at most 15 bytes.
+std::string unique_name(const char* tag);
+int sh(const std::string& script);  // exit code; output goes to the test log
+
+class Netns {
+ public:
+  explicit Netns(const char* tag);
+  ~Netns();
+  Netns(const Netns&) = delete;
+  const std::string& name() const { return name_; }
+  std::string exec(const std::string& cmd) const { return "ip netns exec " + name_ + " " + cmd; }
+  bool ping(const std::string& addr, int count = 2, int timeout_s = 2) const;
+
+ private:
+  std::string name_;
+};
+
+class SwitchProcess {
+ public:
+  // Writes `toml` to a scratch folder and runs `vnet switch NAME -c FILE` (inside
+  // `netns` when given); waits until DIR/control answers.
+  SwitchProcess(const std::string& toml, const std::string& name, const std::string& dir,
+                const std::string& netns = "");
+  ~SwitchProcess();
+  SwitchProcess(const SwitchProcess&) = delete;
+  bool running() const;
+  pid_t pid() const { return pid_; }
+  const std::string& config_path() const { return config_; }
+  nlohmann::json call(const nlohmann::json& req) const;  // over DIR/control
+  nlohmann::json port(const std::string& name) const;    // from "ports"
+  nlohmann::json stats() const { return call({{"cmd", "stats"}})["stats"]; }
+  long rss_kb() const;
+  std::string log() const;  // the switch's stderr so far
+  void signal(int sig) const;
+  // Stops with SIGTERM; returns the exit status (as from waitpid) or -1.
+  int stop();
+
+ private:
+  std::string dir_, config_, scratch_;
+  pid_t pid_ = -1;
+};
+
+// Raw clients. Each sends and receives whole Ethernet frames.
+class FrameClient {
+ public:
+  virtual ~FrameClient() = default;
+  virtual bool send(const std::vector<uint8_t>& frame) = 0;
+  // Waits up to `timeout` for one frame.
+  virtual std::optional<std::vector<uint8_t>> recv(std::chrono::milliseconds timeout) = 0;
+  // Drains frames for `timeout`, returns them.
+  std::vector<std::vector<uint8_t>> recv_all(std::chrono::milliseconds timeout);
+};
+
+std::unique_ptr<FrameClient> connect_stream(const std::string& path);
+// Binds its own socket at `local` and sends to `remote` (as QEMU -netdev dgram does).
+std::unique_ptr<FrameClient> connect_dgram(const std::string& local, const std::string& remote);
+// The VDE handshake on DIR/ctl, asking for `port` (0 = any).
+std::unique_ptr<FrameClient> connect_vde(const std::string& dir, uint32_t port = 0);
+
+}  // namespace vnet::sw::test

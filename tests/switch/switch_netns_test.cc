@@ -1,0 +1,297 @@
+// Netns tier: the real `vnet switch` binary with taps, AF_PACKET, VDE (vde_plug and a raw
+// client), stream and dgram ports, inside namespaces this test creates and removes.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/switch/frames.h"
+#include "tests/switch/harness.h"
+
+namespace vnet::sw::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+#define REQUIRE_ROOT()                                                   \
+  do {                                                                   \
+    if (!have_root()) GTEST_SKIP() << "needs root (network namespaces)"; \
+  } while (0)
+
+std::string socket_dir() { return "/tmp/" + unique_name("vsd"); }
+
+// A switch running in its own namespace, its taps moved into namespaces of their own:
+// as a host does it, with no interface of the host touched.
+struct TapLab {
+  Netns sw{"vss"};
+  std::vector<std::unique_ptr<Netns>> nodes;
+  std::vector<std::string> taps;
+  std::string dir = socket_dir();
+  std::unique_ptr<SwitchProcess> proc;
+
+  // vlans[i]: the port policy of node i as TOML (e.g. "pvid = 10").
+  explicit TapLab(const std::vector<std::string>& policies, const std::string& extra = "") {
+    std::string toml = "[host]\nname = \"t\"\n[switches.lab]\nsocket = \"" + dir + "\"\n" +
+                       extra + "\n";
+    for (size_t i = 0; i < policies.size(); ++i) {
+      taps.push_back(unique_name("vst"));
+      toml += "[switches.lab.ports.n" + std::to_string(i) + "]\ntap = \"" + taps[i] + "\"\n" +
+              policies[i] + "\n";
+    }
+    proc = std::make_unique<SwitchProcess>(toml, "lab", dir, sw.name());
+    for (size_t i = 0; i < policies.size(); ++i) {
+      nodes.push_back(std::make_unique<Netns>("vsn"));
+      const std::string& ns = nodes[i]->name();
+      sh("ip -n " + sw.name() + " link set " + taps[i] + " netns " + ns);
+      sh("ip -n " + ns + " addr add 10.77.0." + std::to_string(i + 1) + "/24 dev " + taps[i]);
+      sh("ip -n " + ns + " link set " + taps[i] + " up");
+    }
+  }
+  std::string addr(size_t i) const { return "10.77.0." + std::to_string(i + 1); }
+};
+
+TEST(SwitchNetns, TapsOnOneVlanReachEachOtherAndNotAcrossVlans) {
+  REQUIRE_ROOT();
+  TapLab lab({"pvid = 10", "pvid = 10", "pvid = 20"});
+  ASSERT_TRUE(lab.proc->running()) << lab.proc->log();
+  EXPECT_TRUE(lab.nodes[0]->ping(lab.addr(1)));
+  EXPECT_TRUE(lab.nodes[1]->ping(lab.addr(0)));
+  EXPECT_FALSE(lab.nodes[0]->ping(lab.addr(2), 2, 1));
+  EXPECT_FALSE(lab.nodes[2]->ping(lab.addr(1), 2, 1));
+  auto fdb = lab.proc->call({{"cmd", "fdb"}})["fdb"];
+  for (const auto& e : fdb) EXPECT_THAT(e["vlan"].get<int>(), ::testing::AnyOf(10, 20));
+}
+
+TEST(SwitchNetns, TrunkPortsCarryVlansAbove1023Tagged) {
+  REQUIRE_ROOT();
+  // Two access ports of VLAN 3000 joined through the switch, plus a raw trunk client
+  // that must see their broadcasts tagged 3000 and not those of VLAN 20.
+  std::string dir = socket_dir();
+  std::string toml = "[host]\nname = \"t\"\n[switches.lab]\nsocket = \"" + dir +
+                     "\"\n[switches.lab.ports.trunk]\nstream = \"" + dir +
+                     "-trunk.sock\"\ntagged = [20, 3000]\n"
+                     "[switches.lab.ports.a]\nstream = \"" + dir + "-a.sock\"\npvid = 3000\n"
+                     "[switches.lab.ports.b]\nstream = \"" + dir + "-b.sock\"\npvid = 20\n";
+  SwitchProcess proc(toml, "lab", dir);
+  ASSERT_TRUE(proc.running()) << proc.log();
+  auto trunk = connect_stream(dir + "-trunk.sock");
+  auto a = connect_stream(dir + "-a.sock");
+  auto b = connect_stream(dir + "-b.sock");
+  ASSERT_TRUE(trunk && a && b);
+  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(a->send(frame(kBroadcast, mac(0xa))));
+  auto got = trunk->recv(2000ms);
+  ASSERT_TRUE(got);
+  FrameView v;
+  ASSERT_EQ(parse_frame(*got, v), FrameError::kNone);
+  EXPECT_TRUE(v.tagged);
+  EXPECT_EQ(v.vid, 3000);
+  EXPECT_EQ(v.src, mac(0xa));
+  EXPECT_FALSE(b->recv(200ms)) << "VLAN 3000 leaked to an access port of VLAN 20";
+  // Tagged 20 from the trunk reaches b untagged; its tag is popped.
+  ASSERT_TRUE(trunk->send(frame(kBroadcast, mac(0x7), 20)));
+  auto at_b = b->recv(2000ms);
+  ASSERT_TRUE(at_b);
+  ASSERT_EQ(parse_frame(*at_b, v), FrameError::kNone);
+  EXPECT_FALSE(v.tagged);
+  EXPECT_EQ(at_b->size(), 60u);
+  EXPECT_FALSE(a->recv(200ms));
+  // A frame of a VLAN the trunk does not carry is dropped and counted.
+  ASSERT_TRUE(trunk->send(frame(kBroadcast, mac(0x7), 99)));
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(proc.port("trunk")["drop_vlan"], 1);
+}
+
+TEST(SwitchNetns, VdePlugClientsReachEachOther) {
+  REQUIRE_ROOT();
+  if (sh("command -v vde_plug >/dev/null") != 0) GTEST_SKIP() << "vde_plug not installed";
+  std::string dir = socket_dir();
+  SwitchProcess proc("[host]\nname = \"t\"\n[switches.lab]\nsocket = \"" + dir +
+                         "\"\n[switches.lab.ports.nine]\nvde_port = 9\npvid = 5\n",
+                     "lab", dir);
+  ASSERT_TRUE(proc.running()) << proc.log();
+  Netns a("vsa"), b("vsb"), c("vsc");
+  // vde_plug, unmodified, joins the switch to a tap it creates in each namespace.
+  for (auto* ns : {&a, &b})
+    sh(ns->exec("vde_plug vde://" + dir + " tap://vde0 >/dev/null 2>&1 &"));
+  sh(c.exec("vde_plug 'vde://" + dir + "[9]' tap://vde0 >/dev/null 2>&1 &"));
+  int i = 1;
+  for (auto* ns : {&a, &b, &c}) {
+    for (int t = 0; t < 50 && sh("ip -n " + ns->name() + " link show vde0 >/dev/null 2>&1"); ++t)
+      std::this_thread::sleep_for(50ms);
+    sh("ip -n " + ns->name() + " addr add 10.78.0." + std::to_string(i++) + "/24 dev vde0");
+    sh("ip -n " + ns->name() + " link set vde0 up");
+  }
+  EXPECT_TRUE(a.ping("10.78.0.2"));
+  EXPECT_TRUE(b.ping("10.78.0.1"));
+  // The client that asked for port 9 got it, with the VLAN declared for it.
+  auto p9 = proc.port("nine");
+  ASSERT_FALSE(p9.is_null()) << proc.call({{"cmd", "ports"}}).dump();
+  EXPECT_EQ(p9["id"], 9);
+  EXPECT_EQ(p9["pvid"], 5);
+  EXPECT_FALSE(a.ping("10.78.0.3", 2, 1));
+  // Moving port 9 into VLAN 1 over the control socket joins it to the others.
+  auto r = proc.call({{"cmd", "set-port-vlan"}, {"port", "nine"}, {"pvid", 1}});
+  EXPECT_TRUE(r.value("ok", false)) << r.dump();
+  EXPECT_TRUE(a.ping("10.78.0.3"));
+}
+
+TEST(SwitchNetns, StreamDgramAndVdeClientsShareOneSegment) {
+  std::string dir = socket_dir();
+  std::string toml = "[host]\nname = \"t\"\n[switches.lab]\nsocket = \"" + dir +
+                     "\"\n[switches.lab.ports.s]\nstream = \"" + dir + "-s.sock\"\n"
+                     "[switches.lab.ports.d]\ndgram = \"" + dir + "-d.sock\"\n";
+  SwitchProcess proc(toml, "lab", dir);
+  ASSERT_TRUE(proc.running()) << proc.log();
+  auto s = connect_stream(dir + "-s.sock");
+  auto d = connect_dgram(dir + "-qemu.sock", dir + "-d.sock");
+  auto v = connect_vde(dir);
+  ASSERT_TRUE(s && d && v);
+  // The dgram port learns its peer from the first datagram (QEMU's `local` address).
+  ASSERT_TRUE(d->send(frame(kBroadcast, mac(0xd))));
+  ASSERT_TRUE(s->recv(2000ms));
+  ASSERT_TRUE(v->recv(2000ms));
+  ASSERT_TRUE(s->send(frame(kBroadcast, mac(0x5), -1, 1514)));
+  auto at_d = d->recv(2000ms);
+  auto at_v = v->recv(2000ms);
+  ASSERT_TRUE(at_d && at_v);
+  EXPECT_EQ(at_d->size(), 1514u);
+  EXPECT_EQ(*at_d, *at_v);
+  // Now learned: unicast to 0xd goes to the dgram client only.
+  ASSERT_TRUE(v->send(frame(mac(0xd), mac(0x77))));
+  EXPECT_TRUE(d->recv(2000ms));
+  EXPECT_FALSE(s->recv(200ms));
+  auto stats = proc.stats();
+  EXPECT_EQ(stats["ports"], 3);
+  EXPECT_EQ(stats["fdb_entries"], 3);
+}
+
+TEST(SwitchNetns, PacketPortJoinsAKernelLink) {
+  REQUIRE_ROOT();
+  Netns sw("vss"), a("vsa"), b("vsb");
+  std::string veth = unique_name("vsp"), tap = unique_name("vst");
+  sh("ip -n " + sw.name() + " link add name " + veth + " type veth peer name eth0 netns " +
+     a.name());
+  sh("ip -n " + sw.name() + " link set " + veth + " up");
+  sh("ip -n " + a.name() + " addr add 10.79.0.1/24 dev eth0");
+  sh("ip -n " + a.name() + " link set eth0 up");
+  std::string dir = socket_dir();
+  SwitchProcess proc("[host]\nname = \"t\"\n[switches.lab]\nsocket = \"" + dir +
+                         "\"\n[switches.lab.ports.k]\npacket = \"" + veth +
+                         "\"\n[switches.lab.ports.t]\ntap = \"" + tap + "\"\n",
+                     "lab", dir, sw.name());
+  ASSERT_TRUE(proc.running()) << proc.log();
+  sh("ip -n " + sw.name() + " link set " + tap + " netns " + b.name());
+  sh("ip -n " + b.name() + " addr add 10.79.0.2/24 dev " + tap);
+  sh("ip -n " + b.name() + " link set " + tap + " up");
+  EXPECT_TRUE(a.ping("10.79.0.2")) << proc.log();
+  EXPECT_TRUE(b.ping("10.79.0.1"));
+  // Bulk TCP across: the veth hands out checksum-offloaded and GSO frames, the tap
+  // takes them whole (both ports speak vnet_hdr).
+  sh(a.exec("iperf3 -s -1 -D >/dev/null 2>&1"));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(sh(b.exec("timeout 20 iperf3 -c 10.79.0.1 -t 2 >/dev/null 2>&1")), 0);
+}
+
+TEST(SwitchNetns, MacFloodFillsFdbToItsCapAndKnownHostsKeepTalking) {
+  REQUIRE_ROOT();
+  TapLab lab({"", ""}, "fdb_max = 1024\nport_mac_max = 100000\n");
+  ASSERT_TRUE(lab.proc->running()) << lab.proc->log();
+  // The flooder is a VDE client (access VLAN 1, like the taps).
+  ASSERT_TRUE(lab.nodes[0]->ping(lab.addr(1)));
+  long rss_before = lab.proc->rss_kb();
+  auto v = connect_vde(lab.dir);
+  ASSERT_TRUE(v);
+  std::mt19937_64 rng(42);
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 100000; ++i) {
+    uint64_t r = rng();
+    MacAddr src{uint8_t((r & 0xfc) | 0x02), uint8_t(r >> 8), uint8_t(r >> 16),
+                uint8_t(r >> 24), uint8_t(r >> 32), uint8_t(r >> 40)};
+    // Unknown unicast destinations: every frame floods, as a real attack would make it.
+    MacAddr dst{0x02, 0xee, uint8_t(r >> 48), 0, 0, uint8_t(i)};
+    while (!v->send(frame(dst, src))) std::this_thread::sleep_for(1ms);
+    ASSERT_LT(std::chrono::steady_clock::now() - start, 60s);
+  }
+  std::this_thread::sleep_for(500ms);
+  auto stats = lab.proc->stats();
+  EXPECT_EQ(stats["fdb_entries"], 1024);
+  EXPECT_GT(stats["fdb_switch_full"].get<uint64_t>(), 90000u);
+  EXPECT_TRUE(lab.nodes[0]->ping(lab.addr(1)));
+  EXPECT_TRUE(lab.nodes[1]->ping(lab.addr(0)));
+  long rss_after = lab.proc->rss_kb();
+  EXPECT_LT(rss_after - rss_before, 8 * 1024) << "RSS grew from " << rss_before << " kB";
+  EXPECT_LT(rss_after, 64 * 1024);
+}
+
+TEST(SwitchNetns, PortMacCapStopsOnePortFromFillingTheFdb) {
+  REQUIRE_ROOT();
+  TapLab lab({"", ""}, "fdb_max = 4096\nport_mac_max = 100\n");
+  ASSERT_TRUE(lab.proc->running()) << lab.proc->log();
+  auto v = connect_vde(lab.dir);
+  ASSERT_TRUE(v);
+  for (int i = 0; i < 5000; ++i)
+    while (!v->send(frame(kBroadcast, MacAddr{0x06, 0, 0, 0, uint8_t(i >> 8), uint8_t(i)})))
+      std::this_thread::sleep_for(1ms);
+  std::this_thread::sleep_for(300ms);
+  auto stats = lab.proc->stats();
+  EXPECT_EQ(stats["fdb_port_full"], 4900);
+  EXPECT_TRUE(lab.nodes[0]->ping(lab.addr(1)));
+  auto fdb = lab.proc->call({{"cmd", "fdb"}})["fdb"];
+  EXPECT_EQ(fdb.size(), 102u);  // 100 from the flooder, one per tap
+}
+
+TEST(SwitchNetns, SighupReloadsVlansWithoutDroppingClients) {
+  REQUIRE_ROOT();
+  TapLab lab({"pvid = 10", "pvid = 20"});
+  ASSERT_TRUE(lab.proc->running()) << lab.proc->log();
+  EXPECT_FALSE(lab.nodes[0]->ping(lab.addr(1), 1, 1));
+  auto v = connect_vde(lab.dir);
+  ASSERT_TRUE(v);
+  std::string cfg;
+  {
+    std::ifstream in(lab.proc->config_path());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    cfg = ss.str();
+  }
+  cfg.replace(cfg.find("pvid = 20"), 9, "pvid = 10");
+  std::ofstream(lab.proc->config_path()) << cfg;
+  lab.proc->signal(SIGHUP);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(lab.nodes[0]->ping(lab.addr(1))) << lab.proc->log();
+  EXPECT_EQ(lab.proc->stats()["ports"], 3) << "a client was dropped by the reload";
+  EXPECT_TRUE(v->send(frame(kBroadcast, mac(1))));
+}
+
+TEST(SwitchNetns, SigtermRemovesItsSockets) {
+  std::string dir = socket_dir();
+  SwitchProcess proc("[host]\nname = \"t\"\n[switches.lab]\nsocket = \"" + dir +
+                         "\"\n[switches.lab.ports.s]\nstream = \"" + dir + "-s.sock\"\n",
+                     "lab", dir);
+  ASSERT_TRUE(proc.running()) << proc.log();
+  auto v = connect_vde(dir);
+  ASSERT_TRUE(v);
+  struct stat st;
+  ASSERT_EQ(::stat((dir + "/ctl").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0770u);
+  int status = proc.stop();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_NE(::access((dir + "/ctl").c_str(), F_OK), 0);
+  EXPECT_NE(::access((dir + "/control").c_str(), F_OK), 0);
+  EXPECT_NE(::access((dir + "-s.sock").c_str(), F_OK), 0);
+  v.reset();
+  ::rmdir(dir.c_str());
+}
+
+}  // namespace
+}  // namespace vnet::sw::test
