@@ -61,9 +61,14 @@ std::vector<VlanEntry> desired_self_vlans(const Topology& topo, const Bridge& br
   std::vector<VlanEntry> out;
   if (!bridge.vlan_filtering) return out;
   if (bridge.default_pvid != 0) out.push_back({bridge.default_pvid, true, true});
+  // Declared self VLANs are tagged, even the default PVID's: a sub-interface br0.N only
+  // receives frames the bridge hands up tagged.
   auto add_tagged = [&](uint16_t v) {
-    for (const VlanEntry& e : out)
-      if (e.vid == v) return;
+    for (VlanEntry& e : out)
+      if (e.vid == v) {
+        e = {v, false, false};
+        return;
+      }
     out.push_back({v, false, false});
   };
   for (uint16_t v : bridge.vlans) add_tagged(v);

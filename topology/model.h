@@ -99,7 +99,7 @@ struct Vlan : LinkCommon {
 
 struct Veth : LinkCommon {
   std::string peer;
-  std::string peer_netns;  // "" = same namespace as the veth
+  std::string peer_netns;  // resolved: "" = the target (unwritten = the veth's own netns)
   std::vector<Cidr> peer_addresses;
   std::optional<IpAddress> peer_gateway;
   SourceLoc peer_gateway_loc;
@@ -129,7 +129,8 @@ struct SwitchPort {
   Kind kind = Kind::kVdePort;
   std::string target;  // tap/link name or socket path
   uint32_t vde_port = 0;
-  std::optional<uint16_t> pvid;  // absent: the switch's default_vlan; 0: no native VLAN
+  std::optional<uint16_t> pvid;  // 0: no native VLAN; absent: the switch's default_vlan
+                                 // when `tagged` is empty, else no native VLAN
   std::vector<uint16_t> tagged;
   std::string derived_from;
   SourceLoc loc;
@@ -248,7 +249,7 @@ struct Topology {
 // bridge without vlan_filtering -> none (the kernel keeps none worth comparing).
 std::vector<VlanEntry> desired_port_vlans(const Bridge& bridge, const BridgePort& port);
 // The bridge's own ("self") entries: default_pvid as pvid untagged, declared `vlans` and
-// every [vlans] sub-interface's id on it as tagged.
+// every [vlans] sub-interface's id on it as tagged (tagged wins over the default PVID).
 std::vector<VlanEntry> desired_self_vlans(const Topology& topo, const Bridge& bridge);
 
 const char* to_string(MacvlanMode mode);

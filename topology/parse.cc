@@ -414,8 +414,7 @@ GuestNic read_nic(const toml::table& tbl, const std::string& where, Diagnostics&
     if (!*v) r.error(r.loc_of("user"), "'user = false' means nothing; leave it out or pick "
                                        "bridge, switch or tap");
   }
-  if (given.empty())
-    r.error(nic.loc, "a NIC needs one of bridge, switch, tap, user");
+  if (given.empty()) r.error(nic.loc, "a NIC needs one of bridge, switch, tap, user");
   else if (given.size() > 1)
     r.error(r.loc_of(given[1]),
             "a NIC has both '" + given[0] + "' and '" + given[1] + "'; give one");
@@ -440,6 +439,10 @@ GuestNic read_nic(const toml::table& tbl, const std::string& where, Diagnostics&
     check_ifname(d, *v, r.loc_of("host_name"));
   }
   r.finish();
+  if (given.empty()) {  // already reported: keep the NIC inert so nothing cascades from it
+    nic.kind = GuestNic::Kind::kUser;
+    nic.vlan.reset();
+  }
   return nic;
 }
 
@@ -449,6 +452,9 @@ void read_guests(const toml::node& n, Diagnostics& d, Topology& t) {
     Guest g;
     g.name = name;
     g.loc = at;
+    // The name becomes part of link and namespace names (vm-NAME-0, vb-NAME, vnet-NAME).
+    if (std::string problem = interface_name_problem(name); !problem.empty() && name.size() <= 15)
+      r.error(at, "guest " + problem.substr(problem.find(' ') + 1));
     r.required("kind");
     if (auto k = r.string("kind")) {
       if (*k == "qemu") g.kind = Guest::Kind::kQemu;

@@ -29,8 +29,11 @@ bool before(const SourceLoc& a, const SourceLoc& b) {
   return std::tie(a.line, a.col) < std::tie(b.line, b.col);
 }
 
+// Guest NIC addresses are checked per guest under the pseudo-namespace "guest:NAME".
 std::string ns_phrase(const std::string& ns) {
-  return ns.empty() ? "" : " in namespace '" + ns + "'";
+  if (ns.empty()) return "";
+  if (ns.rfind("guest:", 0) == 0) return " in guest '" + ns.substr(6) + "'";
+  return " in namespace '" + ns + "'";
 }
 
 class Validator {
@@ -159,7 +162,7 @@ class Validator {
         gateways_.try_emplace({ns, gw->family}, std::make_pair(owner, gw_loc));
     if (!fresh)
       d_.error(gw_loc, std::string("a second ") + (gw->family == AF_INET ? "IPv4" : "IPv6") +
-                           " default route" + (ns.empty() ? "" : " in namespace '" + ns + "'") +
+                           " default route" + ns_phrase(ns) +
                            ": '" + it->second.first + "' already has one at " +
                            it->second.second.str());
   }
@@ -205,7 +208,7 @@ class Validator {
           d_.error(nic.loc, "'vlan' applies to NICs on a bridge or a switch");
         if (nic.kind != GuestNic::Kind::kUser && g.kind == Guest::Kind::kQemu) {
           // A VM configures its own addresses (cloud-init); check them like a link's.
-          check_address_list("guest " + g.name, "vm:" + g.name, nic.addresses, nic.gateway,
+          check_address_list("guest " + g.name, "guest:" + g.name, nic.addresses, nic.gateway,
                              nic.loc);
         }
       }

@@ -299,6 +299,17 @@ id = 40
             (std::vector<VlanEntry>{{1, true, true}, {10, false, false}, {40, false, false}}));
 }
 
+TEST(DesiredVlans, SubInterfaceOnTheDefaultPvidMakesItTagged) {
+  auto t = load_ok(kHost + R"(
+[bridges.br0]
+vlan_filtering = true
+[vlans."br0.1"]
+link = "br0"
+id = 1
+)");
+  EXPECT_EQ(desired_self_vlans(t, t.bridges[0]), (std::vector<VlanEntry>{{1, false, false}}));
+}
+
 TEST(Diagnostics, CaretStandsUnderTheColumn) {
   std::string text = kHost + "[links.eno1]\n\ttagged = [10, 5000]\n";
   auto t = load_string(text, "f.toml");

@@ -1,0 +1,181 @@
+// `vnet scenario run` on the host kernel (root): real namespaces, real traffic, and what
+// is left afterwards (nothing), also after failures, SIGINT and SIGKILL.
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <signal.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "scenario/runner.h"
+#include "tests/common/process.h"
+
+namespace fs = std::filesystem;
+using vnet::testing::run;
+
+namespace {
+
+const std::string kSrc = VNET_SOURCE_DIR;
+
+// The row of a scenario table that mentions `needle`, with runs of spaces collapsed.
+std::string row_with(const std::string& out, const std::string& needle) {
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find(needle) == std::string::npos) continue;
+    std::string squeezed;
+    for (char c : line)
+      if (c != ' ' || (!squeezed.empty() && squeezed.back() != ' ')) squeezed += c;
+    return squeezed;
+  }
+  return "";
+}
+
+std::vector<std::string> namespaces_of(pid_t pid) {
+  std::vector<std::string> out;
+  std::string prefix = "vsc-" + std::to_string(pid) + "-";
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/run/netns", ec))
+    if (e.path().filename().string().rfind(prefix, 0) == 0) out.push_back(e.path().filename());
+  return out;
+}
+
+pid_t spawn(const std::vector<std::string>& argv) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+// Waits until the run has built its namespaces (bounded).
+bool wait_for_namespaces(pid_t pid, size_t at_least) {
+  for (int i = 0; i < 200; ++i) {
+    if (namespaces_of(pid).size() >= at_least) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+class ScenarioRun : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root: creates network namespaces";
+  }
+};
+
+TEST_F(ScenarioRun, FlatPassesAndLeavesNothing) {
+  auto r = run({VNET_BINARY, "scenario", "run", kSrc + "/scenarios/flat.toml"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("flat: 8 passed, 0 failed"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err, "");
+  // The run's namespaces are gone: any vsc-* left would belong to another process.
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/run/vnet/scenario", ec)) {
+    std::string name = e.path().filename();
+    pid_t owner = atoi(name.c_str() + 4);
+    EXPECT_NE(owner, 0);
+    EXPECT_TRUE(owner == getpid() || kill(owner, 0) == 0) << "stale record " << name;
+  }
+}
+
+TEST_F(ScenarioRun, FailingCheckExitsOneWithTheFailureAndCleansUp) {
+  std::string file = "/run/vnet-test-unreachable-" + std::to_string(getpid()) + ".toml";
+  std::ifstream in(kSrc + "/scenarios/flat.toml");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::ofstream(file) << text.str() << "\n[[checks]]\nfrom = \"a\"\nping = \"10.0.0.77\"\ntimeout = 1\n";
+  auto r = run({VNET_BINARY, "scenario", "run", file, "--junit", file + ".xml"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  std::string row = row_with(r.out, "10.0.0.77");
+  EXPECT_EQ(row.substr(0, 31), "ping a 10.0.0.77 reach blocked ") << r.out;
+  EXPECT_EQ(row.substr(row.size() - 15), "FAIL (no reply)") << r.out;
+  EXPECT_NE(r.out.find("flat: 8 passed, 1 failed"), std::string::npos) << r.out;
+  std::ifstream xml(file + ".xml");
+  std::stringstream x;
+  x << xml.rdbuf();
+  EXPECT_NE(x.str().find("tests=\"9\" failures=\"1\""), std::string::npos) << x.str();
+  fs::remove(file);
+  fs::remove(file + ".xml");
+}
+
+TEST_F(ScenarioRun, SigintDuringChecksTearsDown) {
+  pid_t pid = spawn({VNET_BINARY, "scenario", "run", kSrc + "/tests/scenario/data/slow.toml"});
+  ASSERT_TRUE(wait_for_namespaces(pid, 2)) << "the run never built its namespaces";
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  EXPECT_TRUE(namespaces_of(pid).empty());
+  EXPECT_FALSE(fs::exists("/run/vnet/scenario/vsc-" + std::to_string(pid) + "-0-"));
+}
+
+TEST_F(ScenarioRun, SigkilledRunIsCleanedByScenarioClean) {
+  pid_t pid = spawn({VNET_BINARY, "scenario", "run", kSrc + "/tests/scenario/data/slow.toml"});
+  ASSERT_TRUE(wait_for_namespaces(pid, 2));
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  EXPECT_FALSE(namespaces_of(pid).empty()) << "a killed run cannot clean up by itself";
+  auto r = run({VNET_BINARY, "scenario", "clean"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(namespaces_of(pid).empty());
+}
+
+TEST_F(ScenarioRun, ParallelRunsOfOneFileDoNotCollide) {
+  std::vector<vnet::testing::RunResult> results(3);
+  std::vector<std::thread> threads;
+  for (auto& res : results)
+    threads.emplace_back([&res] {
+      res = run({VNET_BINARY, "scenario", "run", kSrc + "/scenarios/flat.toml"});
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& res : results) {
+    EXPECT_EQ(res.exit_code, 0) << res.out << res.err;
+    EXPECT_NE(res.out.find("flat: 8 passed, 0 failed"), std::string::npos);
+  }
+}
+
+TEST_F(ScenarioRun, MissingKernelFeatureExits3NamingItAndTheVmWayOut) {
+  auto missing = vnet::scenario::missing_features({"bridge_vlan_filtering"});
+  ASSERT_TRUE(missing) << missing.error().str();
+  auto r = run({VNET_BINARY, "scenario", "run", kSrc + "/scenarios/quickstart.toml"});
+  if (missing->empty()) {
+    EXPECT_EQ(r.exit_code, 0) << "this kernel has VLAN filtering: quickstart must pass\n" << r.out << r.err;
+  } else {
+    EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+    EXPECT_NE(r.err.find("this kernel lacks bridge_vlan_filtering; run with --vm"), std::string::npos)
+        << r.err;
+  }
+}
+
+TEST_F(ScenarioRun, ProbesFindWhatThisKernelHas) {
+  // facts.md: the host kernel has veth, tun, macvlan; a stock kernel has them all.
+  auto missing = vnet::scenario::missing_features({"veth", "tun", "macvlan"});
+  ASSERT_TRUE(missing) << missing.error().str();
+  EXPECT_TRUE(missing->empty());
+}
+
+TEST_F(ScenarioRun, InvalidFileExits2WithDiagnostics) {
+  auto r = run({VNET_BINARY, "scenario", "run", kSrc + "/tests/topology/malformed/check_no_kind.toml"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("check_no_kind.toml:6:1: error: a check needs one of ping, tcp, arping"),
+            std::string::npos)
+      << r.err;
+}
+
+}  // namespace
