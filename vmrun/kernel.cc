@@ -449,6 +449,15 @@ Result<KernelImage> ensure_kernel(const std::string& spec, const KernelOptions& 
   return remember(load_entry(entry));
 }
 
+Result<KernelImage> cached_kernel(const std::string& cache_dir) {
+  std::string cache = cache_dir.empty() ? default_kernel_cache() : cache_dir;
+  auto cur = read_file(cache + "/current");
+  if (!cur || cur->empty())
+    return fail("no Debian kernel cached in " + cache + " (run `vnet vm-run -- true` once)",
+                ENOENT, ExitCode::kEnvironment);
+  return load_entry(cache + "/" + cur->substr(0, cur->find('\n')));
+}
+
 Result<std::vector<std::string>> module_load_order(const KernelImage& k,
                                                    const std::vector<std::string>& names) {
   std::string moddir = k.modules_dir();

@@ -45,6 +45,10 @@ std::string default_kernel_cache();
 // lacks it; errors say which step failed.
 Result<KernelImage> ensure_kernel(const std::string& spec, const KernelOptions& opts = {});
 
+// The Debian kernel a previous ensure_kernel("") cached, without asking apt or the
+// network (for tests that must not download); an error when there is none.
+Result<KernelImage> cached_kernel(const std::string& cache_dir = "");
+
 // The module files (absolute paths) for `names` and everything they depend on, in an
 // order insmod can load them. Names use '_' or '-' alike; a name the kernel has built
 // in (no .ko) is skipped; an unknown name is an error.
