@@ -118,7 +118,10 @@ Result<plan::Snapshot> snapshot(Session& s, const topology::Topology& topo) {
   plan::Snapshot tmp;
   tmp.created_netns = s.record->names();
   s.namespaces = plan::involved_netns(topo, &tmp);
-  auto snap = read_snapshot(*s.kernel, s.namespaces);
+  std::set<std::string> vlan_netns;
+  for (const topology::Bridge& b : topo.bridges)
+    if (b.vlan_filtering) vlan_netns.insert(b.netns == topology::kHostNetns ? "" : b.netns);
+  auto snap = read_snapshot(*s.kernel, s.namespaces, &vlan_netns);
   if (!snap) return snap;
   snap->created_netns = s.record->names();
   return snap;

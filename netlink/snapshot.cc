@@ -2,22 +2,28 @@
 
 namespace vnet::netlink {
 
-Result<plan::NetnsState> read_netns(Transport& t) {
+Result<plan::NetnsState> read_netns(Transport& t, bool vlans) {
   std::vector<std::vector<uint8_t>> reqs;
+  std::vector<DumpKind> kinds;
   uint32_t seq = 1;
-  for (DumpKind k : kAllDumps) reqs.push_back(dump_request(k, seq++));
+  for (DumpKind k : kAllDumps) {
+    if (k == DumpKind::kBridgeVlans && !vlans) continue;
+    kinds.push_back(k);
+    reqs.push_back(dump_request(k, seq++));
+  }
   auto replies = t.dump(reqs);
   if (!replies) return tl::unexpected(replies.error());
   plan::NetnsState st;
   size_t i = 0;
-  for (DumpKind k : kAllDumps) {
+  for (DumpKind k : kinds) {
     auto s = decode_dump(k, (*replies)[i++], st);
     if (!s) return tl::unexpected(s.error());
   }
   return st;
 }
 
-Result<plan::Snapshot> read_snapshot(Kernel& kernel, const std::vector<std::string>& namespaces) {
+Result<plan::Snapshot> read_snapshot(Kernel& kernel, const std::vector<std::string>& namespaces,
+                                     const std::set<std::string>* vlan_netns) {
   plan::Snapshot snap;
   for (const std::string& ns : namespaces) {
     if (!kernel.netns_exists(ns)) {
@@ -30,7 +36,7 @@ Result<plan::Snapshot> read_snapshot(Kernel& kernel, const std::vector<std::stri
       e.exit = ExitCode::kEnvironment;
       return tl::unexpected(e.context("read netns " + (ns.empty() ? std::string("(target)") : ns)));
     }
-    auto st = read_netns(**t);
+    auto st = read_netns(**t, !vlan_netns || vlan_netns->count(ns));
     if (!st) {
       Error e = st.error();
       e.exit = ExitCode::kEnvironment;

@@ -3,6 +3,7 @@
 // namespace costs one round trip however many objects it holds.
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -11,7 +12,10 @@
 
 namespace vnet::netlink {
 
-Result<plan::Snapshot> read_snapshot(Kernel& kernel, const std::vector<std::string>& namespaces);
-Result<plan::NetnsState> read_netns(Transport& t);
+// `vlan_netns`: the namespaces whose bridge VLANs matter (a VLAN-filtering bridge is
+// declared there); others skip that dump. nullptr = all.
+Result<plan::Snapshot> read_snapshot(Kernel& kernel, const std::vector<std::string>& namespaces,
+                                     const std::set<std::string>* vlan_netns = nullptr);
+Result<plan::NetnsState> read_netns(Transport& t, bool vlans = true);
 
 }  // namespace vnet::netlink

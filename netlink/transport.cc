@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <thread>
 
 #include "netlink/netns.h"
 
@@ -113,24 +114,37 @@ Result<std::vector<std::vector<uint8_t>>> SocketTransport::dump(
       return fail_errno("netlink dump request");
     ++sendmsg_calls;
   }
+  // The kernel produces a dump's data as it is read, so reading them one after the other
+  // would add their costs up: each dump is read on its own thread.
   std::vector<std::vector<uint8_t>> out(requests.size());
-  for (size_t i = 0; i < requests.size(); ++i) {
+  std::vector<Error> errs(requests.size());
+  std::vector<bool> ok(requests.size(), true);
+  auto read_one = [&](size_t i) {
+    std::vector<uint8_t> buf(1 << 20);
     bool done = false;
     while (!done) {
-      ssize_t r = mnl_socket_recvfrom(socks[i]->nl, rbuf_.data(), rbuf_.size());
+      ssize_t r = mnl_socket_recvfrom(socks[i]->nl, buf.data(), buf.size());
       if (r < 0) {
         if (errno == EINTR) continue;
-        return fail_errno("netlink recv (dump)");
+        errs[i] = fail_errno("netlink recv (dump)").value();
+        ok[i] = false;
+        return;
       }
-      out[i].insert(out[i].end(), rbuf_.data(), rbuf_.data() + r);
-      const auto* nlh = reinterpret_cast<const nlmsghdr*>(rbuf_.data());
+      out[i].insert(out[i].end(), buf.data(), buf.data() + r);
+      const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data());
       int len = static_cast<int>(r);
       while (mnl_nlmsg_ok(nlh, len)) {
         if (nlh->nlmsg_type == NLMSG_DONE || nlh->nlmsg_type == NLMSG_ERROR) done = true;
         nlh = mnl_nlmsg_next(nlh, &len);
       }
     }
-  }
+  };
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < requests.size(); ++i) threads.emplace_back(read_one, i);
+  if (!requests.empty()) read_one(0);
+  for (std::thread& t : threads) t.join();
+  for (size_t i = 0; i < requests.size(); ++i)
+    if (!ok[i]) return tl::unexpected(errs[i]);
   return out;
 }
 

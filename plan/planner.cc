@@ -858,12 +858,20 @@ void Planner::plan_diffs() {
   for (Want& w : wants_) {
     if (w.action == Action::kRefused) continue;
     bool manage = !w.existing;  // owned or adopted: attributes not declared are ours too
-    Op base;
-    base.ns = w.ns;
-    base.ifindex = w.ifindex;
-    base.ifname = w.name;
-    base.object = w.object;
-    base.loc = w.loc;
+    // ops start empty and get the link's identity when emitted: most links need none,
+    // and copying an Op per link per attribute showed in the no-op profile
+    auto emit = [&](Phase ph, Op op) {
+      auto fill = [&](Op& o) {
+        o.ns = w.ns;
+        o.ifindex = w.ifindex;
+        o.ifname = w.name;
+        o.object = w.object;
+        if (!o.loc.known()) o.loc = w.loc;
+      };
+      fill(op);
+      for (Op& u : op.undo) fill(u);
+      this->emit(ph, std::move(op));
+    };
     LinkState& cur = w.predicted;
 
     if (opt_.destroy) {
@@ -872,10 +880,10 @@ void Planner::plan_diffs() {
       if (w.existing && w.port && cur.master && !deleted_.count({w.ns, cur.master}) &&
           ns_state(w.ns).by_index(cur.master) &&
           ns_state(w.ns).by_index(cur.master)->name == w.port->bridge) {
-        Op op = base;
+        Op op;
         op.kind = OpKind::kSetMaster;
         op.master = 0;
-        Op undo = base;
+        Op undo;
         undo.kind = OpKind::kSetMaster;
         undo.master = cur.master;
         op.undo.push_back(undo);
@@ -886,9 +894,9 @@ void Planner::plan_diffs() {
 
     // settings
     {
-      Op op = base;
+      Op op;
       op.kind = OpKind::kSetLink;
-      Op undo = base;
+      Op undo;
       undo.kind = OpKind::kSetLink;
       bool any = false;
       if (w.mtu && cur.mtu != *w.mtu) {
@@ -944,11 +952,11 @@ void Planner::plan_diffs() {
       bool own = w.tap->owner && cur.tun_owner != w.tap->owner;
       bool grp = w.tap->group && cur.tun_group != w.tap->group;
       if (own || grp) {
-        Op op = base;
+        Op op;
         op.kind = OpKind::kSetTap;
         if (own) op.owner = w.tap->owner;
         if (grp) op.group = w.tap->group;
-        Op undo = base;
+        Op undo;
         undo.kind = OpKind::kSetTap;
         if (own) undo.owner = cur.tun_owner.value_or(static_cast<uint32_t>(-1));
         if (grp) undo.group = cur.tun_group.value_or(static_cast<uint32_t>(-1));
@@ -968,11 +976,11 @@ void Planner::plan_diffs() {
       }
       if (bridge->action == Action::kRefused) continue;
       if (cur.master != bridge->ifindex) {
-        Op op = base;
+        Op op;
         op.kind = OpKind::kSetMaster;
         op.master = bridge->ifindex;
         op.master_name = bridge->name;
-        Op undo = base;
+        Op undo;
         undo.kind = OpKind::kSetMaster;
         undo.master = cur.master;
         op.undo.push_back(undo);
@@ -984,10 +992,10 @@ void Planner::plan_diffs() {
           cur.vlans.push_back({bridge->bridge->default_pvid, true, true});
       }
     } else if (manage && cur.master != 0) {
-      Op op = base;
+      Op op;
       op.kind = OpKind::kSetMaster;
       op.master = 0;
-      Op undo = base;
+      Op undo;
       undo.kind = OpKind::kSetMaster;
       undo.master = cur.master;
       op.undo.push_back(undo);
@@ -1014,12 +1022,12 @@ void Planner::plan_diffs() {
         undo_add.push_back(c);
       }
       if (add.empty() && del.empty()) return;
-      Op op = base;
+      Op op;
       op.kind = OpKind::kSetVlans;
       op.self = self;
       op.vlan_add = add;
       op.vlan_del = del;
-      Op undo = base;
+      Op undo;
       undo.kind = OpKind::kSetVlans;
       undo.self = self;
       undo.vlan_add = undo_add;
@@ -1038,10 +1046,10 @@ void Planner::plan_diffs() {
       for (const RouteState& r : st.routes) {
         if (r.oif != w.ifindex) continue;
         if (w.gateway && r.gateway == *w.gateway) continue;
-        Op op = base;
+        Op op;
         op.kind = OpKind::kDelRoute;
         op.gateway = r.gateway;
-        Op undo = base;
+        Op undo;
         undo.kind = OpKind::kAddRoute;
         undo.gateway = r.gateway;
         op.undo.push_back(undo);
@@ -1059,10 +1067,10 @@ void Planner::plan_diffs() {
           return c.addr == a.addr && c.prefix == a.prefix;
         });
         if (wanted) continue;
-        Op op = base;
+        Op op;
         op.kind = OpKind::kDelAddress;
         op.addr = a;
-        Op undo = base;
+        Op undo;
         undo.kind = OpKind::kAddAddress;
         undo.addr = a;
         op.undo.push_back(undo);
@@ -1072,11 +1080,11 @@ void Planner::plan_diffs() {
     for (const Cidr& c : want_addrs) {
       AddrState a{c.addr, c.prefix, 0};
       if (std::find(have.begin(), have.end(), a) != have.end()) continue;
-      Op op = base;
+      Op op;
       op.kind = OpKind::kAddAddress;
       op.addr = a;
       op.loc = c.loc.known() ? c.loc : w.loc;
-      Op undo = base;
+      Op undo;
       undo.kind = OpKind::kDelAddress;
       undo.addr = a;
       undo.undo_ignore_missing = true;
@@ -1085,11 +1093,11 @@ void Planner::plan_diffs() {
     }
     // up
     if (manage && !cur.up) {
-      Op op = base;
+      Op op;
       op.kind = OpKind::kSetUp;
       op.up = true;
       if (w.action == Action::kKeep) {
-        Op undo = base;
+        Op undo;
         undo.kind = OpKind::kSetUp;
         undo.up = false;
         op.undo.push_back(undo);
@@ -1101,10 +1109,10 @@ void Planner::plan_diffs() {
                        return r.oif == w.ifindex && r.gateway == *w.gateway;
                      });
       if (!present) {
-        Op op = base;
+        Op op;
         op.kind = OpKind::kAddRoute;
         op.gateway = *w.gateway;
-        Op undo = base;
+        Op undo;
         undo.kind = OpKind::kDelRoute;
         undo.gateway = *w.gateway;
         undo.undo_ignore_missing = true;

@@ -22,6 +22,7 @@
 
 #include "netlink/engine.h"
 #include "netlink/netns.h"
+#include "netlink/snapshot.h"
 #include "topology/load.h"
 
 namespace vnet::testing {
@@ -145,6 +146,36 @@ class NetnsTest : public ::testing::Test {
       std::sort(lines.begin(), lines.end());
       for (auto& l : lines) s += l + "\n";
       s += ip(ns, "route show default");
+      if (with_vlans_) s += sh("bridge -n " + kname(ns) + " vlan show");
+    }
+    return s;
+  }
+  bool with_vlans_ = false;  // state() includes `bridge vlan show` (kernel tier)
+
+  // The same comparison through vnet's own dump reader (not the executor): for loops
+  // where running `ip` a dozen times per step is too slow (TCG in the kernel tier).
+  std::string lib_state() {
+    netlink::RealKernelOptions ko;
+    ko.target_netns = target_;
+    ko.netns_prefix = prefix();
+    netlink::RealKernel k(ko);
+    auto snap = netlink::read_snapshot(k, namespaces());
+    if (!snap) return "unreadable: " + snap.error().str();
+    std::string s;
+    for (const auto& [ns, st] : snap->netns) {
+      s += "netns " + ns + "\n";
+      for (const auto& [idx, l] : st.links) {
+        const plan::LinkState* m = st.by_index(l.master);
+        s += "  " + l.name + " kind=" + l.kind + " master=" + (m ? m->name : "") +
+             " mtu=" + std::to_string(l.mtu) + " up=" + std::to_string(l.up) + " alias=" + l.alias +
+             " mac=" + l.mac.str() + " agm=" + std::to_string(l.addr_gen_mode.value_or(9)) + " vlans=";
+        for (const auto& v : l.vlans)
+          s += std::to_string(v.vid) + (v.pvid ? "P" : "") + (v.untagged ? "U" : "") + ",";
+        for (const auto& a : l.addrs)
+          if (a.scope != 253) s += " " + a.str();
+        s += "\n";
+      }
+      for (const auto& r : st.routes) s += "  default via " + r.gateway.str() + " oif " + std::to_string(r.oif) + "\n";
     }
     return s;
   }
