@@ -18,6 +18,7 @@
 
 #include "netlink/engine.h"
 #include "netlink/netns.h"
+#include "scenario/switches.h"
 #include "topology/load.h"
 #include "vmrun/vmrun.h"
 
@@ -180,6 +181,13 @@ class Run {
     auto t0 = Clock::now();
     Status built = build(topo);
     report_.build_seconds = since(t0);
+    SwitchProcesses switches;
+    if (built && !topo.switches.empty()) {
+      auto started = SwitchProcesses::start(topo, kernel_netns(prefix_, ""), record.string(),
+                                              options_.verbose);
+      if (started) switches = std::move(*started);
+      else built = tl::unexpected(started.error());
+    }
     if (built) {
       progress("checking " + std::to_string(topo.scenario->checks.size()) + " checks");
       auto t1 = Clock::now();
@@ -195,6 +203,7 @@ class Run {
       return;
     }
     auto t2 = Clock::now();
+    switches.stop();
     Status down = teardown(prefix_);
     report_.teardown_seconds = since(t2);
     if (!down && report_.error.empty()) set_error(1, "teardown: " + down.error().str());

@@ -28,7 +28,7 @@ std::string row_with(const std::string& out, const std::string& needle) {
 }
 
 TEST(ScenarioKernel, ShippedVlanScenariosPass) {
-  for (const char* name : {"quickstart", "villa", "macvlan", "flat"}) {
+  for (const char* name : {"quickstart", "villa", "macvlan", "flat", "lab3"}) {
     auto r = run({VNET_BINARY, "scenario", "run", kSrc + "/scenarios/" + name + ".toml"});
     EXPECT_EQ(r.exit_code, 0) << name << "\n" << r.out << r.err;
     EXPECT_NE(r.out.find(std::string(name) + ": "), std::string::npos) << r.out;

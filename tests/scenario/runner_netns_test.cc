@@ -92,6 +92,13 @@ TEST_F(ScenarioRun, FlatPassesAndLeavesNothing) {
   }
 }
 
+TEST_F(ScenarioRun, Lab3PassesThroughItsUserspaceSwitch) {
+  auto r = run({VNET_BINARY, "scenario", "run", kSrc + "/scenarios/lab3.toml"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("lab3: 6 passed, 0 failed"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err, "");
+}
+
 TEST_F(ScenarioRun, FailingCheckExitsOneWithTheFailureAndCleansUp) {
   std::string file = "/run/vnet-test-unreachable-" + std::to_string(getpid()) + ".toml";
   std::ifstream in(kSrc + "/scenarios/flat.toml");
