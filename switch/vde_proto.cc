@@ -26,19 +26,22 @@ Result<VdeRequest> parse_vde_request(std::span<const uint8_t> bytes) {
   r.port = type >> 8;
   std::memcpy(&r.client, bytes.data() + 12, sizeof(sockaddr_un));
   if (r.client.sun_family != AF_UNIX) return fail("vde request: client address is not AF_UNIX");
-  // sun_path need not be terminated on the wire; an abstract name starts with NUL.
+  // An abstract name starts with NUL; a path name must end with one, as libvdeplug
+  // sends it: an unterminated path would be read past its end by whoever uses it.
   size_t n = strnlen(r.client.sun_path, sizeof r.client.sun_path);
+  if (n == sizeof r.client.sun_path)
+    return fail("vde request: client socket path is not NUL-terminated");
   r.client_path.assign(r.client.sun_path, n);
   auto desc = bytes.subspan(kVdeRequestHeader);
   size_t dn = 0;
-  while (dn < desc.size() && dn < 128 && desc[dn] != 0) ++dn;
+  while (dn < desc.size() && dn < kVdeMaxDescription && desc[dn] != 0) ++dn;
   r.description.assign(reinterpret_cast<const char*>(desc.data()), dn);
   return r;
 }
 
 std::vector<uint8_t> build_vde_request(uint32_t port, const sockaddr_un& client,
                                        const std::string& description) {
-  size_t dn = std::min<size_t>(description.size(), 127);
+  size_t dn = std::min<size_t>(description.size(), kVdeMaxDescription);
   std::vector<uint8_t> out(kVdeRequestHeader + dn + 1, 0);
   uint32_t magic = kVdeMagic, version = kVdeVersion, type = port << 8;
   std::memcpy(out.data(), &magic, 4);

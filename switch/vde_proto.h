@@ -30,6 +30,7 @@ inline constexpr uint32_t kVdeMagic = 0xfeedface;
 inline constexpr uint32_t kVdeVersion = 3;
 inline constexpr size_t kVdeRequestHeader = 4 + 4 + 4 + sizeof(sockaddr_un);
 inline constexpr size_t kVdeMaxRequest = 256;  // header + description, as vde_switch reads
+inline constexpr size_t kVdeMaxDescription = 127;  // MAXDESCR (128) with its NUL
 
 struct VdeRequest {
   bool management = false;  // REQ_NEW_PORT0: not supported, refused by the caller

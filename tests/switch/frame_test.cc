@@ -99,6 +99,10 @@ TEST(SwitchVdeProto, RejectsBadMagicVersionAndShortRequests) {
   bad = bytes;
   bad[8] = 7;
   EXPECT_FALSE(parse_vde_request(bad));
+  // A path that fills sun_path with no terminating NUL (found by the fuzzer).
+  bad = bytes;
+  for (size_t i = 14; i < 14 + sizeof(sockaddr_un::sun_path); ++i) bad[i] = 'x';
+  EXPECT_FALSE(parse_vde_request(bad));
 }
 
 }  // namespace

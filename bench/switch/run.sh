@@ -1,0 +1,142 @@
+#!/bin/bash
+# Switch benchmark (by hand, as root; not a ctest). Same run, same path, ratios:
+# two namespaces, each with a tap (veth for the kernel bridge), joined by
+#   (a) vde_switch -t tapA -t tapB   (b) vnet switch with two tap ports   (c) a kernel bridge
+# and measured with iperf3 TCP, iperf3 UDP 64-byte frames (received frames/s) and ping
+# RTT (median); then frames/s between two clients of the switch itself (switch_blaster):
+# VDE clients on vde_switch and on vnet, and stream clients on vnet.
+#
+# usage: bench/switch/run.sh [BUILD_DIR]   (default: build-switch next to this checkout)
+#        SECS=10 to measure longer (default 5)
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+BUILD=${1:-$HERE/../../build-switch}
+VNET=$BUILD/vnet
+BLASTER=$BUILD/bench/switch/switch_blaster
+SECS=${SECS:-5}
+TAG=vb$$
+RESULTS=()
+for p in "$VNET" "$BLASTER"; do [ -x "$p" ] || { echo "missing $p (build first)"; exit 3; }; done
+for p in vde_switch iperf3 ping python3; do
+  command -v $p >/dev/null || { echo "missing $p"; exit 3; }
+done
+
+cleanup() {
+  for pid in ${PIDS:-}; do kill "$pid" 2>/dev/null || true; done
+  sleep 0.3
+  for ns in ${TAG}s ${TAG}a ${TAG}b; do
+    for p in $(ip netns pids $ns 2>/dev/null); do kill -9 $p 2>/dev/null || true; done
+    ip netns del $ns 2>/dev/null || true
+  done
+  rm -rf /tmp/$TAG-*
+}
+trap cleanup EXIT
+
+mk_ns() {
+  for ns in ${TAG}s ${TAG}a ${TAG}b; do ip netns add $ns; ip -n $ns link set lo up; done
+}
+# move tap $1 into namespace $2 with address $3
+place() {
+  ip -n ${TAG}s link set "$1" netns "$2"
+  ip -n "$2" addr add "$3/24" dev "$1"
+  ip -n "$2" link set "$1" up
+}
+
+measure() {  # $1 = label
+  local a=${TAG}a b=${TAG}b
+  ip netns exec $a ping -c 3 -W 2 10.88.0.2 >/dev/null || { echo "$1: no connectivity"; return 1; }
+  ip netns exec $b iperf3 -s -D -1 -p 5201 >/dev/null 2>&1; sleep 0.3
+  local tcp
+  tcp=$(ip netns exec $a timeout $((SECS + 20)) iperf3 -c 10.88.0.2 -p 5201 -t $SECS -J |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9)')
+  ip netns exec $b iperf3 -s -D -1 -p 5202 >/dev/null 2>&1; sleep 0.3
+  # 18-byte payload: 14 + 20 + 8 + 18 = 60 bytes on the wire (64 with the FCS).
+  local udp
+  udp=$(ip netns exec $a timeout $((SECS + 20)) iperf3 -c 10.88.0.2 -p 5202 -u -l 18 -b 0 -t $SECS -J |
+        python3 -c 'import json,sys; d=json.load(sys.stdin)["end"]["sum"]; print((d["packets"]-d["lost_packets"])/d["seconds"])')
+  local rtt
+  rtt=$(ip netns exec $a ping -c 200 -i 0.005 -q 10.88.0.2 >/dev/null 2>&1;
+        ip netns exec $a ping -c 100 -i 0.01 10.88.0.2 |
+        python3 -c 'import sys,re,statistics; t=[float(m.group(1)) for m in re.finditer(r"time=([0-9.]+)", sys.stdin.read())]; print(statistics.median(t))')
+  printf '%-12s TCP %6.2f Gbit/s   UDP64 %9.0f frames/s   RTT median %.3f ms\n' "$1" "$tcp" "$udp" "$rtt"
+  RESULTS+=("$1 $tcp $udp $rtt")
+}
+
+echo "== (a) vde_switch"
+mk_ns
+ip netns exec ${TAG}s vde_switch -s /tmp/$TAG-vde -t ${TAG}ta -t ${TAG}tb -d -p /tmp/$TAG-vde.pid
+sleep 0.5
+place ${TAG}ta ${TAG}a 10.88.0.1; place ${TAG}tb ${TAG}b 10.88.0.2
+measure vde_switch
+kill "$(cat /tmp/$TAG-vde.pid)"; cleanup
+
+echo "== (b) vnet switch"
+mk_ns
+cat > /tmp/$TAG-sw.toml <<TOML
+[host]
+name = "bench"
+[switches.bench]
+socket = "/tmp/$TAG-vnet"
+[switches.bench.ports.a]
+tap = "${TAG}ta"
+[switches.bench.ports.b]
+tap = "${TAG}tb"
+TOML
+ip netns exec ${TAG}s "$VNET" switch bench -c /tmp/$TAG-sw.toml 2>/tmp/$TAG-vnet.log &
+PIDS=$!; sleep 0.5
+place ${TAG}ta ${TAG}a 10.88.0.1; place ${TAG}tb ${TAG}b 10.88.0.2
+measure "vnet switch"
+kill $PIDS; wait $PIDS 2>/dev/null || true; PIDS=; cleanup
+
+echo "== (c) kernel bridge"
+mk_ns
+ip -n ${TAG}s link add name br0 type bridge
+ip -n ${TAG}s link set br0 up
+for x in a b; do
+  ip -n ${TAG}s link add name v$x type veth peer name ${TAG}t$x netns ${TAG}$x
+  ip -n ${TAG}s link set v$x master br0
+  ip -n ${TAG}s link set v$x up
+done
+ip -n ${TAG}a addr add 10.88.0.1/24 dev ${TAG}ta; ip -n ${TAG}a link set ${TAG}ta up
+ip -n ${TAG}b addr add 10.88.0.2/24 dev ${TAG}tb; ip -n ${TAG}b link set ${TAG}tb up
+sleep 1  # bridge port forwarding state
+measure "bridge"
+cleanup
+
+echo "== switch_blaster: 64-byte frames/s between two clients of the switch"
+vde_switch -s /tmp/$TAG-vde2 -d -p /tmp/$TAG-vde2.pid; sleep 0.3
+BV=$("$BLASTER" vde /tmp/$TAG-vde2 $SECS | sed 's/.*rx_fps //')
+kill "$(cat /tmp/$TAG-vde2.pid)"
+cat > /tmp/$TAG-sw2.toml <<TOML
+[host]
+name = "bench"
+[switches.bench]
+socket = "/tmp/$TAG-vnet2"
+[switches.bench.ports.a]
+stream = "/tmp/$TAG-a.sock"
+[switches.bench.ports.b]
+stream = "/tmp/$TAG-b.sock"
+TOML
+"$VNET" switch bench -c /tmp/$TAG-sw2.toml 2>/tmp/$TAG-vnet2.log &
+PIDS=$!; sleep 0.5
+NV=$("$BLASTER" vde /tmp/$TAG-vnet2 $SECS | sed 's/.*rx_fps //')
+NS=$("$BLASTER" stream /tmp/$TAG-a.sock /tmp/$TAG-b.sock $SECS | sed 's/.*rx_fps //')
+kill $PIDS; wait $PIDS 2>/dev/null || true; PIDS=
+printf 'vde_switch, VDE clients:   %9.0f frames/s\n' "$BV"
+printf 'vnet,       VDE clients:   %9.0f frames/s\n' "$NV"
+printf 'vnet,       stream clients:%9.0f frames/s\n' "$NS"
+
+echo "== ratios"
+python3 - "$BV" "$NV" "$NS" "${RESULTS[@]}" <<'PY'
+import sys
+bv, nv, ns = map(float, sys.argv[1:4])
+r = {}
+for line in sys.argv[4:]:
+    name, tcp, udp, rtt = line.rsplit(" ", 3)
+    r[name] = (float(tcp), float(udp), float(rtt))
+v, n, b = r["vde_switch"], r["vnet switch"], r["bridge"]
+print(f"TCP      vnet/vde_switch {n[0]/v[0]:5.2f}x (target >= 3)   vnet/bridge {n[0]/b[0]:5.2f}x (target >= 0.5)")
+print(f"UDP64    vnet/vde_switch {n[1]/v[1]:5.2f}x (target >= 2)   vnet/bridge {n[1]/b[1]:5.2f}x")
+print(f"RTT      vnet/vde_switch {n[2]/v[2]:5.2f}x (target <= 1)   vnet/bridge {n[2]/b[2]:5.2f}x")
+print(f"blaster  vnet/vde_switch {nv/bv:5.2f}x (VDE clients)   vnet stream/vde_switch VDE {ns/bv:5.2f}x")
+PY
