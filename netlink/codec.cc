@@ -323,8 +323,12 @@ std::vector<uint8_t> dump_request(DumpKind kind, uint32_t seq) {
       break;
     }
     case DumpKind::kRoutes: {
+      // only the main table (strict checking filters on rtm_table); IPv6 keeps a
+      // multicast and a link-local route per link in other tables otherwise
       Msg m(RTM_GETROUTE, NLM_F_DUMP, seq);
-      m.header<rtmsg>()->rtm_family = AF_UNSPEC;
+      auto* rt = m.header<rtmsg>();
+      rt->rtm_family = AF_UNSPEC;
+      rt->rtm_table = RT_TABLE_MAIN;
       m.append_to(out);
       break;
     }

@@ -216,6 +216,8 @@ tl::expected<ExecStats, ExecFailure> execute(const std::vector<Op>& ops, Kernel&
   e.what = bad.object + ": " + bad.describe() + " failed";
   if (res[failed].err == 0 || res[failed].msg != strerror(res[failed].err)) e.kernel_msg = res[failed].msg;
   if (bad.loc.known()) e.loc = bad.loc;
+  if (e.err == EXFULL && bad.kind == OpKind::kSetMaster && e.kernel_msg.empty())
+    e.kernel_msg = "a Linux bridge takes at most 1024 ports (BR_MAX_PORTS)";
   e.exit = (e.err == EOPNOTSUPP || e.err == EPERM) ? ExitCode::kEnvironment : ExitCode::kFailed;
   // undo everything that took effect, newest first
   std::vector<Op> undo;

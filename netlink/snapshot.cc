@@ -16,8 +16,11 @@ Result<plan::NetnsState> read_netns(Transport& t, bool vlans) {
   plan::NetnsState st;
   size_t i = 0;
   for (DumpKind k : kinds) {
-    auto s = decode_dump(k, (*replies)[i++], st);
-    if (!s) return tl::unexpected(s.error());
+    for (const std::vector<uint8_t>& chunk : (*replies)[i]) {
+      auto s = decode_dump(k, chunk, st);
+      if (!s) return tl::unexpected(s.error());
+    }
+    ++i;
   }
   return st;
 }

@@ -36,6 +36,8 @@ Result<std::unique_ptr<SocketTransport::Sock>> open_sock(int netns_fd) {
   int on = 1;
   mnl_socket_setsockopt(s->nl, NETLINK_EXT_ACK, &on, sizeof on);
   mnl_socket_setsockopt(s->nl, NETLINK_CAP_ACK, &on, sizeof on);
+  // strict checking: dump filters (the main routing table only) are honoured
+  mnl_socket_setsockopt(s->nl, NETLINK_GET_STRICT_CHK, &on, sizeof on);
   int fd = mnl_socket_get_fd(s->nl);
   int sz = kSockBuf;
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof sz) != 0)
@@ -103,7 +105,7 @@ Result<std::vector<Ack>> SocketTransport::transact(std::span<const uint8_t> batc
   return acks;
 }
 
-Result<std::vector<std::vector<uint8_t>>> SocketTransport::dump(
+Result<std::vector<DumpReply>> SocketTransport::dump(
     const std::vector<std::vector<uint8_t>>& requests) {
   std::vector<Sock*> socks;
   for (size_t i = 0; i < requests.size(); ++i) {
@@ -116,11 +118,11 @@ Result<std::vector<std::vector<uint8_t>>> SocketTransport::dump(
   }
   // The kernel produces a dump's data as it is read, so reading them one after the other
   // would add their costs up: each dump is read on its own thread.
-  std::vector<std::vector<uint8_t>> out(requests.size());
+  std::vector<DumpReply> out(requests.size());
   std::vector<Error> errs(requests.size());
   std::vector<bool> ok(requests.size(), true);
   auto read_one = [&](size_t i) {
-    std::vector<uint8_t> buf(1 << 20);
+    std::vector<uint8_t> buf(256 * 1024);
     bool done = false;
     while (!done) {
       ssize_t r = mnl_socket_recvfrom(socks[i]->nl, buf.data(), buf.size());
@@ -130,7 +132,7 @@ Result<std::vector<std::vector<uint8_t>>> SocketTransport::dump(
         ok[i] = false;
         return;
       }
-      out[i].insert(out[i].end(), buf.data(), buf.data() + r);
+      out[i].emplace_back(buf.data(), buf.data() + r);
       const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data());
       int len = static_cast<int>(r);
       while (mnl_nlmsg_ok(nlh, len)) {

@@ -15,13 +15,16 @@
 
 namespace vnet::netlink {
 
+// One dump's replies, as received: one chunk per recv (each holds whole messages), so
+// large dumps are neither copied into one buffer nor reallocated as they grow.
+using DumpReply = std::vector<std::vector<uint8_t>>;
+
 class Transport {
  public:
   virtual ~Transport() = default;
   // `count` requests, each with NLM_F_ACK, concatenated. Acks in request order.
   virtual Result<std::vector<Ack>> transact(std::span<const uint8_t> batch, size_t count) = 0;
-  virtual Result<std::vector<std::vector<uint8_t>>> dump(
-      const std::vector<std::vector<uint8_t>>& requests) = 0;
+  virtual Result<std::vector<DumpReply>> dump(const std::vector<std::vector<uint8_t>>& requests) = 0;
 
   uint64_t requests_sent = 0;  // write requests (transact), for "no changes" checks
   uint64_t sendmsg_calls = 0;
@@ -33,8 +36,7 @@ class SocketTransport : public Transport {
   static Result<std::unique_ptr<SocketTransport>> open(int netns_fd);
   ~SocketTransport() override;
   Result<std::vector<Ack>> transact(std::span<const uint8_t> batch, size_t count) override;
-  Result<std::vector<std::vector<uint8_t>>> dump(
-      const std::vector<std::vector<uint8_t>>& requests) override;
+  Result<std::vector<DumpReply>> dump(const std::vector<std::vector<uint8_t>>& requests) override;
 
  public:
   struct Sock;

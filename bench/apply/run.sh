@@ -2,6 +2,8 @@
 # bench/apply: vnet apply against `ip -batch` doing the same operations with the same end
 # state, in fresh namespaces, N veth pairs each enslaved to one bridge and up, IPv6
 # link-local off on ports and peers (facts.md: otherwise O(N^2) DAD/MLD floods dominate).
+# A Linux bridge takes at most 1024 ports (BR_MAX_PORTS; beyond, enslaving fails with
+# EXFULL), so above 1000 pairs both sides use one bridge per 1000 ports.
 # Run by hand as root:  bench/apply/run.sh [VNET_BINARY] [N...]
 # Prints per N: vnet time, ip-batch time, ratio, no-op re-apply time, time per object.
 set -euo pipefail
@@ -24,22 +26,24 @@ for N in $SIZES; do
   # host.toml
   {
     echo '[host]'; echo 'name = "bench"'
-    echo '[bridges.br0]'
+    for ((b = 0; b * 1000 < N; b++)); do echo "[bridges.br$b]"; done
     for ((i = 0; i < N; i++)); do
-      printf '[veths.v%d]\npeer = "p%d"\nbridge = "br0"\npeer_link_local = "none"\n' $i $i
+      printf '[veths.v%d]\npeer = "p%d"\nbridge = "br%d"\npeer_link_local = "none"\n' $i $i $((i / 1000))
     done
   } > "$TMP/host-$N.toml"
   # the same end state with ip -batch (the mark included: vnet sets it too)
   {
-    echo "link add name br0 type bridge"
-    echo "link set br0 alias vnet:bench"
-    echo "link set br0 up"
+    for ((b = 0; b * 1000 < N; b++)); do
+      echo "link add name br$b type bridge"
+      echo "link set br$b alias vnet:bench"
+      echo "link set br$b up"
+    done
     for ((i = 0; i < N; i++)); do
       echo "link add name v$i type veth peer name p$i"
       echo "link set v$i alias vnet:bench"
       echo "link set v$i addrgenmode none"
       echo "link set p$i addrgenmode none"
-      echo "link set v$i master br0"
+      echo "link set v$i master br$((i / 1000))"
       echo "link set v$i up"
       echo "link set p$i up"
     done

@@ -62,8 +62,8 @@ class FakeTransport : public netlink::Transport {
     }
     return acks;
   }
-  Result<std::vector<std::vector<uint8_t>>> dump(const std::vector<std::vector<uint8_t>>& r) override {
-    return std::vector<std::vector<uint8_t>>(r.size());
+  Result<std::vector<netlink::DumpReply>> dump(const std::vector<std::vector<uint8_t>>& r) override {
+    return std::vector<netlink::DumpReply>(r.size());
   }
 
  private:

@@ -331,7 +331,7 @@ TEST_F(NetnsTest, ConcurrentAppliesSerialize) {
 TEST_F(NetnsTest, SigkillDuringLargeApplyThenApplyConvergesAndDestroyCleans) {
   std::string file = "/run/" + id_ + "-big.toml";
   std::string body = "[host]\nname = \"big\"\n[bridges.br0]\n";
-  for (int i = 0; i < 400; ++i)
+  for (int i = 0; i < 1000; ++i)
     body += "[veths.v" + std::to_string(i) + "]\npeer = \"p" + std::to_string(i) +
             "\"\nbridge = \"br0\"\npeer_link_local = \"none\"\n";
   std::ofstream(file) << body;
@@ -342,10 +342,18 @@ TEST_F(NetnsTest, SigkillDuringLargeApplyThenApplyConvergesAndDestroyCleans) {
     execl(vnet.c_str(), vnet.c_str(), "--netns", target_.c_str(), "apply", file.c_str(), nullptr);
     _exit(127);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(40));
+  // kill once the first batch landed (a sendmsg runs whole: the kill falls between two)
+  bool partial = false;
+  for (int i = 0; i < 2000 && !partial; ++i) {
+    partial = sh("ip -n " + target_ + " -o link show | grep -c ' v[0-9]*@'") != "0\n";
+    if (!partial) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   kill(pid, SIGKILL);
   int st = 0;
   waitpid(pid, &st, 0);
+  EXPECT_TRUE(WIFSIGNALED(st)) << "apply finished before the kill";
+  int links_after_kill = std::stoi(sh("ip -n " + target_ + " -o link show | wc -l"));
+  RecordProperty("links_after_kill", links_after_kill);
   int rc = 0;
   std::string out = sh(vnet + " --netns " + target_ + " apply " + file, &rc);
   EXPECT_EQ(rc, 0) << out;
@@ -383,9 +391,11 @@ TEST_F(NetnsTest, RecordDumps) {
   auto replies = (*t)->dump(reqs);
   ASSERT_TRUE(replies);
   const char* names[] = {"links.hex", "bridge_vlans.hex", "addrs.hex", "routes.hex"};
-  for (size_t i = 0; i < 4; ++i)
-    std::ofstream(std::string(VNET_SOURCE_DIR) + "/tests/netlink/testdata/" + names[i])
-        << netlink::to_hex((*replies)[i]) << "\n";
+  for (size_t i = 0; i < 4; ++i) {
+    std::ofstream out(std::string(VNET_SOURCE_DIR) + "/tests/netlink/testdata/" + names[i]);
+    for (const auto& chunk : (*replies)[i]) out << netlink::to_hex(chunk);
+    out << "\n";
+  }
 }
 
 TEST_F(NetnsTest, SnapshotReadsWhatIpSees) {
