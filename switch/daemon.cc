@@ -85,6 +85,7 @@ Status Daemon::setup() {
   ports_.resize(cfg_.max_ports + 1);
   port_cfg_.assign(cfg_.max_ports + 1, -1);
   dirty_flag_.assign(cfg_.max_ports + 1, false);
+  pending_flag_.assign(cfg_.max_ports + 1, false);
 
   struct stat st;
   created_dir_ = ::stat(cfg_.dir.c_str(), &st) != 0;
@@ -201,6 +202,10 @@ void Daemon::detach(PortId id, const std::string& why) {
     dirty_flag_[id] = false;
     std::erase(dirty_, id);
   }
+  if (pending_flag_[id]) {
+    pending_flag_[id] = false;
+    std::erase(pending_, id);
+  }
   update_offloads();
 }
 
@@ -225,7 +230,7 @@ Status Daemon::run() {
   sd_notifyf(0, "READY=1\nSTATUS=serving %s", cfg_.dir.c_str());
   epoll_event events[64];
   while (!stop_) {
-    int n = ::epoll_wait(epoll_.get(), events, 64, -1);
+    int n = ::epoll_wait(epoll_.get(), events, 64, pending_.empty() ? -1 : 0);
     if (n < 0) {
       if (errno == EINTR) continue;
       return fail_errno("epoll_wait");
@@ -258,6 +263,13 @@ Status Daemon::run() {
           break;
       }
     }
+    // Ports that still hold received frames get their turn after everyone else's.
+    std::vector<PortId> again;
+    again.swap(pending_);
+    for (PortId id : again) {
+      pending_flag_[id] = false;
+      on_port_readable(id);
+    }
   }
   sd_notify(0, "STOPPING=1");
   return {};
@@ -274,6 +286,7 @@ void Daemon::on_port_readable(PortId id) {
       return;
     }
     if (rx_.empty()) break;
+    if (rx_.size() > scratch_.size()) scratch_.resize(rx_.size());  // ports cap at kBatch
     TimePoint now = Clock::now();
     for (size_t i = 0; i < rx_.size(); ++i) {
       const RxFrame& f = rx_[i];
@@ -282,7 +295,11 @@ void Daemon::on_port_readable(PortId id) {
       if (!decision_.dropped()) execute(f, i, decision_);
     }
     flush_dirty();
-    if (rx_.size() < kBatch && p->kind != "stream") break;
+    if (rx_.size() < kBatch && !p->pending()) return;
+  }
+  if (ports_[id] && ports_[id]->pending() && !pending_flag_[id]) {
+    pending_flag_[id] = true;
+    pending_.push_back(id);
   }
 }
 

@@ -112,6 +112,8 @@ class Daemon {
   std::vector<int> port_cfg_;                    // by PortId: index into cfg_.ports or -1
   std::vector<bool> dirty_flag_;
   std::vector<PortId> dirty_;
+  std::vector<bool> pending_flag_;
+  std::vector<PortId> pending_;  // ports with frames already read, not yet forwarded
   bool offload_ = false;
   bool stop_ = false;
   bool created_dir_ = false;

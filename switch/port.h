@@ -58,6 +58,10 @@ class Port {
   // `iov` covers one whole frame (with the vnet_hdr first when vnet_hdr()); false when
   // the frame was dropped (queue full, peer unknown, error).
   virtual bool send(const iovec* iov, int iovcnt, size_t len) = 0;
+  // Frames already received into the port's own buffer and not yet handed out (a
+  // stream read can bring many batches at once): the loop calls recv() again without
+  // waiting for the fd.
+  virtual bool pending() const { return false; }
   // Sends what send() queued. Returns the number of frames that could not be sent.
   virtual size_t flush() { return 0; }
   // Extra fds the loop must watch for this port (a VDE client's control connection),

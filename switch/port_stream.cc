@@ -37,6 +37,9 @@ class StreamPort : public Port {
       fill_ -= consumed_;
       consumed_ = 0;
     }
+    // Whole frames still in the buffer go first; read only when fewer than a batch.
+    if (!parse(out)) return RecvStatus::kClosed;
+    if (out.size() == kBatch || fill_ == rx_.size()) return RecvStatus::kOk;
     ssize_t n = ::read(fd_.get(), rx_.data() + fill_, rx_.size() - fill_);
     if (n == 0) return RecvStatus::kClosed;
     if (n < 0) {
@@ -44,18 +47,10 @@ class StreamPort : public Port {
       return RecvStatus::kClosed;
     }
     fill_ += size_t(n);
-    while (fill_ - consumed_ >= 4) {
-      const uint8_t* p = rx_.data() + consumed_;
-      uint32_t len = uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
-      // A length no frame can have means the stream is out of step: end the port
-      // rather than guess where the next frame starts.
-      if (len > kMaxGsoFrame || len + 4 > rx_.size()) return RecvStatus::kClosed;
-      if (fill_ - consumed_ < 4 + len) break;
-      out.push_back(RxFrame{rx_.data() + consumed_ + 4, len, nullptr});
-      consumed_ += 4 + len;
-    }
-    return RecvStatus::kOk;
+    return parse(out) ? RecvStatus::kOk : RecvStatus::kClosed;
   }
+
+  bool pending() const override { return has_whole_frame(); }
 
   bool send(const iovec* iov, int iovcnt, size_t len) override {
     uint32_t be = __builtin_bswap32(uint32_t(len));
@@ -112,6 +107,26 @@ class StreamPort : public Port {
   }
 
  private:
+  // Appends whole frames after consumed_ to `out`, at most a batch in all. False when a
+  // length no frame can have puts the stream out of step: the port is ended rather
+  // than left guessing where the next frame starts.
+  bool parse(std::vector<RxFrame>& out) {
+    while (out.size() < kBatch && fill_ - consumed_ >= 4) {
+      uint32_t len = frame_len(consumed_);
+      if (len > kMaxGsoFrame || len + 4 > rx_.size()) return false;
+      if (fill_ - consumed_ < 4 + len) break;
+      out.push_back(RxFrame{rx_.data() + consumed_ + 4, len, nullptr});
+      consumed_ += 4 + len;
+    }
+    return true;
+  }
+  uint32_t frame_len(size_t at) const {
+    const uint8_t* p = rx_.data() + at;
+    return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
+  }
+  bool has_whole_frame() const {
+    return fill_ - consumed_ >= 4 && fill_ - consumed_ >= 4 + size_t(frame_len(consumed_));
+  }
   size_t backlog_size() const { return backlog_.size() - head_; }
   void append(const void* p, size_t n) {
     auto* b = static_cast<const uint8_t*>(p);
