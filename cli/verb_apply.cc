@@ -46,9 +46,9 @@ int verb_apply(const Invocation& inv) {
   if (inv.global.verbose) {
     char line[200];
     snprintf(line, sizeof line,
-             "timing: read %.3f s, plan %.3f s, execute %.3f s, verify %.3f s, total %.3f s; "
-             "%llu write requests\n",
-             r->read_seconds, r->plan_seconds, r->exec_seconds, r->verify_seconds, r->seconds,
+             "timing: lock wait %.3f s, read %.3f s, plan %.3f s, execute %.3f s, verify %.3f s, "
+             "total %.3f s; %llu write requests\n",
+             r->lock_seconds, r->read_seconds, r->plan_seconds, r->exec_seconds, r->verify_seconds, r->seconds,
              static_cast<unsigned long long>(r->requests));
     std::cerr << line;
   }

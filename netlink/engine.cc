@@ -142,9 +142,10 @@ Result<ApplyReport> run(const topology::Topology& topo, const EngineOptions& o, 
   auto t0 = Clock::now();
   auto lock = Lock::take(o.run_dir);
   if (!lock) return tl::unexpected(lock.error());
+  ApplyReport rep;
+  rep.lock_seconds = since(t0);
   auto s = open_session(topo, o);
   if (!s) return tl::unexpected(s.error());
-  ApplyReport rep;
   auto t = Clock::now();
   auto snap = snapshot(*s, topo);
   if (!snap) return tl::unexpected(snap.error());

@@ -34,6 +34,7 @@ struct ApplyReport {
   uint64_t requests = 0;    // rtnetlink write requests sent (0 on a no-op apply)
   uint64_t sendmsgs = 0;    // sendmsg calls for them
   double seconds = 0;       // wall time of the whole call
+  double lock_seconds = 0;  // waiting for /run/vnet/lock (another apply running)
   double read_seconds = 0, plan_seconds = 0, exec_seconds = 0, verify_seconds = 0;
   bool changed() const { return !plan.ops.empty(); }
 };

@@ -13,7 +13,9 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <string_view>
 #include <tuple>
+#include <unordered_map>
 
 namespace vnet::plan {
 namespace {
@@ -126,8 +128,10 @@ class Planner {
     return s ? *s : kEmpty;
   }
   const LinkState* find(const std::string& ns, const std::string& name) const {
-    auto it = by_name_.find({ns, name});
-    return it == by_name_.end() ? nullptr : it->second;
+    auto n = by_name_.find(ns);
+    if (n == by_name_.end()) return nullptr;
+    auto it = n->second.find(name);
+    return it == n->second.end() ? nullptr : it->second;
   }
   bool marked(const LinkState& l) const { return l.alias == mark_; }
   void index_snapshot();
@@ -152,8 +156,10 @@ class Planner {
   void emit(Phase ph, Op op) { phases_[ph].push_back(std::move(op)); }
   std::vector<Op> recreate_ops(const std::string& ns, const LinkState& l) const;
   Want* find_want(const std::string& ns, const std::string& name) {
-    auto it = want_index_.find({ns, name});
-    return it == want_index_.end() ? nullptr : &wants_[it->second];
+    auto n = want_index_.find(ns);
+    if (n == want_index_.end()) return nullptr;
+    auto it = n->second.find(name);
+    return it == n->second.end() ? nullptr : &wants_[it->second];
   }
   Want* find_parent(const Want& w, const std::string& link);
 
@@ -162,11 +168,13 @@ class Planner {
   PlanOptions opt_;
   std::string mark_;
   std::vector<std::string> involved_;
-  std::map<std::pair<std::string, std::string>, const LinkState*> by_name_;
+  // name lookups per namespace; the views point into the snapshot and into wants_
+  // (reserved up front, never reallocated after indexing)
+  std::map<std::string, std::unordered_map<std::string_view, const LinkState*>> by_name_;
   std::map<Key, Key> peer_of_;    // owned veth <-> its peer, both directions
   std::set<Key> owned_peers_;     // unmarked peers of marked veths
   std::vector<Want> wants_;
-  std::map<std::pair<std::string, std::string>, size_t> want_index_;
+  std::map<std::string, std::unordered_map<std::string_view, size_t>> want_index_;
   std::set<Key> kept_;     // existing links the plan keeps (or moves)
   std::set<Key> deleted_;  // existing links that go (explicitly or with their veth/parent)
   std::set<std::string> new_netns_;
@@ -180,7 +188,7 @@ void Planner::index_snapshot() {
   int max_index = 1;
   for (const auto& [ns, st] : snap_.netns) {
     for (const auto& [idx, l] : st.links) {
-      by_name_[{ns, l.name}] = &l;
+      by_name_[ns][l.name] = &l;
       max_index = std::max(max_index, idx);
     }
   }
@@ -214,6 +222,8 @@ void Planner::index_snapshot() {
 }
 
 void Planner::collect_wants() {
+  wants_.reserve(topo_.bridges.size() + 2 * topo_.veths.size() + topo_.links.size() +
+                 topo_.vlans.size() + topo_.macvlans.size() + topo_.taps.size());
   if (opt_.destroy) {
     for (const Link& l : topo_.links) {
       Want w;
@@ -304,7 +314,6 @@ void Planner::collect_wants() {
     w.object = "tap " + t.name + ns_suffix(w.ns);
     add_want(std::move(w));
   }
-  for (size_t i = 0; i < wants_.size(); ++i) want_index_[{wants_[i].ns, wants_[i].name}] = i;
 }
 
 Want* Planner::find_parent(const Want& w, const std::string& link) {
@@ -541,6 +550,7 @@ void Planner::resolve_peer(size_t i) {
 }
 
 void Planner::resolve() {
+  for (size_t i = 0; i < wants_.size(); ++i) want_index_[wants_[i].ns][wants_[i].name] = i;
   // Kinds in dependency order: bridges, veths (+peers), links, vlans, macvlans, taps. A
   // vlan may sit on a macvlan or the other way round only in declaration order.
   for (size_t i = 0; i < wants_.size(); ++i) {
