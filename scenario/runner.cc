@@ -193,6 +193,8 @@ class Run {
       auto t1 = Clock::now();
       check(topo);
       report_.check_seconds = since(t1);
+    } else if (interrupted_) {
+      set_error(130, built.error().str());
     } else {
       set_error(built.error().exit == ExitCode::kEnvironment ? 3 : 1, built.error().str());
     }
