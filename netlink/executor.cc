@@ -21,6 +21,7 @@ bool netlink_only(const Op& op) {
 }
 
 struct OpResult {
+  bool first_failed = false;  // the op's first request failed (a create that did not happen)
   bool any_ok = false;
   bool failed = false;
   int err = 0;
@@ -93,10 +94,13 @@ class Executor {
         }
         if (it->second->error == 0) {
           res[i]->any_ok = true;
-        } else if (!res[i]->failed) {
-          res[i]->failed = true;
-          res[i]->err = it->second->error;
-          res[i]->msg = it->second->msg;
+        } else {
+          if (s == first) res[i]->first_failed = true;
+          if (!res[i]->failed) {
+            res[i]->failed = true;
+            res[i]->err = it->second->error;
+            res[i]->msg = it->second->msg;
+          }
         }
       }
     }
@@ -221,9 +225,14 @@ tl::expected<ExecStats, ExecFailure> execute(const std::vector<Op>& ops, Kernel&
   e.exit = (e.err == EOPNOTSUPP || e.err == EPERM) ? ExitCode::kEnvironment : ExitCode::kFailed;
   // undo everything that took effect, newest first
   std::vector<Op> undo;
-  for (size_t i = res.size(); i-- > 0;)
-    if (res[i].any_ok)
-      for (const Op& u : ops[i].undo) undo.push_back(u);
+  for (size_t i = res.size(); i-- > 0;) {
+    if (!res[i].any_ok) continue;
+    // a create whose RTM_NEWLINK failed made nothing: whatever answered to its index
+    // afterwards is not vnet's, and deleting it would destroy someone else's link
+    if (ops[i].kind == OpKind::kCreateLink && ops[i].spec.kind != "tun" && res[i].first_failed)
+      continue;
+    for (const Op& u : ops[i].undo) undo.push_back(u);
+  }
   std::vector<OpResult> ures;
   ex.run(undo, ures, true, std::nullopt);
   for (size_t i = 0; i < undo.size(); ++i) {

@@ -192,7 +192,7 @@ void Planner::index_snapshot() {
       max_index = std::max(max_index, idx);
     }
   }
-  next_ifindex_ = max_index + 1;
+  next_ifindex_ = std::max(max_index + 1, opt_.first_ifindex);
   // Pair owned veths with their peers: same namespace by index, else a veth elsewhere
   // whose IFLA_LINK points back.
   for (const auto& [ns, st] : snap_.netns) {

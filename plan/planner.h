@@ -22,6 +22,10 @@ namespace vnet::plan {
 
 struct PlanOptions {
   bool destroy = false;  // plan the removal of everything this host owns
+  // Links vnet creates get indexes from here up (or above the highest in use), far from
+  // where the kernel hands out indexes to everyone else: a link someone creates between
+  // vnet's read and its batch cannot take an index the batch addresses.
+  int first_ifindex = 1 << 20;
 };
 
 struct Plan {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <thread>
 
+#include "netlink/executor.h"
 #include "netlink/snapshot.h"
 #include "netlink/transport.h"
 #include "tests/netlink/netns_fixture.h"
@@ -278,6 +279,38 @@ TEST_F(NetnsTest, RealKernelRefusalMidwayRollsBackEverything) {
   EXPECT_THAT(r.error().what, HasSubstr("rolled back"));
   EXPECT_EQ(r.error().err, EINVAL);
   EXPECT_EQ(state(), before);
+}
+
+TEST_F(NetnsTest, NameTakenBetweenPlanAndExecuteIsRolledBack) {
+  // plan against the empty namespace, then someone takes a name the plan creates late
+  topology::Topology topo = load(kHost);
+  netlink::RealKernelOptions ko;
+  ko.target_netns = target_;
+  ko.netns_prefix = prefix();
+  netlink::RealKernel k(ko);
+  auto snap = netlink::read_snapshot(k, plan::involved_netns(topo, nullptr));
+  ASSERT_TRUE(snap);
+  plan::Plan p = plan::make_plan(topo, *snap);
+  ASSERT_TRUE(p.refusals.empty());
+  sh("ip -n " + target_ + " link add name mv0 type bridge");
+  std::string before = state();
+  auto r = netlink::execute(p.ops, k);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().error.err, EEXIST);
+  EXPECT_THAT(r.error().error.what, HasSubstr("macvlan mv0"));
+  EXPECT_TRUE(r.error().stats.undo_errors.empty());
+  // everything vnet did is gone (the namespaces it created stay: the record drives their
+  // removal, and a second apply reuses them); the foreign mv0 is untouched
+  for (const std::string& ns : {"ca", "cb"}) (void)netlink::delete_netns(kname(ns));
+  EXPECT_EQ(state(), before);
+  EXPECT_EQ(link("", "mv0")["linkinfo"]["info_kind"], "bridge");
+}
+
+TEST_F(NetnsTest, CreatedLinksGetIndexesFarFromTheKernelsOwn) {
+  ASSERT_TRUE(apply(kHost));
+  EXPECT_GE(link("", "br0")["ifindex"].get<int>(), 1 << 20);
+  sh("ip -n " + target_ + " link add name fx0 type bridge");
+  EXPECT_LT(link("", "fx0")["ifindex"].get<int>(), 1 << 20);
 }
 
 TEST_F(NetnsTest, FailingEveryStepLeavesTheStateAsBefore) {

@@ -118,6 +118,7 @@ struct World {
   Plan plan(bool destroy = false) const {
     PlanOptions o;
     o.destroy = destroy;
+    o.first_ifindex = 0;  // readable indexes: just above the highest in use
     return make_plan(topo, snap, o);
   }
   static std::vector<std::string> lines(const Plan& p) {

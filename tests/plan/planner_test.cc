@@ -672,6 +672,16 @@ TEST(Plan, ChosenIndexesAreFreeInEveryNamespace) {
   EXPECT_EQ(c.spec.peer_ifindex, 79);
 }
 
+TEST(Plan, ChosenIndexesStayFarFromTheKernelsOwn) {
+  World w;
+  w.bridge("br0");
+  Plan p = make_plan(w.topo, w.snap);  // default options
+  EXPECT_EQ(p.ops[0].ifindex, 1 << 20);
+  w.have("", (1 << 20) + 5, "x", "bridge", false);
+  p = make_plan(w.topo, w.snap);
+  EXPECT_EQ(p.ops[0].ifindex, (1 << 20) + 6);
+}
+
 TEST(Plan, JsonHasSchemaFields) {
   World w;
   w.bridge("br0");
