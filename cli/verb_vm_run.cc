@@ -1,5 +1,5 @@
-// `vnet vm-run [--kernel K] [--memory M] [--timeout S] [--accel auto|kvm|tcg] [--no-pvh]
-// -- CMD...`: runs CMD under a stock kernel in QEMU (vmrun/vmrun.h). CMD's exit status
+// `vnet vm-run [--kernel K] [--memory M] [--timeout S] [--share DIR]... [--accel
+// auto|kvm|tcg] [--no-pvh] -- CMD...`: runs CMD under a stock kernel in QEMU (vmrun/vmrun.h). CMD's exit status
 // is ours; vm-run's own failures exit 125 ("vnet vm-run: WHAT"), as env(1) and
 // timeout(1) do, so they cannot be mistaken for CMD's.
 #include <cstdlib>
@@ -30,6 +30,9 @@ int verb_vm_run(const Invocation& inv) {
       ("timeout", po::value<int>()->default_value(0), "kill QEMU after S seconds (0: never)")
       ("accel", po::value<std::string>()->default_value("auto"),
        "auto (KVM if a probe boot works, else TCG), kvm or tcg")
+      ("share", po::value<std::vector<std::string>>()->composing(),
+       "also share this folder writable at its path (repeatable; e.g. a source tree "
+       "under /tmp)")
       ("no-pvh", "boot the bzImage instead of the extracted PVH vmlinux");
   auto vm = parse_args(own, opts, {});
   if (cmd.empty()) throw UsageError("no command: put it after --");
@@ -40,6 +43,7 @@ int verb_vm_run(const Invocation& inv) {
   o.cpus = vm["cpus"].as<int>();
   o.timeout_s = vm["timeout"].as<int>();
   o.pvh = !vm.count("no-pvh");
+  if (vm.count("share")) o.shares = vm["share"].as<std::vector<std::string>>();
   if (o.cpus < 1) throw UsageError("--cpus must be at least 1");
   if (o.timeout_s < 0) throw UsageError("--timeout must not be negative");
   std::string accel = vm["accel"].as<std::string>();

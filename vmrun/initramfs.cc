@@ -29,9 +29,10 @@ bool is_dynamic(std::string_view elf) {
 }
 
 // The kernel runs /sbin/modprobe (request_module) in the initramfs root; hand the
-// request to the host's modprobe, which finds the kernel's modules at /lib/modules.
+// request to the host's modprobe (kmod), pointed at the cached modules: the host may
+// have no /lib/modules to mount them on.
 constexpr const char* kModprobe = R"(#!/bin/busybox sh
-exec /bin/busybox chroot /host /sbin/modprobe "$@"
+exec /bin/busybox chroot /host /sbin/modprobe -d /run/vnet-modules "$@"
 )";
 
 }  // namespace
@@ -133,15 +134,24 @@ mount -t tmpfs -o mode=755 tmpfs /host/run || fail "cannot mount /run"
 mount -t cgroup2 cgroup2 /host/sys/fs/cgroup 2>/dev/null
 mkdir -p /host/run/vnet-vm /host/run/netns
 mount --bind /ctl /host/run/vnet-vm || fail "cannot bind the control share"
-if [ -n "$VNET_WD" ]; then
-  mkdir -p "/host$VNET_WD" 2>/dev/null
-  mount -t 9p -o $O,rw wd "/host$VNET_WD" || fail "cannot mount the working directory $VNET_WD"
-fi
-if [ -n "$VNET_MODREL" ] && [ -d /host/lib/modules ]; then
-  mount -t tmpfs -o mode=755 tmpfs /host/lib/modules &&
-    mkdir -p "/host/lib/modules/$VNET_MODREL" &&
-    mount -t 9p -o $O,ro vnetmod "/host/lib/modules/$VNET_MODREL" ||
+i=0
+while [ "$i" -lt "${VNET_SHARES:-0}" ]; do
+  eval "d=\$VNET_SHARE$i"
+  mkdir -p "/host$d" 2>/dev/null
+  mount -t 9p -o $O,rw "wd$i" "/host$d" || fail "cannot mount $d writable"
+  i=$((i + 1))
+done
+if [ -n "$VNET_MODREL" ]; then
+  # The kernel's modules (from the cache) at /run/vnet-modules/lib/modules/<release>,
+  # where /sbin/modprobe below finds them; also at /lib/modules/<release> when the
+  # host has a /lib/modules to mount a tmpfs on.
+  M=/host/run/vnet-modules/lib/modules/$VNET_MODREL
+  mkdir -p "$M" && mount -t 9p -o $O,ro vnetmod "$M" ||
     echo "vnet-init: kernel modules not mounted; modprobe will not find them"
+  if [ -d /host/lib/modules ] && mount -t tmpfs -o mode=755 tmpfs /host/lib/modules; then
+    mkdir -p "/host/lib/modules/$VNET_MODREL"
+    mount --bind "$M" "/host/lib/modules/$VNET_MODREL"
+  fi
 fi
 hostname vnet-vm
 ip link set lo up

@@ -38,6 +38,18 @@ const char* const kKeepPrefixes[] = {
     "kernel/crypto/",
 };
 
+// Every module directly in kernel/drivers/net/ (veth, tun, tap, macvlan, macvtap,
+// dummy, ifb, geneve, vrf, nlmon...) is kept too; see keep_module().
+bool keep_module(const std::string& rel) {
+  for (const char* p : kKeepPrefixes)
+    if (rel.rfind(p, 0) == 0) return true;
+  const std::string net = "kernel/drivers/net/";
+  return rel.rfind(net, 0) == 0 && rel.find('/', net.size()) == std::string::npos;
+}
+
+// Bumped when what an entry holds changes; an entry of another format is rebuilt.
+constexpr const char* kCacheFormat = "2";
+
 const char* const kKeepFiles[] = {"modules.builtin", "modules.builtin.modinfo",
                                   "modules.order"};
 
@@ -194,8 +206,7 @@ Status prepare_entry(const std::string& root, const std::string& out, const Kern
     std::set<std::string> keep;  // relative paths
     std::vector<std::string> todo;
     for (const auto& [name, rel] : *idx)
-      for (const char* p : kKeepPrefixes)
-        if (rel.rfind(p, 0) == 0) todo.push_back(name);
+      if (keep_module(rel)) todo.push_back(name);
     for (const auto& n : boot_modules()) todo.push_back(normalize(n));
     while (!todo.empty()) {
       std::string name = todo.back();
@@ -226,7 +237,14 @@ Status prepare_entry(const std::string& root, const std::string& out, const Kern
     say(o, "kept " + std::to_string(keep.size()) + " of " + std::to_string(idx->size()) +
                " modules in " + since(t0));
   }
+  if (auto s = write_file(out + "/format", std::string(kCacheFormat) + "\n"); !s) return s;
   return write_file(out + "/release", src->release + "\n");
+}
+
+// A complete entry of the current format.
+bool entry_ok(const std::string& dir) {
+  auto f = read_file(dir + "/format");
+  return f && *f == std::string(kCacheFormat) + "\n" && exists(dir + "/release");
 }
 
 Result<KernelImage> load_entry(const std::string& dir) {
@@ -339,7 +357,7 @@ Result<KernelImage> ensure_kernel(const std::string& spec, const KernelOptions& 
       auto name = read_file(current);
       if (name && !name->empty()) {
         std::string n = name->substr(0, name->find('\n'));
-        if (exists(cache + "/" + n + "/release")) return load_entry(cache + "/" + n);
+        if (entry_ok(cache + "/" + n)) return load_entry(cache + "/" + n);
       }
     }
     auto name = debian_kernel_package();
@@ -348,7 +366,7 @@ Result<KernelImage> ensure_kernel(const std::string& spec, const KernelOptions& 
       auto names = list_dir(cache);
       if (names)
         for (auto it = names->rbegin(); it != names->rend(); ++it)
-          if (it->rfind("linux-image-", 0) == 0 && exists(cache + "/" + *it + "/release")) {
+          if (it->rfind("linux-image-", 0) == 0 && entry_ok(cache + "/" + *it)) {
             say(o, name.error().str() + "; using the cached " + *it);
             return load_entry(cache + "/" + *it);
           }
@@ -391,16 +409,17 @@ Result<KernelImage> ensure_kernel(const std::string& spec, const KernelOptions& 
     }
     return k;
   };
-  if (exists(entry + "/release")) return remember(load_entry(entry));
+  if (entry_ok(entry)) return remember(load_entry(entry));
 
   if (auto s = mkdir_p(cache); !s) return tl::unexpected(s.error().context("kernel cache"));
   auto lock = lock_cache(cache);
   if (!lock) return tl::unexpected(lock.error());
-  if (exists(entry + "/release")) return remember(load_entry(entry));  // built meanwhile
+  if (entry_ok(entry)) return remember(load_entry(entry));  // built meanwhile
   // Nobody else builds while we hold the lock: leftovers are from killed runs.
   if (auto names = list_dir(cache))
     for (const auto& n : *names)
-      if (n.rfind(".build-", 0) == 0) (void)remove_tree(cache + "/" + n);
+      if (n.rfind(".build-", 0) == 0 || n.rfind(".old-", 0) == 0)
+        (void)remove_tree(cache + "/" + n);
 
   std::string tmp = cache + "/.build-" + key + "-" + std::to_string(::getpid());
   if (auto s = mkdir_p(tmp); !s) return tl::unexpected(s.error());
@@ -441,6 +460,10 @@ Result<KernelImage> ensure_kernel(const std::string& spec, const KernelOptions& 
   }
   if (auto s = prepare_entry(root, tmp + "/entry", o); !s)
     return failed(s.error().context("preparing the kernel from " + (spec.empty() ? package : spec)));
+  if (exists(entry)) {  // an entry of an older format: out of the way first
+    std::string old = cache + "/.old-" + key + "-" + std::to_string(::getpid());
+    if (::rename(entry.c_str(), old.c_str()) == 0) (void)remove_tree(old);
+  }
   if (::rename((tmp + "/entry").c_str(), entry.c_str()) != 0) {
     Error e = fail_errno("cannot move the kernel into " + entry).value();
     return failed(e);

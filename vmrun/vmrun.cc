@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -360,8 +361,26 @@ Result<int> run(const Options& o) {
   if (auto s = write_file(initrd, *img); !s) return tl::unexpected(s.error());
   say("initramfs: " + std::to_string(img->size() >> 10) + " KiB in " + seconds_since(t0));
 
+  // Writable shares at their own paths: the working directory and --share folders,
+  // shortest first so a nested one is mounted over its parent.
+  std::vector<std::string> rw;
+  if (cwd != "/") rw.push_back(cwd);
+  for (const auto& sh : o.shares) {
+    char* real = ::realpath(sh.c_str(), nullptr);
+    if (!real || !is_dir(real)) {
+      std::free(real);
+      return fail("--share " + sh + ": not a folder", 0, ExitCode::kBadInput);
+    }
+    std::string r = real;
+    std::free(real);
+    if (r != "/" && std::find(rw.begin(), rw.end(), r) == rw.end()) rw.push_back(r);
+  }
+  std::stable_sort(rw.begin(), rw.end(),
+                   [](const std::string& a, const std::string& b) { return a.size() < b.size(); });
   const std::string guest_ctl = "/run/vnet-vm";
-  std::string vars = "VNET_WD=" + shell_quote(cwd == "/" ? "" : cwd) + "\n";
+  std::string vars = "VNET_SHARES=" + std::to_string(rw.size()) + "\n";
+  for (size_t i = 0; i < rw.size(); ++i)
+    vars += "VNET_SHARE" + std::to_string(i) + "=" + shell_quote(rw[i]) + "\n";
   bool have_mods = is_dir(kernel->modules_dir());
   vars += "VNET_MODREL=" + shell_quote(have_mods ? kernel->release : "") + "\n";
   for (const auto& [name, data] :
@@ -375,7 +394,8 @@ Result<int> run(const Options& o) {
          o.cpus, kvm, {}};
   b.shares.emplace_back("host", "/,readonly=on");
   b.shares.emplace_back("vnetctl", qemu_escape(ctl));
-  if (cwd != "/") b.shares.emplace_back("wd", qemu_escape(cwd));
+  for (size_t i = 0; i < rw.size(); ++i)
+    b.shares.emplace_back("wd" + std::to_string(i), qemu_escape(rw[i]));
   if (have_mods)
     b.shares.emplace_back("vnetmod", qemu_escape(kernel->modules_dir()) + ",readonly=on");
   say(std::string("booting ") + (b.image == kernel->vmlinux ? "the PVH vmlinux" : "the bzImage") +

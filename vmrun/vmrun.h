@@ -20,6 +20,8 @@ struct Options {
   std::vector<std::string> argv;                // CMD; required
   std::optional<std::vector<std::string>> env;  // "NAME=VALUE"; default: ours
   std::string cwd;                              // default: ours; "/" shares nothing writable
+  std::vector<std::string> shares;              // more folders writable at the same path
+                                                // (e.g. a source tree under /tmp)
   std::string kernel;                           // ensure_kernel() spec; "" = Debian's
   std::string cache_dir;                        // "" = default_kernel_cache()
   uint64_t memory_mib = 1024;

@@ -121,6 +121,21 @@ TEST(VmRun, WorkingDirectoryUnderTmpIsSharedWritable) {
   EXPECT_EQ(read_file(wd / "sub/deeper/file").value_or("<missing>"), "nested\n");
 }
 
+// A checkout under /tmp with its build folder inside (ctest runs there): --share makes
+// the source tree visible (and writable) too, nested shares mount in order.
+TEST(VmRun, ShareMakesMoreFoldersVisible) {
+  TempDir src, other;
+  ASSERT_TRUE(mkdir_p(src / "build/tests"));
+  ASSERT_TRUE(write_file(src / "golden.txt", "golden\n"));
+  Ran r = vm_run({"--share", src.path(), "--share", other.path(), "--", "sh", "-c",
+                  "cat ../../golden.txt; echo out > result; echo o > " + other.path() + "/w"},
+                 src / "build/tests");
+  ASSERT_EQ(r.status, 0) << show(r);
+  EXPECT_EQ(r.out, "golden\n");
+  EXPECT_EQ(read_file(src / "build/tests/result").value_or("<missing>"), "out\n");
+  EXPECT_EQ(read_file(other / "w").value_or("<missing>"), "o\n");
+}
+
 TEST(VmRun, ArgvAndEnvironmentArriveIntact) {
   std::string odd = "it's \"odd\" $HOME `x` \\ \n\t\x01\xff";
   Ran r = vm_run({"--", "sh", "-c", "printf '%s|' \"$@\"; printf '%s' \"$VNET_TEST_ODD\" >&2",
