@@ -1,8 +1,6 @@
 // `vnet check FILE`: validate a host.toml or scenario file; 0 ok, 2 invalid. Prints every
 // problem at once, each with its place in the file.
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "cli/verbs.h"
 #include "topology/load.h"
@@ -18,12 +16,7 @@ int verb_check(const Invocation& inv) {
   for (const std::string& file : vm["file"].as<std::vector<std::string>>()) {
     auto topo = topology::load_file(file);
     if (!topo) {
-      std::ifstream in(file);
-      std::stringstream text;
-      text << in.rdbuf();
-      std::cerr << topology::format_diagnostics(topo.error(), text.str());
-      std::cerr << file << ": " << topo.error().size()
-                << (topo.error().size() == 1 ? " error\n" : " errors\n");
+      std::cerr << topology::format_file_diagnostics(topo.error(), file);
       rc = 2;
       continue;
     }

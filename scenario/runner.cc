@@ -551,10 +551,7 @@ int run_files(const std::vector<std::string>& files, const RunOptions& options) 
     ScenarioReport r;
     auto loaded = topology::load_file(file);
     if (!loaded) {
-      std::ifstream in(file);
-      std::stringstream text;
-      text << in.rdbuf();
-      std::cerr << topology::format_diagnostics(loaded.error(), text.str());
+      std::cerr << topology::format_file_diagnostics(loaded.error(), file);
       r = error_report(file, 2, "invalid scenario file");
     } else if (!loaded->scenario || loaded->scenario->name.empty()) {
       r = error_report(file, 2, "no [scenario] table: `vnet scenario run` needs one");

@@ -100,4 +100,12 @@ std::string format_diagnostics(const std::vector<Diagnostic>& diags, const std::
   return out;
 }
 
+std::string format_file_diagnostics(const std::vector<Diagnostic>& diags, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return format_diagnostics(diags, text.str()) + path + ": " + std::to_string(diags.size()) +
+         (diags.size() == 1 ? " error\n" : " errors\n");
+}
+
 }  // namespace vnet::topology

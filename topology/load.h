@@ -30,6 +30,9 @@ LoadResult load_string(const std::string& text, const std::string& file,
 // "FILE:LINE:COL: error: WHAT", the source line with a caret under the spot, and the hint;
 // one block per diagnostic, in source order. `source` is the file's text (may be empty).
 std::string format_diagnostics(const std::vector<Diagnostic>& diags, const std::string& source);
+// The same for diagnostics of `path`, re-reading the file for the source lines, followed
+// by a summary line ("FILE: N errors"): what every command prints for bad input.
+std::string format_file_diagnostics(const std::vector<Diagnostic>& diags, const std::string& path);
 
 // Helpers shared with the CLI and tests.
 std::optional<Mac> parse_mac(const std::string& text);

@@ -65,4 +65,20 @@ RunResult run(const std::vector<std::string>& argv, const std::string& cwd,
 
 RunResult sh(const std::string& script) { return run({"sh", "-c", script}); }
 
+std::string row_with(const std::string& text, const std::string& needle) {
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    start = end + 1;
+    if (line.find(needle) == std::string::npos) continue;
+    std::string squeezed;
+    for (char c : line)
+      if (c != ' ' || (!squeezed.empty() && squeezed.back() != ' ')) squeezed += c;
+    return squeezed;
+  }
+  return "";
+}
+
 }  // namespace vnet::testing

@@ -18,4 +18,8 @@ RunResult run(const std::vector<std::string>& argv, const std::string& cwd = "",
 // Runs `sh -c script`.
 RunResult sh(const std::string& script);
 
+// The first line of `text` containing `needle`, with runs of spaces collapsed to one
+// (table rows whose column widths depend on the other rows).
+std::string row_with(const std::string& text, const std::string& needle);
+
 }  // namespace vnet::testing

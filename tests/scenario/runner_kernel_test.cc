@@ -7,25 +7,12 @@
 
 #include "tests/common/process.h"
 
+using vnet::testing::row_with;
 using vnet::testing::run;
 
 namespace {
 
 const std::string kSrc = VNET_SOURCE_DIR;
-
-// The row of a scenario table that mentions `needle`, with runs of spaces collapsed.
-std::string row_with(const std::string& out, const std::string& needle) {
-  std::istringstream in(out);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.find(needle) == std::string::npos) continue;
-    std::string squeezed;
-    for (char c : line)
-      if (c != ' ' || (!squeezed.empty() && squeezed.back() != ' ')) squeezed += c;
-    return squeezed;
-  }
-  return "";
-}
 
 TEST(ScenarioKernel, ShippedVlanScenariosPass) {
   for (const char* name : {"quickstart", "villa", "macvlan", "flat", "lab3"}) {
