@@ -18,10 +18,7 @@ int verb_destroy(const Invocation& inv) {
   std::string file = vm["file"].as<std::string>();
   auto topo = topology::load_file(file);
   if (!topo) {
-    std::ifstream in(file);
-    std::stringstream src;
-    src << in.rdbuf();
-    std::cerr << topology::format_diagnostics(topo.error(), src.str());
+    std::cerr << topology::format_file_diagnostics(topo.error(), file);
     return 2;
   }
   netlink::EngineOptions eo;

@@ -16,18 +16,11 @@ namespace po = boost::program_options;
 namespace vnet::cli {
 namespace {
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // Loads FILE and builds switch NAME's configuration; exit code and message on failure.
 Result<sw::SwitchConfig> load_switch(const std::string& file, const std::string& name) {
   auto topo = topology::load_file(file);
   if (!topo) {
-    std::cerr << topology::format_diagnostics(topo.error(), read_text(file));
+    std::cerr << topology::format_file_diagnostics(topo.error(), file);
     return fail(file + ": invalid", 0, ExitCode::kBadInput);
   }
   const topology::Switch* s = topo->find_switch(name);

@@ -271,7 +271,7 @@ void Planner::collect_wants() {
     p.is_peer = true;
     p.veth = &v;
     p.owner_want = owner;
-    p.ns = v.peer_netns.empty() ? norm_ns(v.netns) : norm_ns(v.peer_netns);
+    p.ns = norm_ns(v.peer_netns);  // resolved by the loader: "" is the target
     p.name = v.peer;
     p.object = "veth peer " + v.peer + ns_suffix(p.ns) + " (of " + v.name + ")";
     p.mtu = v.mtu;
@@ -418,7 +418,7 @@ void Planner::resolve_one(size_t i) {
         w.action = Action::kKeep;
         if (w.veth) {
           auto it = peer_of_.find({w.ns, cur->ifindex});
-          std::string want_peer_ns = w.veth->peer_netns.empty() ? w.ns : norm_ns(w.veth->peer_netns);
+          std::string want_peer_ns = norm_ns(w.veth->peer_netns);
           if (it == peer_of_.end()) {
             w.action = Action::kRecreate;
             w.reason = "its peer is not in any namespace vnet manages";

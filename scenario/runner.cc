@@ -221,8 +221,8 @@ class Run {
     eo.run_dir = (fs::path(kRecordDir) / prefix_).string();
     auto applied = netlink::apply(lab, eo);
     if (!applied) return tl::unexpected(applied.error());
-    for (const std::string& ns : namespaces_with_prefix(prefix_))
-      if (auto st = loopback_up(ns); !st) return st;
+    // The engine brings lo up in the namespaces it creates; the target is ours.
+    if (auto st = loopback_up(kernel_netns(prefix_, "")); !st) return st;
     if (int sig = signal_pending(sigfd_)) return interrupted(sig);
     return {};
   }

@@ -14,6 +14,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 size_t index_of(const std::vector<std::string>& v, const std::string& s) {
   auto it = std::find(v.begin(), v.end(), s);
@@ -68,6 +69,17 @@ TEST(Plan, CreatesVethWithPeerInNewNamespace) {
                           "set veth vb-a up", "set link lo in netns c1 up",
                           "set veth peer eth0 in netns c1 (of vb-a) up",
                           "add default route via 10.0.0.1 dev veth peer eth0 in netns c1 (of vb-a)"));
+}
+
+TEST(Plan, PeerNetnsIsTakenAsResolvedEmptyMeaningTheTarget) {
+  // The loader resolves an unwritten peer_netns to the veth's own namespace, so "" here
+  // is an explicit `peer_netns = "host"`: the peer lives in the target.
+  World w;
+  Veth& v = w.veth("vb-a", "eth0", "");
+  v.netns = "c1";
+  auto l = World::lines(w.plan());
+  EXPECT_THAT(l[1], HasSubstr("peer eth0)")) << l[1];
+  EXPECT_THAT(l[1], Not(HasSubstr("peer eth0 in netns"))) << l[1];
 }
 
 TEST(Plan, VethPeerGetsItsOwnChosenIndex) {
