@@ -5,6 +5,7 @@
 
 #include "base/error.h"
 #include "cli/verbs.h"
+#include "topology/load.h"
 
 namespace po = boost::program_options;
 
@@ -104,6 +105,17 @@ po::variables_map parse_args(const Invocation& inv, const po::options_descriptio
   for (const auto& p : positional)
     if (!vm.count(p)) throw UsageError("missing " + p);
   return vm;
+}
+
+std::optional<topology::Topology> load_verb_file(const Invocation& inv, const char* verb) {
+  po::variables_map vm = parse_args(inv, po::options_description(verb), {"file"});
+  std::string file = vm["file"].as<std::string>();
+  auto topo = topology::load_file(file);
+  if (!topo) {
+    std::cerr << topology::format_file_diagnostics(topo.error(), file);
+    return std::nullopt;
+  }
+  return std::move(*topo);
 }
 
 int report(int exit_code, const std::string& message) {

@@ -2,9 +2,7 @@
 // or "no changes". Exit 0 ok, 1 failed (rolled back) or refused, 2 bad input, 3 the
 // kernel lacks a feature (named) or state is unreadable.
 #include <cstdio>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "cli/verbs.h"
 #include "netlink/engine.h"
@@ -14,14 +12,8 @@
 namespace vnet::cli {
 
 int verb_apply(const Invocation& inv) {
-  boost::program_options::options_description opts("apply");
-  auto vm = parse_args(inv, opts, {"file"});
-  std::string file = vm["file"].as<std::string>();
-  auto topo = topology::load_file(file);
-  if (!topo) {
-    std::cerr << topology::format_file_diagnostics(topo.error(), file);
-    return 2;
-  }
+  auto topo = load_verb_file(inv, "apply");
+  if (!topo) return 2;
   netlink::EngineOptions eo;
   eo.target_netns = inv.global.netns;
   auto r = netlink::apply(*topo, eo);

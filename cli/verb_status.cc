@@ -1,8 +1,6 @@
 // `vnet status FILE [--json]`: live state against the declaration, per object. Exit 0 in
 // sync, 1 drift, 2 bad input, 3 kernel state unreadable.
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "cli/verbs.h"
 #include "netlink/engine.h"
@@ -12,14 +10,8 @@
 namespace vnet::cli {
 
 int verb_status(const Invocation& inv) {
-  boost::program_options::options_description opts("status");
-  auto vm = parse_args(inv, opts, {"file"});
-  std::string file = vm["file"].as<std::string>();
-  auto topo = topology::load_file(file);
-  if (!topo) {
-    std::cerr << topology::format_file_diagnostics(topo.error(), file);
-    return 2;
-  }
+  auto topo = load_verb_file(inv, "status");
+  if (!topo) return 2;
   netlink::EngineOptions eo;
   eo.target_netns = inv.global.netns;
   auto r = netlink::plan(*topo, eo);

@@ -8,6 +8,8 @@
 
 #include <boost/program_options.hpp>
 
+#include "topology/model.h"
+
 namespace vnet::cli {
 
 // Options accepted before or after the verb (design.md "Global").
@@ -42,6 +44,10 @@ struct UsageError : std::runtime_error {
 boost::program_options::variables_map parse_args(
     const Invocation& inv, const boost::program_options::options_description& options,
     const std::vector<std::string>& positional, bool last_repeats = false);
+
+// For verbs that take one host.toml: parses `VERB FILE` (no other options), loads and
+// validates FILE; on bad input prints every diagnostic and returns nullopt (exit 2).
+std::optional<topology::Topology> load_verb_file(const Invocation& inv, const char* verb);
 
 // "vnet: WHAT" on stderr, returns the exit code given.
 int report(int exit_code, const std::string& message);
