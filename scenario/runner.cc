@@ -13,8 +13,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "netlink/engine.h"
 #include "netlink/netns.h"
@@ -82,6 +84,40 @@ Status loopback_up(const std::string& netns) {
   ifr.ifr_flags |= IFF_UP;
   if (ioctl(fd.get(), SIOCSIFFLAGS, &ifr) < 0) return fail_errno("lo up in " + netns);
   return {};
+}
+
+// Waits (bounded) until every veth end of the lab is operationally up. A link's qdisc
+// is attached from the kernel's linkwatch work when carrier comes on; until then the
+// device drops every packet, and on a loaded machine that work can lag behind apply.
+// Taps are left out: without a reader they never get carrier.
+Status wait_until_running(const Topology& lab, const std::string& prefix) {
+  std::map<std::string, std::vector<std::string>> by_netns;
+  for (const auto& v : lab.veths) {
+    by_netns[kernel_netns(prefix, v.netns)].push_back(v.name);
+    by_netns[kernel_netns(prefix, v.peer_netns)].push_back(v.peer);
+  }
+  std::vector<std::pair<UniqueFd, std::string>> pending;  // socket in the namespace, link
+  for (const auto& [netns, names] : by_netns) {
+    auto ns = netlink::open_netns(netns);
+    if (!ns) return tl::unexpected(ns.error());
+    auto guard = netlink::NetnsGuard::enter(ns->get());
+    if (!guard) return tl::unexpected(guard.error());
+    for (const auto& name : names) {
+      UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+      if (!fd) return fail_errno("socket in " + netns);
+      pending.emplace_back(std::move(fd), name);
+    }
+  }
+  auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (!pending.empty() && Clock::now() < deadline) {
+    std::erase_if(pending, [](const auto& p) {
+      ifreq ifr{};
+      strncpy(ifr.ifr_name, p.second.c_str(), IFNAMSIZ - 1);
+      return ioctl(p.first.get(), SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_RUNNING);
+    });
+    if (!pending.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return {};  // still not running after 5 s: the checks will say what does not pass
 }
 
 std::vector<std::string> namespaces_with_prefix(const std::string& prefix) {
@@ -223,6 +259,7 @@ class Run {
     if (!applied) return tl::unexpected(applied.error());
     // The engine brings lo up in the namespaces it creates; the target is ours.
     if (auto st = loopback_up(kernel_netns(prefix_, "")); !st) return st;
+    if (auto st = wait_until_running(lab, prefix_); !st) return st;
     if (int sig = signal_pending(sigfd_)) return interrupted(sig);
     return {};
   }
