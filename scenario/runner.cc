@@ -214,8 +214,9 @@ class Run {
     std::ofstream(record / "pid") << getpid() << "\n" << file_ << "\n";
     if (options_.keep) std::ofstream(record / "keep") << "kept\n";
 
+    Topology lab = with_upstream(topo);
     auto t0 = Clock::now();
-    Status built = build(topo);
+    Status built = build(lab);
     report_.build_seconds = since(t0);
     SwitchProcesses switches;
     if (built && !topo.switches.empty()) {
@@ -227,7 +228,7 @@ class Run {
     if (built) {
       progress("checking " + std::to_string(topo.scenario->checks.size()) + " checks");
       auto t1 = Clock::now();
-      check(topo);
+      check(lab);
       report_.check_seconds = since(t1);
     } else if (interrupted_) {
       set_error(130, built.error().str());
@@ -247,9 +248,8 @@ class Run {
     if (!down && report_.error.empty()) set_error(1, "teardown: " + down.error().str());
   }
 
-  Status build(const Topology& topo) {
+  Status build(const Topology& lab) {
     progress("building");
-    Topology lab = with_upstream(topo);
     if (auto st = netlink::create_netns(kernel_netns(prefix_, "")); !st) return st;
     netlink::EngineOptions eo;
     eo.target_netns = kernel_netns(prefix_, "");
@@ -269,8 +269,8 @@ class Run {
     return fail(std::string("interrupted by ") + strsignal(sig));
   }
 
-  void check(const Topology& topo) {
-    auto specs = resolve_checks(with_upstream(topo), prefix_);
+  void check(const Topology& lab) {
+    auto specs = resolve_checks(lab, prefix_);
     if (!specs) return set_error(2, specs.error().str());
     auto results = run_checks(*specs, sigfd_);
     if (!results) {
@@ -328,6 +328,16 @@ Topology with_upstream(const Topology& topo) {
   return lab;
 }
 
+namespace {
+tl::unexpected<Error> check_error(const Check& c, const std::string& what) {
+  Error e;
+  e.exit = ExitCode::kBadInput;
+  e.loc = c.loc;
+  e.what = c.loc.str() + ": " + what;
+  return tl::unexpected(e);
+}
+}  // namespace
+
 Result<std::vector<CheckSpec>> resolve_checks(const Topology& topo, const std::string& prefix) {
   std::vector<CheckSpec> out;
   if (!topo.scenario) return out;
@@ -340,14 +350,9 @@ Result<std::vector<CheckSpec>> resolve_checks(const Topology& topo, const std::s
       for (const Iface& i : ifaces)
         for (const Cidr& a : *i.addresses)
           if (a.addr == c.address) s.listen_netns = kernel_netns(prefix, i.netns);
-      if (s.listen_netns.empty()) {
-        Error e;
-        e.exit = ExitCode::kBadInput;
-        e.loc = c.loc;
-        e.what = c.loc.str() + ": tcp check: no namespace of the scenario has address " +
-                 c.address.str() + " to listen on";
-        return tl::unexpected(e);
-      }
+      if (s.listen_netns.empty())
+        return check_error(c, "tcp check: no namespace of the scenario has address " +
+                                  c.address.str() + " to listen on");
     }
     if (c.kind == Check::Kind::kArping) {
       std::string from = c.from == topology::kHostNetns ? "" : c.from;
@@ -357,14 +362,9 @@ Result<std::vector<CheckSpec>> resolve_checks(const Topology& topo, const std::s
           if (a.addr.family == AF_INET && a.contains(c.address) && s.arp_ifname.empty())
             s.arp_ifname = i.name, s.arp_source = a.addr;
       }
-      if (s.arp_ifname.empty()) {
-        Error e;
-        e.exit = ExitCode::kBadInput;
-        e.loc = c.loc;
-        e.what = c.loc.str() + ": arping: namespace '" + check_from(c) +
-                 "' has no address in the subnet of " + c.address.str();
-        return tl::unexpected(e);
-      }
+      if (s.arp_ifname.empty())
+        return check_error(c, "arping: namespace '" + check_from(c) +
+                                  "' has no address in the subnet of " + c.address.str());
     }
     out.push_back(std::move(s));
   }

@@ -166,12 +166,6 @@ Result<SourceTree> find_source(const std::string& root) {
 }
 
 using Clock = std::chrono::steady_clock;
-std::string since(Clock::time_point t0) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f s", double(ms) / 1000.0);
-  return buf;
-}
 
 void say(const KernelOptions& o, const std::string& s) {
   if (o.log) o.log(s);
@@ -192,7 +186,7 @@ Status prepare_entry(const std::string& root, const std::string& out, const Kern
   } else if (auto elf = extract_vmlinux(*image); elf && has_pvh_note(*elf)) {
     if (auto s = write_file(out + "/vmlinux", *elf, 0644); !s) return s;
     say(o, "extracted the PVH vmlinux (" + std::to_string(elf->size() >> 20) + " MiB) in " +
-               since(t0));
+               seconds_since(t0));
   } else {
     say(o, "no PVH vmlinux (" + (elf ? std::string("ELF without a PVH note")
                                      : elf.error().str()) +
@@ -235,7 +229,7 @@ Status prepare_entry(const std::string& root, const std::string& out, const Kern
       if (c->status != 0) return fail(describe_failure("depmod", *c));
     }
     say(o, "kept " + std::to_string(keep.size()) + " of " + std::to_string(idx->size()) +
-               " modules in " + since(t0));
+               " modules in " + seconds_since(t0));
   }
   if (auto s = write_file(out + "/format", std::string(kCacheFormat) + "\n"); !s) return s;
   return write_file(out + "/release", src->release + "\n");
@@ -447,7 +441,7 @@ Result<KernelImage> ensure_kernel(const std::string& spec, const KernelOptions& 
     for (const auto& n : *names)
       if (ends_with(n, ".deb")) deb = tmp + "/" + n;
     if (deb.empty()) return failed(fail("apt-get download " + package + " left no .deb").value());
-    say(o, "downloaded in " + since(t0));
+    say(o, "downloaded in " + seconds_since(t0));
   }
   std::string root = folder;
   if (!deb.empty()) {
@@ -456,7 +450,7 @@ Result<KernelImage> ensure_kernel(const std::string& spec, const KernelOptions& 
     auto c = run_capture({"dpkg-deb", "-x", deb, root});
     if (!c) return failed(c.error());
     if (c->status != 0) return failed(fail(describe_failure("dpkg-deb -x " + deb, *c)).value());
-    say(o, "unpacked in " + since(t0));
+    say(o, "unpacked in " + seconds_since(t0));
   }
   if (auto s = prepare_entry(root, tmp + "/entry", o); !s)
     return failed(s.error().context("preparing the kernel from " + (spec.empty() ? package : spec)));

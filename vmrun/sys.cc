@@ -1,5 +1,7 @@
 #include "vmrun/sys.h"
 
+#include <cstdio>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -181,6 +183,14 @@ std::string describe_failure(const std::string& what, const Captured& c) {
   std::string s = what + " exited " + std::to_string(c.status);
   if (!err.empty()) s += ": " + err;
   return s;
+}
+
+std::string seconds_since(std::chrono::steady_clock::time_point t0) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - t0).count();
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f s", double(ms) / 1000.0);
+  return buf;
 }
 
 }  // namespace vnet::vmrun

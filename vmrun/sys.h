@@ -3,6 +3,7 @@
 // Every call returns a Result that says which path or program failed.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -35,5 +36,8 @@ Result<Captured> run_capture(const std::vector<std::string>& argv, const std::st
 
 // "prog: exit 3: <last lines of its stderr>" for messages about a helper that failed.
 std::string describe_failure(const std::string& what, const Captured& c);
+
+// Wall time since `t0` for progress lines: "1.23 s".
+std::string seconds_since(std::chrono::steady_clock::time_point t0);
 
 }  // namespace vnet::vmrun

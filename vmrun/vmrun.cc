@@ -28,12 +28,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string seconds_since(Clock::time_point t0) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f s", double(ms) / 1000.0);
-  return buf;
-}
 
 // A private scratch folder for one run (initramfs, console log, control share);
 // removed with everything in it.
