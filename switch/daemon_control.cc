@@ -77,6 +77,7 @@ json Daemon::ports_json() const {
                    {"pvid", pol.pvid},
                    {"tagged", pol.tagged_list()},
                    {"vnet_hdr", p->vnet_hdr()},
+                   {"io", p->io()},
                    {"rx_frames", c.rx_frames},
                    {"rx_bytes", c.rx_bytes},
                    {"tx_frames", c.tx_frames},

@@ -53,6 +53,10 @@ class Port {
 
   virtual int fd() const = 0;
   virtual bool vnet_hdr() const { return false; }
+  // How frames cross into the kernel: "io_uring" or "read/write" (taps: a batch per
+  // system call, or one call per frame), "mmsg" (recvmmsg/sendmmsg), "stream" (many
+  // length-prefixed frames per read/writev).
+  virtual const char* io() const = 0;
   // Appends up to kBatch frames to `out` (cleared first). kClosed: remove the port.
   virtual RecvStatus recv(RxArena& arena, std::vector<RxFrame>& out) = 0;
   // `iov` covers one whole frame (with the vnet_hdr first when vnet_hdr()); false when

@@ -28,6 +28,7 @@ class DgramPort : public Port {
     ::setsockopt(fd_.get(), SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
   }
   int fd() const override { return fd_.get(); }
+  const char* io() const override { return "mmsg"; }
   int aux_fd() const override { return ctl_.get(); }
   std::vector<std::string> paths() const override { return paths_; }
 

@@ -26,6 +26,7 @@ class PacketPort : public Port {
     for (auto& m : msgs_) m = mmsghdr{};
   }
   int fd() const override { return fd_.get(); }
+  const char* io() const override { return "mmsg"; }
   bool vnet_hdr() const override { return true; }
 
   RecvStatus recv(RxArena& arena, std::vector<RxFrame>& out) override {

@@ -27,6 +27,7 @@ class StreamPort : public Port {
     ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
   }
   int fd() const override { return fd_.get(); }
+  const char* io() const override { return "stream"; }
   bool wants_write() const override { return backlog_size() > 0; }
 
   RecvStatus recv(RxArena&, std::vector<RxFrame>& out) override {

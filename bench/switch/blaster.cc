@@ -4,14 +4,24 @@
 //
 //   switch_blaster vde DIR SECONDS        two VDE clients of the switch at DIR
 //   switch_blaster stream PATH_A PATH_B SECONDS   two stream clients (vnet only)
+//   switch_blaster udp-recv PORT SECONDS          count 18-byte UDP datagrams (recvmmsg)
+//   switch_blaster udp-send ADDR PORT SECONDS     send them as fast as the socket takes
+//                                                 them (sendmmsg, 64 per call)
+//
+// The udp modes are lean endpoints for the tap benchmark: iperf3 spends several
+// microseconds per datagram on each side, so on a small machine its receiver, not the
+// switch between the namespaces, sets the rate.
 //
 // Prints: "sent N received M seconds S rx_fps F".
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -94,9 +104,78 @@ void send_frame(const Client& c, const std::vector<uint8_t>& f) {
   }
 }
 
+sockaddr_in inet(const char* ip, const char* port) {
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(uint16_t(std::atoi(port)));
+  if (ip) ::inet_pton(AF_INET, ip, &sa.sin_addr);
+  return sa;
+}
+
+int udp_send(const char* ip, const char* port, double secs) {
+  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in sa = inet(ip, port);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) return std::perror("connect"), 1;
+  uint8_t payload[18] = {};
+  std::vector<iovec> iov(64, iovec{payload, sizeof payload});
+  std::vector<mmsghdr> msgs(64);
+  for (size_t i = 0; i < msgs.size(); ++i) {
+    msgs[i].msg_hdr = msghdr{};
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  uint64_t sent = 0;
+  auto end = Clock::now() + std::chrono::duration<double>(secs);
+  while (Clock::now() < end) {
+    int n = ::sendmmsg(fd, msgs.data(), unsigned(msgs.size()), 0);
+    if (n > 0) sent += unsigned(n);
+  }
+  std::printf("sent %llu seconds %.2f tx_fps %.0f\n", (unsigned long long)sent, secs,
+              double(sent) / secs);
+  return 0;
+}
+
+int udp_recv(const char* port, double secs) {
+  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  int buf = 4 << 20;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof buf);
+  sockaddr_in sa = inet(nullptr, port);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) return std::perror("bind"), 1;
+  std::vector<std::array<uint8_t, 64>> bufs(64);
+  std::vector<iovec> iov(64);
+  std::vector<mmsghdr> msgs(64);
+  for (size_t i = 0; i < msgs.size(); ++i) {
+    iov[i] = iovec{bufs[i].data(), bufs[i].size()};
+    msgs[i].msg_hdr = msghdr{};
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  // The clock starts at the first datagram and stops at the last one before the
+  // sender's time is up (it stops sending; 300 ms of silence ends the count).
+  uint64_t received = 0;
+  Clock::time_point first, last;
+  while (true) {
+    pollfd p{fd, POLLIN, 0};
+    int wait_ms = received ? 300 : int(secs * 1000) + 5000;
+    if (::poll(&p, 1, wait_ms) != 1) break;
+    int n = ::recvmmsg(fd, msgs.data(), unsigned(msgs.size()), MSG_DONTWAIT, nullptr);
+    if (n <= 0) continue;
+    if (!received) first = Clock::now();
+    received += unsigned(n);
+    last = Clock::now();
+  }
+  double elapsed = std::chrono::duration<double>(last - first).count();
+  std::printf("received %llu seconds %.2f rx_fps %.0f\n", (unsigned long long)received,
+              elapsed, elapsed > 0 ? double(received) / elapsed : 0.0);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 4 && std::string(argv[1]) == "udp-recv") return udp_recv(argv[2], std::atof(argv[3]));
+  if (argc == 5 && std::string(argv[1]) == "udp-send")
+    return udp_send(argv[2], argv[3], std::atof(argv[4]));
   if (argc < 4) {
     std::fprintf(stderr, "usage: switch_blaster vde DIR SECONDS | stream A B SECONDS\n");
     return 2;
