@@ -50,7 +50,7 @@ Daemon::~Daemon() {
   for (auto& p : ports_)
     if (p)
       for (const auto& path : p->paths()) ::unlink(path.c_str());
-  for (const auto& l : stream_listeners_) ::unlink(l.path.c_str());
+  for (const auto& [fd, l] : stream_listeners_) ::unlink(l.path.c_str());
   if (vde_ctl_) ::unlink(cfg_.ctl_path().c_str());
   if (control_) ::unlink(cfg_.control_path().c_str());
   if (created_dir_) ::rmdir(cfg_.dir.c_str());  // fails, harmlessly, if clients left files
@@ -83,7 +83,6 @@ Status Daemon::setup() {
   epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
   if (!epoll_) return fail_errno("epoll_create1");
   ports_.resize(cfg_.max_ports + 1);
-  port_cfg_.assign(cfg_.max_ports + 1, -1);
   dirty_flag_.assign(cfg_.max_ports + 1, false);
   pending_flag_.assign(cfg_.max_ports + 1, false);
 
@@ -101,33 +100,8 @@ Status Daemon::setup() {
   if (auto s = watch(vde_ctl_.get(), EPOLLIN, token(kVdeCtl)); !s) return s;
   if (auto s = watch(control_.get(), EPOLLIN, token(kControlListen)); !s) return s;
 
-  using Kind = topology::SwitchPort::Kind;
-  for (size_t i = 0; i < cfg_.ports.size(); ++i) {
-    const PortConfig& pc = cfg_.ports[i];
-    std::string where = "port " + pc.name;
-    if (pc.kind == Kind::kVdePort) continue;  // waits for its client
-    if (pc.kind == Kind::kStream) {
-      auto fd = listen_or_inherit(pc.target, SOCK_STREAM, cfg_.socket_mode, cfg_.gid);
-      if (!fd) return tl::unexpected(fd.error().context(where));
-      stream_listeners_.push_back({std::move(*fd), pc.target, i});
-      if (auto s = watch(stream_listeners_.back().fd.get(), EPOLLIN,
-                         token(kStreamListen, uint32_t(stream_listeners_.size() - 1)));
-          !s)
-        return s;
-      continue;
-    }
-    Result<std::unique_ptr<Port>> port = fail("unknown port kind");
-    if (pc.kind == Kind::kTap) port = open_tap(pc.target);
-    else if (pc.kind == Kind::kPacket) port = open_packet(pc.target);
-    else if (pc.kind == Kind::kDgram) {
-      if (int fd = take_listen_fd(pc.target, SOCK_DGRAM); fd >= 0) ::close(fd);
-      port = open_dgram_listener(pc.target, cfg_.socket_mode, cfg_.gid);
-    }
-    if (!port) return tl::unexpected(port.error().context(where));
-    auto id = alloc_port(0);
-    if (!id) return tl::unexpected(id.error().context(where));
-    if (auto s = attach(std::move(*port), *id, &pc); !s) return s;
-  }
+  for (size_t i = 0; i < cfg_.ports.size(); ++i)
+    if (auto s = open_declared(i); !s) return s;
 
   sigset_t mask;
   sigemptyset(&mask);
@@ -147,6 +121,33 @@ Status Daemon::setup() {
   its.it_value.tv_sec = 1;
   ::timerfd_settime(timer_.get(), 0, &its, nullptr);
   return watch(timer_.get(), EPOLLIN, token(kTimer));
+}
+
+// Opens declared port cfg_.ports[i]: a tap, packet or dgram port becomes a live port, a
+// stream port a listener whose connections become ports; a VDE port waits for its client.
+Status Daemon::open_declared(size_t i) {
+  using Kind = topology::SwitchPort::Kind;
+  const PortConfig& pc = cfg_.ports[i];
+  std::string where = "port " + pc.name;
+  if (pc.kind == Kind::kVdePort) return {};
+  if (pc.kind == Kind::kStream) {
+    auto fd = listen_or_inherit(pc.target, SOCK_STREAM, cfg_.socket_mode, cfg_.gid);
+    if (!fd) return tl::unexpected(fd.error().context(where));
+    int raw = fd->get();
+    stream_listeners_.emplace(raw, StreamListener{std::move(*fd), pc.target, pc.name});
+    return watch(raw, EPOLLIN, token(kStreamListen, uint32_t(raw)));
+  }
+  Result<std::unique_ptr<Port>> port = fail("unknown port kind");
+  if (pc.kind == Kind::kTap) port = open_tap(pc.target);
+  else if (pc.kind == Kind::kPacket) port = open_packet(pc.target);
+  else if (pc.kind == Kind::kDgram) {
+    if (int fd = take_listen_fd(pc.target, SOCK_DGRAM); fd >= 0) ::close(fd);
+    port = open_dgram_listener(pc.target, cfg_.socket_mode, cfg_.gid);
+  }
+  if (!port) return tl::unexpected(port.error().context(where));
+  auto id = alloc_port(0);
+  if (!id) return tl::unexpected(id.error().context(where));
+  return attach(std::move(*port), *id, &pc);
 }
 
 Result<PortId> Daemon::alloc_port(uint32_t requested) {
@@ -177,7 +178,6 @@ Status Daemon::attach(std::unique_ptr<Port> port, PortId id, const PortConfig* p
       unwatch(port->fd());
       return s;
     }
-  port_cfg_[id] = pc ? int(pc - cfg_.ports.data()) : -1;
   fwd_.add_port(id, pc ? pc->policy : VlanPolicy::access(cfg_.default_vlan));
   log("port " + std::to_string(id) + " up: " + port->kind + " " + port->peer +
       (pc ? " (" + pc->name + ")" : ""));
@@ -197,7 +197,6 @@ void Daemon::detach(PortId id, const std::string& why) {
   fwd_.remove_port(id);
   // A dgram listener is a declared port: it lives as long as the switch.
   p.reset();
-  port_cfg_[id] = -1;
   if (dirty_flag_[id]) {
     dirty_flag_[id] = false;
     std::erase(dirty_, id);
@@ -243,7 +242,7 @@ Status Daemon::run() {
         case kTimer: on_timer(); break;
         case kVdeCtl: accept_vde(); break;
         case kVdePending: handle_vde_request(int(v)); break;
-        case kStreamListen: accept_stream(v); break;
+        case kStreamListen: accept_stream(int(v)); break;
         case kControlListen: accept_control(); break;
         case kControlConn: handle_control(int(v)); break;
         case kPortData:
@@ -470,8 +469,10 @@ void Daemon::handle_vde_request(int fd) {
   }
 }
 
-void Daemon::accept_stream(size_t li) {
-  StreamListener& l = stream_listeners_[li];
+void Daemon::accept_stream(int listener_fd) {
+  auto it = stream_listeners_.find(listener_fd);
+  if (it == stream_listeners_.end()) return;
+  const StreamListener& l = it->second;
   while (true) {
     UniqueFd conn(::accept4(l.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!conn) return;
@@ -482,7 +483,7 @@ void Daemon::accept_stream(size_t li) {
     }
     auto port = make_stream_port(std::move(conn));
     port->peer = l.path;
-    if (auto s = attach(std::move(port), *id, &cfg_.ports[l.config_index]); !s)
+    if (auto s = attach(std::move(port), *id, cfg_.find_port(l.name)); !s)
       log("stream client refused: " + s.error().str());
   }
 }
@@ -495,6 +496,44 @@ void Daemon::on_signal() {
   }
 }
 
+// The declared port a live port belongs to: by name, or for a VDE client by the number
+// a `vde_port = N` entry gives it; null for VDE clients on default_vlan.
+const PortConfig* Daemon::config_of(const Port& p) const {
+  if (!p.name.empty()) return cfg_.find_port(p.name);
+  if (p.kind == "vde")
+    for (const auto& pc : cfg_.ports)
+      if (pc.kind == topology::SwitchPort::Kind::kVdePort && pc.vde_port == p.id) return &pc;
+  return nullptr;
+}
+
+// Closes what declared port `name` opened: its tap/packet/dgram port, its stream listener
+// (socket removed) and that listener's connections. A VDE client stays connected and
+// falls back to default_vlan: the guest behind it did nothing wrong.
+void Daemon::close_declared(const std::string& name) {
+  for (auto it = stream_listeners_.begin(); it != stream_listeners_.end();) {
+    if (it->second.name != name) {
+      ++it;
+      continue;
+    }
+    unwatch(it->first);
+    ::unlink(it->second.path.c_str());
+    it = stream_listeners_.erase(it);
+  }
+  for (PortId id = 1; id < ports_.size(); ++id) {
+    Port* p = ports_[id].get();
+    if (!p || p->name != name) continue;
+    if (p->kind == "vde") {
+      p->name.clear();
+      continue;
+    }
+    for (const auto& path : p->paths()) ::unlink(path.c_str());
+    detach(id, "removed from the configuration");
+  }
+}
+
+// SIGHUP: ports that left the file (or changed kind or target) are closed, new ones
+// opened, and every live port takes the VLAN policy the file now gives it, in place:
+// connected clients stay. Socket folder, permissions and max_ports need a restart.
 void Daemon::reload() {
   if (!opts_.reload) return log("SIGHUP: no configuration file to reload");
   sd_notify(0, "RELOADING=1");
@@ -504,29 +543,48 @@ void Daemon::reload() {
     sd_notify(0, "READY=1");
     return;
   }
-  // VLAN policy and limits change in place; clients stay connected. Ports added to or
-  // removed from the file need a restart (their sockets and taps are opened at start).
+  if (next->dir != cfg_.dir || next->socket_mode != cfg_.socket_mode ||
+      next->gid != cfg_.gid || next->max_ports != cfg_.max_ports)
+    log("reload: socket folder, group, modes and max_ports change only on restart");
+  auto same = [](const PortConfig& a, const PortConfig& b) {
+    return a.kind == b.kind && a.target == b.target && a.vde_port == b.vde_port;
+  };
+  std::vector<std::string> removed, added;
+  for (const auto& pc : cfg_.ports) {
+    const PortConfig* np = next->find_port(pc.name);
+    if (!np || !same(pc, *np)) removed.push_back(pc.name);
+  }
+  for (const auto& np : next->ports) {
+    const PortConfig* pc = cfg_.find_port(np.name);
+    if (!pc || !same(*pc, np)) added.push_back(np.name);
+  }
+  for (const auto& name : removed) close_declared(name);
+
+  cfg_.ports = next->ports;
+  cfg_.default_vlan = next->default_vlan;
+  cfg_.limits = next->limits;
+  fwd_.fdb().set_limits(cfg_.limits);
   size_t changed = 0;
   for (PortId id = 1; id < ports_.size(); ++id) {
     if (!ports_[id]) continue;
-    VlanPolicy want = VlanPolicy::access(next->default_vlan);
-    if (port_cfg_[id] >= 0) {
-      const PortConfig* np = next->find_port(cfg_.ports[size_t(port_cfg_[id])].name);
-      if (!np) continue;
-      want = np->policy;
-    }
+    const PortConfig* pc = config_of(*ports_[id]);
+    VlanPolicy want = pc ? pc->policy : VlanPolicy::access(cfg_.default_vlan);
     if (!(want == fwd_.policy(id))) {
       fwd_.set_policy(id, want);
       ++changed;
     }
   }
-  // Keep the port table in the shape the live ports point into; take the new policies.
-  for (auto& pc : cfg_.ports)
-    if (const PortConfig* np = next->find_port(pc.name)) pc.policy = np->policy;
-  cfg_.default_vlan = next->default_vlan;
-  cfg_.limits = next->limits;
-  fwd_.fdb().set_limits(cfg_.limits);
-  log("reloaded: " + std::to_string(changed) + " port(s) changed VLANs");
+  size_t opened = 0;
+  for (const auto& name : added) {
+    const PortConfig* pc = cfg_.find_port(name);
+    if (auto s = open_declared(size_t(pc - cfg_.ports.data())); !s)
+      log("reload: " + s.error().str());
+    else
+      ++opened;
+  }
+  log("reloaded: " + std::to_string(opened) + " port(s) added, " +
+      std::to_string(removed.size()) + " removed, " + std::to_string(changed) +
+      " changed VLANs");
   sd_notify(0, "READY=1");
 }
 

@@ -2,7 +2,7 @@
 // frames from a ready port, asks the Forwarder where each goes, writes them (pushing or
 // popping the VLAN tag by splitting iovecs), and flushes every port it queued to before
 // reading again. It also serves the VDE handshake on DIR/ctl, stream listeners, the
-// JSON control socket DIR/control, SIGHUP (reload VLAN policy), SIGTERM/SIGINT (stop,
+// JSON control socket DIR/control, SIGHUP (reload: ports added, removed, VLANs changed), SIGTERM/SIGINT (stop,
 // remove sockets) and a 1 s timer (FDB aging, sd_notify STATUS=).
 #pragma once
 
@@ -74,11 +74,14 @@ class Daemon {
   void arm_write(PortId id);
   void accept_vde();
   void handle_vde_request(int fd);
-  void accept_stream(size_t listener);
+  void accept_stream(int listener_fd);
   void accept_control();
   void handle_control(int fd);
   void on_signal();
   void on_timer();
+  Status open_declared(size_t index);
+  void close_declared(const std::string& name);
+  const PortConfig* config_of(const Port& p) const;
   void reload();
   void notify_status();
   void log(const std::string& line) const;
@@ -86,7 +89,8 @@ class Daemon {
   struct StreamListener {
     UniqueFd fd;
     std::string path;
-    size_t config_index;
+    std::string name;  // of the declared port
+
   };
   struct ControlConn {
     UniqueFd fd;
@@ -105,11 +109,10 @@ class Daemon {
   DaemonOptions opts_;
   Forwarder fwd_;
   UniqueFd epoll_, signal_, timer_, vde_ctl_, control_;
-  std::vector<StreamListener> stream_listeners_;
+  std::map<int, StreamListener> stream_listeners_;  // by fd
   std::map<int, UniqueFd> vde_pending_;
   std::map<int, ControlConn> control_conns_;
   std::vector<std::unique_ptr<Port>> ports_;     // by PortId; null = free
-  std::vector<int> port_cfg_;                    // by PortId: index into cfg_.ports or -1
   std::vector<bool> dirty_flag_;
   std::vector<PortId> dirty_;
   std::vector<bool> pending_flag_;

@@ -7,7 +7,8 @@
 // A tap moves one frame per read() or write(), and a system call is the switch's largest
 // cost per small frame (about 1 µs each on the virtual machines we measure on, more than
 // the forwarding itself). So a batch of reads, and every frame queued for this tap
-// until flush(), goes to the kernel through an io_uring in ONE io_uring_enter(). The
+// until flush(), goes to the kernel through an io_uring in ONE io_uring_enter(); one
+// frame alone (a quiet tap, a ping) takes the plain call, which is cheaper. The
 // file is O_NONBLOCK, so each read finishes inline, with a frame or -EAGAIN, before the
 // call returns; nothing is left in flight between calls. Where io_uring is unavailable
 // (kernel.io_uring_disabled, a seccomp filter) or VNET_SWITCH_IO_URING=0 is set, the
@@ -21,6 +22,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -31,9 +33,10 @@
 namespace vnet::sw {
 namespace {
 
-// Reads posted per batch adapt to what the last batch found: a few when the tap is
-// quiet (an empty read costs a little even inside one call), up to kBatch under load.
-constexpr unsigned kMinReads = 4;
+// Reads posted per call follow what the last call found: doubled while every read finds
+// a frame (up to kBatch), else as many as were found; a tap not read for kQuiet starts
+// again from one plain read().
+constexpr auto kQuiet = std::chrono::microseconds(200);
 constexpr unsigned kRingEntries = 2 * kBatch;
 constexpr size_t kMaxIovPerFrame = 6;  // what Daemon::emit builds at most
 constexpr uint64_t kWriteTag = uint64_t(1) << 32;
@@ -63,21 +66,12 @@ class TapPort : public Port {
   }
 
   bool send(const iovec* iov, int iovcnt, size_t) override {
-    if (!ring_) {
-      // One writev is one frame on a tap. A full tap queue returns EAGAIN: drop, as a
-      // switch does when an egress queue overflows.
-      return ::writev(fd_.get(), iov, iovcnt) >= 0;
-    }
+    if (!ring_) return write_one(iov, iovcnt);
     if (iovcnt > int(kMaxIovPerFrame)) return false;
     if (queued_ == kBatch) failed_ += submit_writes();
-    // The iovecs are read when the request is submitted, the bytes they point to when
-    // it runs: both happen in flush(), while the loop still holds the frame.
-    iovec* slot = iov_[queued_].data();
-    std::copy(iov, iov + iovcnt, slot);
-    io_uring_sqe* sqe = io_uring_get_sqe(&*ring_);
-    io_uring_prep_writev(sqe, fd_.get(), slot, unsigned(iovcnt), 0);
-    io_uring_sqe_set_data64(sqe, kWriteTag);
-    ++queued_;
+    // The bytes the iovecs point to stay put until flush(): the loop still holds them.
+    std::copy(iov, iov + iovcnt, iov_[queued_].data());
+    iovcnt_[queued_++] = iovcnt;
     return true;
   }
 
@@ -106,8 +100,24 @@ class TapPort : public Port {
     return RecvStatus::kOk;
   }
 
+  // One writev is one frame on a tap. A full tap queue fails it: the frame is dropped,
+  // as a switch does when an egress queue overflows.
+  bool write_one(const iovec* iov, int iovcnt) { return ::writev(fd_.get(), iov, iovcnt) >= 0; }
+
   RecvStatus recv_batched(RxArena& arena, std::vector<RxFrame>& out) {
+    // A tap read again soon after its last read is busy; one that was not gets a plain
+    // read(): a frame alone (a ping, a keystroke) is quicker through it than a batch.
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_recv_ > kQuiet) reads_ = 1;
+    last_recv_ = now;
     const unsigned posted = reads_;
+    if (posted == 1) {
+      ssize_t n = ::read(fd_.get(), arena.slot(0), kSlotSize);
+      if (n < 0 && errno != EAGAIN && errno != EINTR) return RecvStatus::kClosed;
+      if (n >= 0) take(arena.slot(0), size_t(n), out);
+      reads_ = n >= 0 ? 2 : 1;
+      return RecvStatus::kOk;
+    }
     for (unsigned i = 0; i < posted; ++i) {
       io_uring_sqe* sqe = io_uring_get_sqe(&*ring_);
       io_uring_prep_read(sqe, fd_.get(), arena.slot(i), unsigned(kSlotSize), 0);
@@ -133,15 +143,22 @@ class TapPort : public Port {
         closed = true;  // -EBADFD: the interface was deleted
       }
     }
-    reads_ = std::clamp(got == posted ? 2 * posted : 2 * got, kMinReads, unsigned(kBatch));
+    reads_ = std::clamp(got == posted ? 2 * posted : got, 1u, unsigned(kBatch));
     return closed && got == 0 ? RecvStatus::kClosed : RecvStatus::kOk;
   }
 
-  // Submits the queued writes and waits until the kernel has run them all (inline, on a
-  // non-blocking tap); returns how many failed (a full tap queue: the frame is dropped).
+  // Writes the queued frames — one with a plain writev, more in one io_uring submission —
+  // and waits until the kernel has run them all (inline, on a non-blocking tap); returns
+  // how many failed.
   size_t submit_writes() {
     unsigned n = queued_;
     queued_ = 0;
+    if (n == 1) return write_one(iov_[0].data(), iovcnt_[0]) ? 0 : 1;
+    for (unsigned i = 0; i < n; ++i) {
+      io_uring_sqe* sqe = io_uring_get_sqe(&*ring_);
+      io_uring_prep_writev(sqe, fd_.get(), iov_[i].data(), unsigned(iovcnt_[i]), 0);
+      io_uring_sqe_set_data64(sqe, kWriteTag);
+    }
     int r = io_uring_submit_and_wait(&*ring_, n);
     size_t failed = 0, done = 0;
     reap([&](uint64_t tag, int result) {
@@ -172,10 +189,12 @@ class TapPort : public Port {
 
   UniqueFd fd_;
   std::optional<io_uring> ring_;
-  unsigned reads_ = kMinReads;
+  unsigned reads_ = 1;
+  std::chrono::steady_clock::time_point last_recv_{};
   unsigned queued_ = 0;
   size_t failed_ = 0;
   std::array<std::array<iovec, kMaxIovPerFrame>, kBatch> iov_{};
+  std::array<int, kBatch> iovcnt_{};
 };
 
 }  // namespace

@@ -10,6 +10,8 @@
 #
 # usage: bench/switch/run.sh [BUILD_DIR]   (default: build-switch next to this checkout)
 #        SECS=10 to measure longer (default 5)
+#        RTT_ROUNDS=8: only ping RTT, interleaved rounds of vde_switch and vnet (io_uring
+#        and read/write taps), median of 500 pings per round
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=${1:-$HERE/../../build-switch}
@@ -44,6 +46,57 @@ place() {
   ip -n "$2" link set "$1" up
 }
 
+rtt_median() {  # $1 pings at interval $2 from a to b after a warm-up; prints the median ms
+  ip netns exec ${TAG}a ping -c 200 -i 0.005 -q 10.88.0.2 >/dev/null 2>&1
+  ip netns exec ${TAG}a ping -c "$1" -i "$2" 10.88.0.2 |
+    python3 -c 'import sys,re,statistics; t=[float(m.group(1)) for m in re.finditer(r"time=([0-9.]+)", sys.stdin.read())]; print(statistics.median(t))'
+}
+
+up_vde() {
+  mk_ns
+  ip netns exec ${TAG}s vde_switch -s /tmp/$TAG-vde -t ${TAG}ta -t ${TAG}tb -d -p /tmp/$TAG-vde.pid
+  sleep 0.5
+  place ${TAG}ta ${TAG}a 10.88.0.1; place ${TAG}tb ${TAG}b 10.88.0.2
+}
+down_vde() { kill "$(cat /tmp/$TAG-vde.pid)"; cleanup; }
+
+up_vnet() {
+  mk_ns
+  cat > /tmp/$TAG-sw.toml <<TOML
+[host]
+name = "bench"
+[switches.bench]
+socket = "/tmp/$TAG-vnet"
+[switches.bench.ports.a]
+tap = "${TAG}ta"
+[switches.bench.ports.b]
+tap = "${TAG}tb"
+TOML
+  ip netns exec ${TAG}s "$VNET" switch bench -c /tmp/$TAG-sw.toml 2>/tmp/$TAG-vnet.log &
+  PIDS=$!; sleep 0.5
+  place ${TAG}ta ${TAG}a 10.88.0.1; place ${TAG}tb ${TAG}b 10.88.0.2
+}
+down_vnet() { kill $PIDS; wait $PIDS 2>/dev/null || true; PIDS=; cleanup; }
+
+if [ -n "${RTT_ROUNDS:-}" ]; then
+  # RTT alone, interleaved: single medians swing by 2x between runs on a small VM.
+  echo "== RTT: $RTT_ROUNDS rounds, median of 500 pings each (vde_switch, vnet, vnet read/write)"
+  V=(); N=(); R=()
+  for i in $(seq "$RTT_ROUNDS"); do
+    up_vde; V+=("$(rtt_median 500 0.004)"); down_vde
+    up_vnet; N+=("$(rtt_median 500 0.004)"); down_vnet
+    VNET_SWITCH_IO_URING=0 up_vnet; R+=("$(rtt_median 500 0.004)"); down_vnet
+    echo "round $i: vde_switch ${V[-1]}  vnet ${N[-1]}  vnet read/write ${R[-1]} ms"
+  done
+  python3 - "${V[*]}" "${N[*]}" "${R[*]}" <<'PY'
+import sys, statistics as st
+v, n, r = ([float(x) for x in a.split()] for a in sys.argv[1:4])
+print(f"median of medians: vde_switch {st.median(v):.3f}  vnet {st.median(n):.3f}  "
+      f"vnet read/write {st.median(r):.3f} ms;  vnet/vde_switch {st.median(n)/st.median(v):.2f}x (target <= 1)")
+PY
+  exit 0
+fi
+
 measure() {  # $1 = label
   local a=${TAG}a b=${TAG}b
   ip netns exec $a ping -c 3 -W 2 10.88.0.2 >/dev/null || { echo "$1: no connectivity"; return 1; }
@@ -64,39 +117,21 @@ measure() {  # $1 = label
   local lean
   lean=$(sed 's/.*rx_fps //' /tmp/$TAG-lean.txt)
   local rtt
-  rtt=$(ip netns exec $a ping -c 200 -i 0.005 -q 10.88.0.2 >/dev/null 2>&1;
-        ip netns exec $a ping -c 100 -i 0.01 10.88.0.2 |
-        python3 -c 'import sys,re,statistics; t=[float(m.group(1)) for m in re.finditer(r"time=([0-9.]+)", sys.stdin.read())]; print(statistics.median(t))')
+  rtt=$(rtt_median 100 0.01)
   printf '%-12s TCP %6.2f Gbit/s   UDP64 iperf3 %9.0f  lean %9.0f frames/s   RTT median %.3f ms\n' \
     "$1" "$tcp" "$udp" "$lean" "$rtt"
   RESULTS+=("$1 $tcp $udp $lean $rtt")
 }
 
 echo "== (a) vde_switch"
-mk_ns
-ip netns exec ${TAG}s vde_switch -s /tmp/$TAG-vde -t ${TAG}ta -t ${TAG}tb -d -p /tmp/$TAG-vde.pid
-sleep 0.5
-place ${TAG}ta ${TAG}a 10.88.0.1; place ${TAG}tb ${TAG}b 10.88.0.2
+up_vde
 measure vde_switch
-kill "$(cat /tmp/$TAG-vde.pid)"; cleanup
+down_vde
 
 echo "== (b) vnet switch"
-mk_ns
-cat > /tmp/$TAG-sw.toml <<TOML
-[host]
-name = "bench"
-[switches.bench]
-socket = "/tmp/$TAG-vnet"
-[switches.bench.ports.a]
-tap = "${TAG}ta"
-[switches.bench.ports.b]
-tap = "${TAG}tb"
-TOML
-ip netns exec ${TAG}s "$VNET" switch bench -c /tmp/$TAG-sw.toml 2>/tmp/$TAG-vnet.log &
-PIDS=$!; sleep 0.5
-place ${TAG}ta ${TAG}a 10.88.0.1; place ${TAG}tb ${TAG}b 10.88.0.2
+up_vnet
 measure "vnet switch"
-kill $PIDS; wait $PIDS 2>/dev/null || true; PIDS=; cleanup
+down_vnet
 
 echo "== (c) kernel bridge"
 mk_ns

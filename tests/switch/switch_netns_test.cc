@@ -335,6 +335,44 @@ TEST(SwitchNetns, SighupReloadsVlansWithoutDroppingClients) {
   EXPECT_TRUE(v->send(frame(kBroadcast, mac(1))));
 }
 
+// A reload applies the file as it now is: a port taken out is closed (its socket gone,
+// its clients cut), a port put in is opened, VLANs change in place, and a client of a
+// port that stayed keeps its connection throughout.
+TEST(SwitchNetns, SighupAddsAndRemovesDeclaredPorts) {
+  std::string dir = socket_dir();
+  auto port = [&](const std::string& n, const std::string& policy) {
+    return "[switches.lab.ports." + n + "]\nstream = \"" + dir + "-" + n + ".sock\"\n" +
+           policy + "\n";
+  };
+  std::string head = "[host]\nname = \"t\"\n[switches.lab]\nsocket = \"" + dir + "\"\n";
+  SwitchProcess proc(head + port("a", "pvid = 10") + port("b", "pvid = 10"), "lab", dir);
+  ASSERT_TRUE(proc.running()) << proc.log();
+  auto a = connect_stream(dir + "-a.sock");
+  auto b = connect_stream(dir + "-b.sock");
+  ASSERT_TRUE(a && b);
+  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(a->send(frame(kBroadcast, mac(0xa))));
+  ASSERT_TRUE(b->recv(2000ms));
+
+  std::ofstream(proc.config_path()) << head + port("a", "pvid = 20") + port("c", "pvid = 20");
+  proc.signal(SIGHUP);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_THAT(proc.log(), ::testing::HasSubstr("reloaded: 1 port(s) added, 1 removed"));
+  struct stat st;
+  EXPECT_NE(::stat((dir + "-b.sock").c_str(), &st), 0) << "the removed port's socket stayed";
+  EXPECT_EQ(::stat((dir + "-c.sock").c_str(), &st), 0) << proc.log();
+  EXPECT_EQ(proc.port("a")["pvid"], 20);
+  auto c = connect_stream(dir + "-c.sock");
+  ASSERT_TRUE(c);
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(proc.stats()["ports"], 2) << "b's client must be cut, a's kept, c's new";
+  // a's connection from before the reload reaches the new port, in the new VLAN.
+  ASSERT_TRUE(a->send(frame(kBroadcast, mac(0xa))));
+  EXPECT_TRUE(c->recv(2000ms)) << proc.log();
+  ASSERT_TRUE(c->send(frame(mac(0xa), mac(0xc))));
+  EXPECT_TRUE(a->recv(2000ms));
+}
+
 TEST(SwitchNetns, SigtermRemovesItsSockets) {
   std::string dir = socket_dir();
   SwitchProcess proc("[host]\nname = \"t\"\n[switches.lab]\nsocket = \"" + dir +
