@@ -37,7 +37,7 @@ namespace {
 // a frame (up to kBatch), else as many as were found; a tap not read for kQuiet starts
 // again from one plain read().
 constexpr auto kQuiet = std::chrono::microseconds(200);
-constexpr unsigned kRingEntries = 2 * kBatch;
+constexpr unsigned kRingEntries = 2 * kBatch;  // a call never posts more than kBatch
 constexpr size_t kMaxIovPerFrame = 6;  // what Daemon::emit builds at most
 constexpr uint64_t kWriteTag = uint64_t(1) << 32;
 
@@ -124,8 +124,10 @@ class TapPort : public Port {
       sqe->rw_flags = RWF_NOWAIT;  // io_uring would otherwise wait for a frame
       io_uring_sqe_set_data64(sqe, i);
     }
-    int r = io_uring_submit_and_wait(&*ring_, posted);
-    if (r < 0 && r != -EINTR) return RecvStatus::kClosed;
+    if (io_uring_submit_and_wait(&*ring_, posted) < 0) {
+      drop_ring();
+      return recv_each(arena, out);
+    }
     // Reads on one file run in the order they were posted, so slot order is frame
     // order; a read may find nothing while a later one finds a frame that just came.
     std::array<int, kBatch> res;
@@ -157,17 +159,29 @@ class TapPort : public Port {
     for (unsigned i = 0; i < n; ++i) {
       io_uring_sqe* sqe = io_uring_get_sqe(&*ring_);
       io_uring_prep_writev(sqe, fd_.get(), iov_[i].data(), unsigned(iovcnt_[i]), 0);
-      io_uring_sqe_set_data64(sqe, kWriteTag);
+      io_uring_sqe_set_data64(sqe, kWriteTag | i);
     }
     int r = io_uring_submit_and_wait(&*ring_, n);
-    size_t failed = 0, done = 0;
+    size_t failed = 0;
+    std::array<bool, kBatch> done{};
     reap([&](uint64_t tag, int result) {
-      if (tag != kWriteTag) return;
-      ++done;
+      if (!(tag & kWriteTag)) return;
+      done[tag & 0xffff] = true;
       if (result < 0) ++failed;
     });
-    if (r < 0) failed += n - done;
+    if (r < 0) {
+      drop_ring();
+      for (unsigned i = 0; i < n; ++i)
+        if (!done[i] && !write_one(iov_[i].data(), iovcnt_[i])) ++failed;
+    }
     return failed;
+  }
+
+  // The ring failed (io_uring_enter refused: out of memory, a limit): this port goes on
+  // with one system call per frame; `io` in its status says so.
+  void drop_ring() {
+    io_uring_queue_exit(&*ring_);
+    ring_.reset();
   }
 
   template <class F>

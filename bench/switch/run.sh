@@ -60,18 +60,22 @@ up_vde() {
 }
 down_vde() { kill "$(cat /tmp/$TAG-vde.pid)"; cleanup; }
 
-up_vnet() {
-  mk_ns
-  cat > /tmp/$TAG-sw.toml <<TOML
+switch_toml() {  # FILE SOCKET_DIR PORT_A PORT_B (each port: `tap = "x"` or `stream = "/p"`)
+  cat > "$1" <<TOML
 [host]
 name = "bench"
 [switches.bench]
-socket = "/tmp/$TAG-vnet"
+socket = "$2"
 [switches.bench.ports.a]
-tap = "${TAG}ta"
+$3
 [switches.bench.ports.b]
-tap = "${TAG}tb"
+$4
 TOML
+}
+
+up_vnet() {
+  mk_ns
+  switch_toml /tmp/$TAG-sw.toml /tmp/$TAG-vnet "tap = \"${TAG}ta\"" "tap = \"${TAG}tb\""
   ip netns exec ${TAG}s "$VNET" switch bench -c /tmp/$TAG-sw.toml 2>/tmp/$TAG-vnet.log &
   PIDS=$!; sleep 0.5
   place ${TAG}ta ${TAG}a 10.88.0.1; place ${TAG}tb ${TAG}b 10.88.0.2
@@ -152,16 +156,8 @@ echo "== switch_blaster: 64-byte frames/s between two clients of the switch"
 vde_switch -s /tmp/$TAG-vde2 -d -p /tmp/$TAG-vde2.pid; sleep 0.3
 BV=$("$BLASTER" vde /tmp/$TAG-vde2 $SECS | sed 's/.*rx_fps //')
 kill "$(cat /tmp/$TAG-vde2.pid)"
-cat > /tmp/$TAG-sw2.toml <<TOML
-[host]
-name = "bench"
-[switches.bench]
-socket = "/tmp/$TAG-vnet2"
-[switches.bench.ports.a]
-stream = "/tmp/$TAG-a.sock"
-[switches.bench.ports.b]
-stream = "/tmp/$TAG-b.sock"
-TOML
+switch_toml /tmp/$TAG-sw2.toml /tmp/$TAG-vnet2 "stream = \"/tmp/$TAG-a.sock\"" \
+  "stream = \"/tmp/$TAG-b.sock\""
 "$VNET" switch bench -c /tmp/$TAG-sw2.toml 2>/tmp/$TAG-vnet2.log &
 PIDS=$!; sleep 0.5
 NV=$("$BLASTER" vde /tmp/$TAG-vnet2 $SECS | sed 's/.*rx_fps //')
