@@ -627,7 +627,7 @@ void Planner::plan_netns() {
 }
 
 // What it takes to bring a deleted link back (undo of a delete): create with the same
-// index and mark, then master, addrgenmode, addresses, up.
+// index and mark, then addrgenmode, master, bridge VLANs, addresses, up, default routes.
 std::vector<Op> Planner::recreate_ops(const std::string& ns, const LinkState& l) const {
   std::vector<Op> ops;
   Op c;
@@ -683,6 +683,22 @@ std::vector<Op> Planner::recreate_ops(const std::string& ns, const LinkState& l)
       o.master = s.master;
       ops.push_back(o);
     }
+    // Enslaving (or creating a VLAN-filtering bridge) gives the default PVID entry; the
+    // VLANs are put back exactly as they were, that entry removed if it was not there.
+    const LinkState* br = s.master ? ns_state(ons).by_index(s.master) : nullptr;
+    bool self = s.kind == "bridge";
+    if (self) br = &s;
+    if (br && br->vlan_filtering) {
+      Op o = base;
+      o.kind = OpKind::kSetVlans;
+      o.self = self;
+      o.vlan_add = s.vlans;
+      uint16_t dflt = br->default_pvid.value_or(1);
+      bool kept = std::any_of(s.vlans.begin(), s.vlans.end(),
+                              [&](const VlanEntry& v) { return v.vid == dflt; });
+      if (dflt && !kept) o.vlan_del.push_back(VlanEntry{dflt, true, true});
+      if (!o.vlan_add.empty() || !o.vlan_del.empty()) ops.push_back(o);
+    }
     for (const AddrState& a : s.addrs) {
       if (a.scope == kScopeLink) continue;
       Op o = base;
@@ -694,6 +710,14 @@ std::vector<Op> Planner::recreate_ops(const std::string& ns, const LinkState& l)
       Op o = base;
       o.kind = OpKind::kSetUp;
       o.up = true;
+      ops.push_back(o);
+    }
+    // Default routes through it went with it (they need the link up and its address).
+    for (const RouteState& r : ns_state(ons).routes) {
+      if (r.oif != s.ifindex) continue;
+      Op o = base;
+      o.kind = OpKind::kAddRoute;
+      o.gateway = r.gateway;
       ops.push_back(o);
     }
   };

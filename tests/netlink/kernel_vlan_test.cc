@@ -163,5 +163,35 @@ TEST_F(KernelVlan, FailingEveryStepRestoresTheVlanState) {
   }
 }
 
+// Undo of a delete: a removal that fails half-way brings back the removed VLAN-10 access
+// port (its VLANs exactly, not the default PVID the kernel gives a new port) and the
+// sub-interface that carried the default route (its address and the route).
+TEST_F(KernelVlan, FailingEveryStepOfARemovalRestoresVlansAndRoutes) {
+  std::string full = kVilla;
+  full.replace(full.find("addresses = [\"10.1.40.2/24\"]"), 0,
+               "gateway = \"10.1.40.254\"\n");
+  ASSERT_TRUE(apply(full));
+  std::string before = lib_state();
+  ASSERT_THAT(before, HasSubstr("default via 10.1.40.254"));
+  ASSERT_THAT(before, HasSubstr("vlans=10PU,"));
+  // The same file without vb-c and br0.40.
+  std::string smaller = full;
+  size_t a = smaller.find("[vlans.\"br0.40\"]");
+  smaller.erase(a, smaller.find("[veths.vb-a]") - a);
+  smaller.erase(smaller.find("[veths.vb-c]"));
+  auto pl = netlink::plan(load(smaller), opts());
+  ASSERT_TRUE(pl);
+  size_t n = pl->plan.ops.size();
+  ASSERT_GE(n, 2u);
+  for (size_t k = 0; k < n; ++k) {
+    auto o = opts();
+    o.fail_at_step = k;
+    ASSERT_FALSE(netlink::apply(load(smaller), o));
+    ASSERT_EQ(lib_state(), before) << "step " << k << ": " << pl->plan.ops[k].describe();
+  }
+  ASSERT_TRUE(apply(smaller));
+  EXPECT_THAT(lib_state(), ::testing::Not(HasSubstr("default via")));
+}
+
 }  // namespace
 }  // namespace vnet::testing
