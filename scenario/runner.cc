@@ -133,6 +133,7 @@ std::vector<std::string> namespaces_with_prefix(const std::string& prefix) {
 // Deletes every namespace of a run and its record. Deleting a namespace takes its links
 // with it (a veth goes when either end's namespace goes), so this is all teardown needs.
 Status teardown(const std::string& prefix) {
+  SwitchProcesses::stop_recorded((fs::path(kRecordDir) / prefix).string());
   Status result;
   for (const std::string& ns : namespaces_with_prefix(prefix)) {
     auto st = netlink::delete_netns(ns);
@@ -221,7 +222,7 @@ class Run {
     SwitchProcesses switches;
     if (built && !topo.switches.empty()) {
       auto started = SwitchProcesses::start(topo, kernel_netns(prefix_, ""), record.string(),
-                                              options_.verbose);
+                                              options_.verbose, options_.keep);
       if (started) switches = std::move(*started);
       else built = tl::unexpected(started.error());
     }
@@ -237,8 +238,11 @@ class Run {
     }
     progress("");
     if (options_.keep && built) {
+      switches.release();
       std::cerr << "vnet: lab kept: enter it with `ip netns exec " << prefix_
-                << "host bash` (namespaces " << prefix_ << "*); remove it with `vnet scenario clean`\n";
+                << "host bash` (namespaces " << prefix_ << "*"
+                << (topo.switches.empty() ? "" : "; its switches keep running, logs in " + record.string())
+                << "); remove it with `vnet scenario clean`\n";
       return;
     }
     auto t2 = Clock::now();

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "netlink/netns.h"
@@ -20,8 +22,15 @@ namespace {
 // The child: enter the namespace, build the switch, report "ready" (or the error text)
 // on `ready_fd`, serve until SIGTERM.
 [[noreturn]] void serve(const topology::Switch& sw, const std::string& netns,
-                        const std::string& dir, bool verbose, int ready_fd) {
-  prctl(PR_SET_PDEATHSIG, SIGTERM);
+                        const std::string& dir, bool verbose, int ready_fd,
+                        const std::string& keep_log) {
+  if (keep_log.empty()) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+  } else {
+    setsid();  // not in the terminal's process group: a later Ctrl-C there is not ours
+    int fd = open(keep_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd >= 0) dup2(fd, 1), dup2(fd, 2), close(fd);
+  }
   auto say = [&](const std::string& msg) {
     if (write(ready_fd, msg.data(), msg.size()) < 0) _exit(1);
     close(ready_fd);
@@ -41,12 +50,32 @@ namespace {
   _exit((*daemon)->run() ? 0 : 1);
 }
 
+// Gone or a zombie (a kept switch's parent is whoever adopted it, maybe no reaper).
+bool exited(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  size_t paren = line.rfind(')');
+  return paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] == 'Z';
+}
+
+// SIGTERM, then SIGKILL after 2 s; reaps it when it is our child.
+void stop_pid(pid_t pid) {
+  kill(pid, SIGTERM);
+  for (int i = 0; i < 200; ++i) {
+    if (waitpid(pid, nullptr, WNOHANG) == pid || exited(pid)) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, WNOHANG);
+}
+
 }  // namespace
 
 Result<SwitchProcesses> SwitchProcesses::start(const topology::Topology& topo,
                                                const std::string& netns,
                                                const std::string& socket_base,
-                                               bool verbose) {
+                                               bool verbose, bool keep) {
   SwitchProcesses procs;
   for (const topology::Switch& sw : topo.switches) {
     int fds[2];
@@ -55,8 +84,10 @@ Result<SwitchProcesses> SwitchProcesses::start(const topology::Topology& topo,
     if (pid < 0) return fail_errno("fork");
     if (pid == 0) {
       close(fds[0]);
-      serve(sw, netns, socket_base + "/switch-" + sw.name, verbose, fds[1]);
+      serve(sw, netns, socket_base + "/switch-" + sw.name, verbose, fds[1],
+            keep ? socket_base + "/switch-" + sw.name + ".log" : "");
     }
+    if (keep) std::ofstream(socket_base + "/switch-" + sw.name + ".pid") << pid << "\n";
     close(fds[1]);
     procs.pids_.push_back(pid);
     std::string answer;
@@ -71,21 +102,22 @@ Result<SwitchProcesses> SwitchProcesses::start(const topology::Topology& topo,
 }
 
 void SwitchProcesses::stop() {
-  for (pid_t pid : pids_) kill(pid, SIGTERM);
-  for (pid_t pid : pids_) {
-    for (int i = 0; i < 200; ++i) {  // 2 s at most, then it is killed
-      if (waitpid(pid, nullptr, WNOHANG) == pid) {
-        pid = 0;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    if (pid != 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-  }
+  for (pid_t pid : pids_) stop_pid(pid);
   pids_.clear();
+}
+
+void SwitchProcesses::stop_recorded(const std::string& record_dir) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(record_dir, ec)) {
+    std::string name = e.path().filename();
+    if (name.rfind("switch-", 0) != 0 || e.path().extension() != ".pid") continue;
+    pid_t pid = 0;
+    std::ifstream(e.path()) >> pid;
+    // Only a vnet process: the pid may have been reused since the lab was kept.
+    std::string comm;
+    std::ifstream("/proc/" + std::to_string(pid) + "/comm") >> comm;
+    if (pid > 0 && comm == "vnet") stop_pid(pid);
+  }
 }
 
 }  // namespace vnet::scenario

@@ -133,6 +133,34 @@ TEST_F(ScenarioRun, SigkilledRunIsCleanedByScenarioClean) {
   EXPECT_TRUE(namespaces_of(pid).empty());
 }
 
+bool running(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  return line.substr(line.rfind(')') + 2, 1) != "Z";
+}
+
+// A kept lab keeps what makes it a lab: its switch outlives the runner (frames still
+// cross it) until `vnet scenario clean` stops it and removes the namespaces.
+TEST_F(ScenarioRun, KeptLabKeepsItsSwitchUntilClean) {
+  auto r = run({VNET_BINARY, "scenario", "run", kSrc + "/scenarios/lab3.toml", "--keep"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  size_t at = r.err.find("ip netns exec ");
+  ASSERT_NE(at, std::string::npos) << r.err;
+  at += 14;
+  std::string prefix = r.err.substr(at, r.err.find("host bash", at) - at);
+  pid_t sw = 0;
+  std::ifstream("/run/vnet/scenario/" + prefix + "/switch-lab3.pid") >> sw;
+  ASSERT_GT(sw, 0) << r.err;
+  EXPECT_TRUE(running(sw)) << "the switch stopped with the runner";
+  auto ping = vnet::testing::sh("ip netns exec " + prefix + "node-a ping -c 2 -W 2 10.33.0.3");
+  EXPECT_EQ(ping.exit_code, 0) << ping.out << ping.err;
+  auto c = run({VNET_BINARY, "scenario", "clean"});
+  EXPECT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_FALSE(running(sw)) << "clean left the switch running";
+  EXPECT_FALSE(fs::exists("/run/netns/" + prefix + "node-a"));
+}
+
 TEST_F(ScenarioRun, ParallelRunsOfOneFileDoNotCollide) {
   std::vector<vnet::testing::RunResult> results(3);
   std::vector<std::thread> threads;
