@@ -180,6 +180,7 @@ void encode_route(const Op& op, int index, bool add, std::vector<uint8_t>& out, 
   rt->rtm_type = add ? RTN_UNICAST : 0;
   m.bytes(RTA_GATEWAY, op.gateway.bytes.data(), addr_len(op.gateway.family));
   m.u32(RTA_OIF, static_cast<uint32_t>(index));
+  if (op.route_priority) m.u32(RTA_PRIORITY, op.route_priority);
   m.append_to(out);
 }
 

@@ -94,6 +94,7 @@ struct Op {
   // addresses and routes
   AddrState addr;
   IpAddress gateway;
+  uint32_t route_priority = 0;  // metric; 0 = the kernel's default (sent only when set)
   // kMoveLink
   std::string to_ns;
   // kSetUp

@@ -718,6 +718,7 @@ std::vector<Op> Planner::recreate_ops(const std::string& ns, const LinkState& l)
       Op o = base;
       o.kind = OpKind::kAddRoute;
       o.gateway = r.gateway;
+      o.route_priority = r.priority;
       ops.push_back(o);
     }
   };
@@ -1083,9 +1084,11 @@ void Planner::plan_diffs() {
         Op op;
         op.kind = OpKind::kDelRoute;
         op.gateway = r.gateway;
+        op.route_priority = r.priority;
         Op undo;
         undo.kind = OpKind::kAddRoute;
         undo.gateway = r.gateway;
+        undo.route_priority = r.priority;
         op.undo.push_back(undo);
         emit(kPhDelRoute, std::move(op));
       }

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "netlink/netns.h"
@@ -27,9 +28,14 @@ namespace {
   if (keep_log.empty()) {
     prctl(PR_SET_PDEATHSIG, SIGTERM);
   } else {
-    setsid();  // not in the terminal's process group: a later Ctrl-C there is not ours
-    int fd = open(keep_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd >= 0) dup2(fd, 1), dup2(fd, 2), close(fd);
+    // Outlives the runner: its own session (a later Ctrl-C in that terminal is not
+    // ours), nothing of the runner's terminal or pipes, its log in the run's folder.
+    setsid();
+    int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int log = open(keep_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (log < 0) log = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (in >= 0) dup2(in, 0);
+    if (log >= 0) dup2(log, 1), dup2(log, 2);
   }
   auto say = [&](const std::string& msg) {
     if (write(ready_fd, msg.data(), msg.size()) < 0) _exit(1);
@@ -43,20 +49,33 @@ namespace {
   if (!config) say(config.error().str()), _exit(1);
   config->dir = dir;
   sw::DaemonOptions options;
-  if (!verbose) options.log = [](const std::string&) {};
+  if (!verbose && keep_log.empty()) options.log = [](const std::string&) {};
   auto daemon = sw::Daemon::create(std::move(*config), std::move(options));
   if (!daemon) say(daemon.error().str()), _exit(1);
   say("ready");
   _exit((*daemon)->run() ? 0 : 1);
 }
 
-// Gone or a zombie (a kept switch's parent is whoever adopted it, maybe no reaper).
-bool exited(pid_t pid) {
+// Fields of /proc/PID/stat after "(comm)": [0] is the state, [19] the start time.
+std::vector<std::string> stat_fields(pid_t pid) {
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
   std::string line;
-  if (!std::getline(stat, line)) return true;
-  size_t paren = line.rfind(')');
-  return paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] == 'Z';
+  if (!std::getline(stat, line) || line.rfind(')') == std::string::npos) return {};
+  std::istringstream rest(line.substr(line.rfind(')') + 1));
+  std::vector<std::string> f;
+  for (std::string w; rest >> w;) f.push_back(w);
+  return f;
+}
+
+// Gone or a zombie (a kept switch's parent is whoever adopted it, maybe no reaper).
+bool exited(pid_t pid) {
+  auto f = stat_fields(pid);
+  return f.empty() || f[0] == "Z";
+}
+
+std::string start_time(pid_t pid) {
+  auto f = stat_fields(pid);
+  return f.size() > 19 ? f[19] : "";
 }
 
 // SIGTERM, then SIGKILL after 2 s; reaps it when it is our child.
@@ -87,7 +106,9 @@ Result<SwitchProcesses> SwitchProcesses::start(const topology::Topology& topo,
       serve(sw, netns, socket_base + "/switch-" + sw.name, verbose, fds[1],
             keep ? socket_base + "/switch-" + sw.name + ".log" : "");
     }
-    if (keep) std::ofstream(socket_base + "/switch-" + sw.name + ".pid") << pid << "\n";
+    // The start time tells this process from a later one that reuses its pid.
+    if (keep)
+      std::ofstream(socket_base + "/switch-" + sw.name + ".pid") << pid << " " << start_time(pid) << "\n";
     close(fds[1]);
     procs.pids_.push_back(pid);
     std::string answer;
@@ -112,11 +133,10 @@ void SwitchProcesses::stop_recorded(const std::string& record_dir) {
     std::string name = e.path().filename();
     if (name.rfind("switch-", 0) != 0 || e.path().extension() != ".pid") continue;
     pid_t pid = 0;
-    std::ifstream(e.path()) >> pid;
-    // Only a vnet process: the pid may have been reused since the lab was kept.
-    std::string comm;
-    std::ifstream("/proc/" + std::to_string(pid) + "/comm") >> comm;
-    if (pid > 0 && comm == "vnet") stop_pid(pid);
+    std::string started;
+    std::ifstream(e.path()) >> pid >> started;
+    // Only that very process: the pid may have been reused since the lab was kept.
+    if (pid > 0 && !started.empty() && start_time(pid) == started) stop_pid(pid);
   }
 }
 

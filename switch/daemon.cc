@@ -463,6 +463,7 @@ void Daemon::handle_vde_request(int fd) {
   }
   auto port = make_vde_port(std::move(data), std::move(ctl), path);
   port->peer = req->description;
+  port->vde_asked = req->port;
   if (auto s = attach(std::move(port), *id, pc); !s) {
     ::unlink(path.c_str());
     log("VDE client refused: " + s.error().str());
@@ -496,14 +497,30 @@ void Daemon::on_signal() {
   }
 }
 
-// The declared port a live port belongs to: by name, or for a VDE client by the number
-// a `vde_port = N` entry gives it; null for VDE clients on default_vlan.
+// The declared port a live port belongs to: by name, or for a VDE client that asked for
+// port N, the `vde_port = N` entry; null for VDE clients on default_vlan.
 const PortConfig* Daemon::config_of(const Port& p) const {
   if (!p.name.empty()) return cfg_.find_port(p.name);
-  if (p.kind == "vde")
+  if (p.kind == "vde" && p.vde_asked)
     for (const auto& pc : cfg_.ports)
-      if (pc.kind == topology::SwitchPort::Kind::kVdePort && pc.vde_port == p.id) return &pc;
+      if (pc.kind == topology::SwitchPort::Kind::kVdePort && pc.vde_port == p.vde_asked)
+        return &pc;
   return nullptr;
+}
+
+// Whether declared port `pc` is open: its listener listens or its port is live. (A VDE
+// port waits for its client and counts as open.)
+bool Daemon::is_open(const PortConfig& pc) const {
+  using Kind = topology::SwitchPort::Kind;
+  if (pc.kind == Kind::kVdePort) return true;
+  if (pc.kind == Kind::kStream) {
+    for (const auto& [fd, l] : stream_listeners_)
+      if (l.name == pc.name) return true;
+    return false;
+  }
+  for (const auto& p : ports_)
+    if (p && p->name == pc.name) return true;
+  return false;
 }
 
 // Closes what declared port `name` opened: its tap/packet/dgram port, its stream listener
@@ -531,8 +548,9 @@ void Daemon::close_declared(const std::string& name) {
   }
 }
 
-// SIGHUP: ports that left the file (or changed kind or target) are closed, new ones
-// opened, and every live port takes the VLAN policy the file now gives it, in place:
+// SIGHUP: ports that left the file (or changed kind or target) are closed, declared
+// ports not open are opened (new ones, and ones whose open failed or whose tap went
+// away), and every live port takes the VLAN policy the file now gives it, in place:
 // connected clients stay. Socket folder, permissions and max_ports need a restart.
 void Daemon::reload() {
   if (!opts_.reload) return log("SIGHUP: no configuration file to reload");
@@ -549,25 +567,23 @@ void Daemon::reload() {
   auto same = [](const PortConfig& a, const PortConfig& b) {
     return a.kind == b.kind && a.target == b.target && a.vde_port == b.vde_port;
   };
-  std::vector<std::string> removed, added;
+  size_t removed = 0;
   for (const auto& pc : cfg_.ports) {
     const PortConfig* np = next->find_port(pc.name);
-    if (!np || !same(pc, *np)) removed.push_back(pc.name);
+    if (np && same(pc, *np)) continue;
+    close_declared(pc.name);
+    ++removed;
   }
-  for (const auto& np : next->ports) {
-    const PortConfig* pc = cfg_.find_port(np.name);
-    if (!pc || !same(*pc, np)) added.push_back(np.name);
-  }
-  for (const auto& name : removed) close_declared(name);
-
   cfg_.ports = next->ports;
   cfg_.default_vlan = next->default_vlan;
   cfg_.limits = next->limits;
   fwd_.fdb().set_limits(cfg_.limits);
   size_t changed = 0;
   for (PortId id = 1; id < ports_.size(); ++id) {
-    if (!ports_[id]) continue;
-    const PortConfig* pc = config_of(*ports_[id]);
+    Port* p = ports_[id].get();
+    if (!p) continue;
+    const PortConfig* pc = config_of(*p);
+    if (pc) p->name = pc->name;  // a VDE client on a new or renamed `vde_port` entry
     VlanPolicy want = pc ? pc->policy : VlanPolicy::access(cfg_.default_vlan);
     if (!(want == fwd_.policy(id))) {
       fwd_.set_policy(id, want);
@@ -575,16 +591,13 @@ void Daemon::reload() {
     }
   }
   size_t opened = 0;
-  for (const auto& name : added) {
-    const PortConfig* pc = cfg_.find_port(name);
-    if (auto s = open_declared(size_t(pc - cfg_.ports.data())); !s)
-      log("reload: " + s.error().str());
-    else
-      ++opened;
+  for (size_t i = 0; i < cfg_.ports.size(); ++i) {
+    if (is_open(cfg_.ports[i])) continue;
+    if (auto s = open_declared(i); !s) log("reload: " + s.error().str());
+    else ++opened;
   }
-  log("reloaded: " + std::to_string(opened) + " port(s) added, " +
-      std::to_string(removed.size()) + " removed, " + std::to_string(changed) +
-      " changed VLANs");
+  log("reloaded: " + std::to_string(opened) + " port(s) opened, " + std::to_string(removed) +
+      " removed, " + std::to_string(changed) + " changed VLANs");
   sd_notify(0, "READY=1");
 }
 

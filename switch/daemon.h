@@ -82,6 +82,7 @@ class Daemon {
   Status open_declared(size_t index);
   void close_declared(const std::string& name);
   const PortConfig* config_of(const Port& p) const;
+  bool is_open(const PortConfig& pc) const;
   void reload();
   void notify_status();
   void log(const std::string& line) const;

@@ -50,6 +50,7 @@ class Port {
   std::string peer;  // what is on the other side: tap name, client description, path
   bool write_armed = false;  // the loop's bookkeeping: EPOLLOUT registered
   bool offload_on = false;   // taps: TSO/checksum offload currently enabled
+  uint32_t vde_asked = 0;    // VDE clients: the port number the client asked for (0: any)
 
   virtual int fd() const = 0;
   virtual bool vnet_hdr() const { return false; }

@@ -37,7 +37,9 @@ namespace {
 // a frame (up to kBatch), else as many as were found; a tap not read for kQuiet starts
 // again from one plain read().
 constexpr auto kQuiet = std::chrono::microseconds(200);
-constexpr unsigned kRingEntries = 2 * kBatch;  // a call never posts more than kBatch
+// A call posts at most kBatch requests and waits for all of them, so the ring is empty
+// between calls and io_uring_get_sqe() cannot run out.
+constexpr unsigned kRingEntries = 2 * kBatch;
 constexpr size_t kMaxIovPerFrame = 6;  // what Daemon::emit builds at most
 constexpr uint64_t kWriteTag = uint64_t(1) << 32;
 
@@ -68,7 +70,10 @@ class TapPort : public Port {
   bool send(const iovec* iov, int iovcnt, size_t) override {
     if (!ring_) return write_one(iov, iovcnt);
     if (iovcnt > int(kMaxIovPerFrame)) return false;
-    if (queued_ == kBatch) failed_ += submit_writes();
+    if (queued_ == kBatch) {
+      failed_ += submit_writes();
+      if (!ring_) return write_one(iov, iovcnt);  // the ring failed: no more queueing
+    }
     // The bytes the iovecs point to stay put until flush(): the loop still holds them.
     std::copy(iov, iov + iovcnt, iov_[queued_].data());
     iovcnt_[queued_++] = iovcnt;
@@ -107,35 +112,44 @@ class TapPort : public Port {
   RecvStatus recv_batched(RxArena& arena, std::vector<RxFrame>& out) {
     // A tap read again soon after its last read is busy; one that was not gets a plain
     // read(): a frame alone (a ping, a keystroke) is quicker through it than a batch.
-    auto now = std::chrono::steady_clock::now();
-    if (now - last_recv_ > kQuiet) reads_ = 1;
-    last_recv_ = now;
+    if (std::chrono::steady_clock::now() - last_recv_ > kQuiet) reads_ = 1;
+    RecvStatus st = reads_ == 1 ? recv_one(arena, out) : recv_many(arena, out);
+    last_recv_ = std::chrono::steady_clock::now();
+    return st;
+  }
+
+  RecvStatus recv_one(RxArena& arena, std::vector<RxFrame>& out) {
+    ssize_t n = ::read(fd_.get(), arena.slot(0), kSlotSize);
+    if (n < 0 && errno != EAGAIN && errno != EINTR) return RecvStatus::kClosed;
+    if (n >= 0) take(arena.slot(0), size_t(n), out);
+    reads_ = n >= 0 ? 2 : 1;
+    return RecvStatus::kOk;
+  }
+
+  RecvStatus recv_many(RxArena& arena, std::vector<RxFrame>& out) {
     const unsigned posted = reads_;
-    if (posted == 1) {
-      ssize_t n = ::read(fd_.get(), arena.slot(0), kSlotSize);
-      if (n < 0 && errno != EAGAIN && errno != EINTR) return RecvStatus::kClosed;
-      if (n >= 0) take(arena.slot(0), size_t(n), out);
-      reads_ = n >= 0 ? 2 : 1;
-      return RecvStatus::kOk;
-    }
     for (unsigned i = 0; i < posted; ++i) {
       io_uring_sqe* sqe = io_uring_get_sqe(&*ring_);
       io_uring_prep_read(sqe, fd_.get(), arena.slot(i), unsigned(kSlotSize), 0);
       sqe->rw_flags = RWF_NOWAIT;  // io_uring would otherwise wait for a frame
       io_uring_sqe_set_data64(sqe, i);
     }
-    if (io_uring_submit_and_wait(&*ring_, posted) < 0) {
+    std::array<int, kBatch> res;
+    res.fill(-EAGAIN);
+    unsigned reaped = 0;
+    bool ok = io_uring_submit_and_wait(&*ring_, posted) == int(posted);
+    reap([&](uint64_t tag, int result) {
+      if (tag < kBatch) res[tag] = result;
+      ++reaped;
+    });
+    if (!ok || reaped != posted) {
+      // Nothing may stay in flight into the arena: give up the ring, read plainly.
       drop_ring();
       return recv_each(arena, out);
     }
     // Reads on one file run in the order they were posted, so slot order is frame
     // order; a read may find nothing while a later one finds a frame that just came.
-    std::array<int, kBatch> res;
-    res.fill(-EAGAIN);
     bool closed = false;
-    reap([&](uint64_t tag, int result) {
-      if (tag < kBatch) res[tag] = result;
-    });
     unsigned got = 0;
     for (unsigned i = 0; i < posted; ++i) {
       if (res[i] >= 0) {
@@ -150,26 +164,33 @@ class TapPort : public Port {
   }
 
   // Writes the queued frames — one with a plain writev, more in one io_uring submission —
-  // and waits until the kernel has run them all (inline, on a non-blocking tap); returns
-  // how many failed.
+  // and waits until the kernel has run them all (inline: RWF_NOWAIT); returns how many
+  // failed. A call that did not run every request gives up the ring.
   size_t submit_writes() {
     unsigned n = queued_;
     queued_ = 0;
-    if (n == 1) return write_one(iov_[0].data(), iovcnt_[0]) ? 0 : 1;
+    if (n == 1 || !ring_) {
+      size_t failed = 0;
+      for (unsigned i = 0; i < n; ++i)
+        if (!write_one(iov_[i].data(), iovcnt_[i])) ++failed;
+      return failed;
+    }
     for (unsigned i = 0; i < n; ++i) {
       io_uring_sqe* sqe = io_uring_get_sqe(&*ring_);
       io_uring_prep_writev(sqe, fd_.get(), iov_[i].data(), unsigned(iovcnt_[i]), 0);
+      sqe->rw_flags = RWF_NOWAIT;  // a full tap fails the write (a drop), never parks it
       io_uring_sqe_set_data64(sqe, kWriteTag | i);
     }
-    int r = io_uring_submit_and_wait(&*ring_, n);
-    size_t failed = 0;
+    bool ok = io_uring_submit_and_wait(&*ring_, n) == int(n);
+    size_t failed = 0, reaped = 0;
     std::array<bool, kBatch> done{};
     reap([&](uint64_t tag, int result) {
+      ++reaped;
       if (!(tag & kWriteTag)) return;
       done[tag & 0xffff] = true;
       if (result < 0) ++failed;
     });
-    if (r < 0) {
+    if (!ok || reaped != n) {
       drop_ring();
       for (unsigned i = 0; i < n; ++i)
         if (!done[i] && !write_one(iov_[i].data(), iovcnt_[i])) ++failed;
@@ -177,8 +198,8 @@ class TapPort : public Port {
     return failed;
   }
 
-  // The ring failed (io_uring_enter refused: out of memory, a limit): this port goes on
-  // with one system call per frame; `io` in its status says so.
+  // The ring failed (io_uring_enter refused or ran short: out of memory, a limit): this
+  // port goes on with one system call per frame; `io` in its status says so.
   void drop_ring() {
     io_uring_queue_exit(&*ring_);
     ring_.reset();

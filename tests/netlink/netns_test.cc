@@ -301,7 +301,7 @@ TEST_F(NetnsTest, NameTakenBetweenPlanAndExecuteIsRolledBack) {
   EXPECT_TRUE(r.error().stats.undo_errors.empty());
   // everything vnet did is gone (the namespaces it created stay: the record drives their
   // removal, and a second apply reuses them); the foreign mv0 is untouched
-  for (const std::string& ns : {"ca", "cb"}) (void)netlink::delete_netns(kname(ns));
+  for (const char* ns : {"ca", "cb"}) (void)netlink::delete_netns(kname(ns));
   EXPECT_EQ(state(), before);
   EXPECT_EQ(link("", "mv0")["linkinfo"]["info_kind"], "bridge");
 }
@@ -321,7 +321,9 @@ TEST_F(NetnsTest, FailingEveryStepLeavesTheStateAsBefore) {
   edited.replace(edited.find("peer = \"eth0\"\nbridge = \"br0\"\npeer_netns = \"cb\""), 13, "peer = \"eth1\"");
   edited += "\n[taps.tap1]\nnetns = \"cb\"\naddresses = [\"10.9.2.1/24\"]\n";
   for (int round = 0; round < 2; ++round) {
-    if (round == 1) ASSERT_TRUE(apply(kHost));
+    if (round == 1) {
+      ASSERT_TRUE(apply(kHost));
+    }
     const std::string& file = round == 0 ? std::string(kHost) : edited;
     auto pl = netlink::plan(load(file), opts());
     ASSERT_TRUE(pl);

@@ -143,6 +143,9 @@ bool running(pid_t pid) {
 // A kept lab keeps what makes it a lab: its switch outlives the runner (frames still
 // cross it) until `vnet scenario clean` stops it and removes the namespaces.
 TEST_F(ScenarioRun, KeptLabKeepsItsSwitchUntilClean) {
+  struct CleanAtExit {  // a failed assertion must not leave the kept lab behind
+    ~CleanAtExit() { run({VNET_BINARY, "scenario", "clean"}); }
+  } clean_at_exit;
   auto r = run({VNET_BINARY, "scenario", "run", kSrc + "/scenarios/lab3.toml", "--keep"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   size_t at = r.err.find("ip netns exec ");
