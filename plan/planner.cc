@@ -155,6 +155,9 @@ class Planner {
   int next_index() { return next_ifindex_++; }
   void emit(Phase ph, Op op) { phases_[ph].push_back(std::move(op)); }
   std::vector<Op> recreate_ops(const std::string& ns, const LinkState& l) const;
+  static std::optional<Op> vlans_back(const LinkState& s, const LinkState* br, bool self);
+  // The undo of a master change: back to `cur`'s master, with the VLANs it had there.
+  void undo_master(Op& op, const std::string& ns, const LinkState& cur) const;
   Want* find_want(const std::string& ns, const std::string& name) {
     auto n = want_index_.find(ns);
     if (n == want_index_.end()) return nullptr;
@@ -683,21 +686,14 @@ std::vector<Op> Planner::recreate_ops(const std::string& ns, const LinkState& l)
       o.master = s.master;
       ops.push_back(o);
     }
-    // Enslaving (or creating a VLAN-filtering bridge) gives the default PVID entry; the
-    // VLANs are put back exactly as they were, that entry removed if it was not there.
-    const LinkState* br = s.master ? ns_state(ons).by_index(s.master) : nullptr;
     bool self = s.kind == "bridge";
-    if (self) br = &s;
-    if (br && br->vlan_filtering) {
-      Op o = base;
-      o.kind = OpKind::kSetVlans;
-      o.self = self;
-      o.vlan_add = s.vlans;
-      uint16_t dflt = br->default_pvid.value_or(1);
-      bool kept = std::any_of(s.vlans.begin(), s.vlans.end(),
-                              [&](const VlanEntry& v) { return v.vid == dflt; });
-      if (dflt && !kept) o.vlan_del.push_back(VlanEntry{dflt, true, true});
-      if (!o.vlan_add.empty() || !o.vlan_del.empty()) ops.push_back(o);
+    const LinkState* br = self ? &s : s.master ? ns_state(ons).by_index(s.master) : nullptr;
+    if (auto o = vlans_back(s, br, self)) {
+      o->ns = base.ns;
+      o->ifindex = base.ifindex;
+      o->ifname = base.ifname;
+      o->object = base.object;
+      ops.push_back(*o);
     }
     for (const AddrState& a : s.addrs) {
       if (a.scope == kScopeLink) continue;
@@ -725,6 +721,32 @@ std::vector<Op> Planner::recreate_ops(const std::string& ns, const LinkState& l)
   restore(ns, l);
   if (peer) restore(peer_ns, *peer);
   return ops;
+}
+
+// Enslaving a port (or creating a VLAN-filtering bridge) gives it the bridge's default
+// PVID entry; putting back the VLANs `s` had on `br` means adding them and removing that
+// entry if `s` did not have it.
+std::optional<Op> Planner::vlans_back(const LinkState& s, const LinkState* br, bool self) {
+  if (!br || !br->vlan_filtering) return std::nullopt;
+  Op o;
+  o.kind = OpKind::kSetVlans;
+  o.self = self;
+  o.vlan_add = s.vlans;
+  uint16_t dflt = br->default_pvid.value_or(1);
+  bool kept = std::any_of(s.vlans.begin(), s.vlans.end(),
+                          [&](const VlanEntry& v) { return v.vid == dflt; });
+  if (dflt && !kept) o.vlan_del.push_back(VlanEntry{dflt, true, true});
+  if (o.vlan_add.empty() && o.vlan_del.empty()) return std::nullopt;
+  return o;
+}
+
+void Planner::undo_master(Op& op, const std::string& ns, const LinkState& cur) const {
+  Op back;
+  back.kind = OpKind::kSetMaster;
+  back.master = cur.master;
+  op.undo.push_back(back);
+  if (cur.master == 0) return;
+  if (auto v = vlans_back(cur, ns_state(ns).by_index(cur.master), false)) op.undo.push_back(*v);
 }
 
 void Planner::plan_deletes() {
@@ -918,10 +940,7 @@ void Planner::plan_diffs() {
         Op op;
         op.kind = OpKind::kSetMaster;
         op.master = 0;
-        Op undo;
-        undo.kind = OpKind::kSetMaster;
-        undo.master = cur.master;
-        op.undo.push_back(undo);
+        undo_master(op, w.ns, cur);
         emit(kPhMaster, std::move(op));
       }
       continue;
@@ -1015,10 +1034,7 @@ void Planner::plan_diffs() {
         op.kind = OpKind::kSetMaster;
         op.master = bridge->ifindex;
         op.master_name = bridge->name;
-        Op undo;
-        undo.kind = OpKind::kSetMaster;
-        undo.master = cur.master;
-        op.undo.push_back(undo);
+        undo_master(op, w.ns, cur);
         emit(kPhMaster, std::move(op));
         cur.master = bridge->ifindex;
         // the kernel puts a new port into the bridge's default PVID
@@ -1030,10 +1046,7 @@ void Planner::plan_diffs() {
       Op op;
       op.kind = OpKind::kSetMaster;
       op.master = 0;
-      Op undo;
-      undo.kind = OpKind::kSetMaster;
-      undo.master = cur.master;
-      op.undo.push_back(undo);
+      undo_master(op, w.ns, cur);
       emit(kPhMaster, std::move(op));
       cur.master = 0;
     }

@@ -193,5 +193,27 @@ TEST_F(KernelVlan, FailingEveryStepOfARemovalRestoresVlansAndRoutes) {
   EXPECT_THAT(lib_state(), ::testing::Not(HasSubstr("default via")));
 }
 
+// Undo of a release: a port taken off the bridge (and given an address, a step after the
+// release that can fail) goes back with the VLANs it had, not with the default PVID the
+// kernel gives a port that joins.
+TEST_F(KernelVlan, FailingEveryStepOfAReleaseRestoresThePortsVlans) {
+  ASSERT_TRUE(apply(kVilla));
+  std::string before = lib_state();
+  std::string released = kVilla;
+  const std::string port = "bridge = \"br0\"\npvid = 10\n";
+  released.replace(released.find(port, released.find("[veths.vb-c]")), port.size(),
+                   "addresses = [\"10.9.9.1/24\"]\n");
+  auto pl = netlink::plan(load(released), opts());
+  ASSERT_TRUE(pl);
+  size_t n = pl->plan.ops.size();
+  ASSERT_GE(n, 1u);
+  for (size_t k = 0; k < n; ++k) {
+    auto o = opts();
+    o.fail_at_step = k;
+    ASSERT_FALSE(netlink::apply(load(released), o));
+    ASSERT_EQ(lib_state(), before) << "step " << k << ": " << pl->plan.ops[k].describe();
+  }
+}
+
 }  // namespace
 }  // namespace vnet::testing
