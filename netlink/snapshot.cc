@@ -1,5 +1,7 @@
 #include "netlink/snapshot.h"
 
+#include <algorithm>
+
 namespace vnet::netlink {
 
 Result<plan::NetnsState> read_netns(Transport& t, bool vlans) {
@@ -21,6 +23,18 @@ Result<plan::NetnsState> read_netns(Transport& t, bool vlans) {
       if (!s) return tl::unexpected(s.error());
     }
     ++i;
+  }
+  // A VLAN-filtering bridge the file does not declare (one being removed, say) still has
+  // its VLANs and its ports' read: undoing the removal puts them back.
+  bool filtering = std::any_of(st.links.begin(), st.links.end(), [](const auto& kv) {
+    return kv.second.kind == "bridge" && kv.second.vlan_filtering;
+  });
+  if (!vlans && filtering) {
+    auto more = t.dump({dump_request(DumpKind::kBridgeVlans, seq++)});
+    if (!more) return tl::unexpected(more.error());
+    for (const std::vector<uint8_t>& chunk : (*more)[0])
+      if (auto s = decode_dump(DumpKind::kBridgeVlans, chunk, st); !s)
+        return tl::unexpected(s.error());
   }
   return st;
 }

@@ -720,6 +720,27 @@ std::vector<Op> Planner::recreate_ops(const std::string& ns, const LinkState& l)
   };
   restore(ns, l);
   if (peer) restore(peer_ns, *peer);
+  // A bridge's ports that outlive it (the kernel released them) join it again, with the
+  // VLANs they had.
+  if (l.kind == "bridge")
+    for (const auto& [idx, p] : ns_state(ns).links) {
+      if (p.master != l.ifindex || deleted_.count({ns, idx})) continue;
+      Op o;
+      o.kind = OpKind::kSetMaster;
+      o.ns = ns;
+      o.ifindex = idx;
+      o.ifname = p.name;
+      o.object = kind_word(p.kind) + " " + p.name + ns_suffix(ns);
+      o.master = l.ifindex;
+      ops.push_back(o);
+      if (auto v = vlans_back(p, &l, false)) {
+        v->ns = o.ns;
+        v->ifindex = o.ifindex;
+        v->ifname = o.ifname;
+        v->object = o.object;
+        ops.push_back(*v);
+      }
+    }
   return ops;
 }
 
@@ -741,6 +762,9 @@ std::optional<Op> Planner::vlans_back(const LinkState& s, const LinkState* br, b
 }
 
 void Planner::undo_master(Op& op, const std::string& ns, const LinkState& cur) const {
+  // A port of a bridge this plan deletes goes back with the bridge: the bridge's undo
+  // re-creates it and re-enslaves its ports (before that, there is nothing to join).
+  if (cur.master && deleted_.count({ns, cur.master})) return;
   Op back;
   back.kind = OpKind::kSetMaster;
   back.master = cur.master;

@@ -215,5 +215,29 @@ TEST_F(KernelVlan, FailingEveryStepOfAReleaseRestoresThePortsVlans) {
   }
 }
 
+// Undo of a bridge's removal: the bridge comes back with its own VLANs, its 802.1Q
+// child, and its ports (the kernel released them when it went) enslaved again with the
+// VLANs they had.
+TEST_F(KernelVlan, FailingEveryStepOfABridgeRemovalRestoresItsPorts) {
+  ASSERT_TRUE(apply(kVilla));
+  std::string before = lib_state();
+  std::string plain = "[host]\nname = \"villa\"\n[links.up0]\n";
+  for (const char* x : {"a", "b", "c"})
+    plain += std::string("[veths.vb-") + x + "]\npeer = \"eth0\"\npeer_netns = \"" + x +
+             "\"\n";
+  auto pl = netlink::plan(load(plain), opts());
+  ASSERT_TRUE(pl);
+  size_t n = pl->plan.ops.size();
+  ASSERT_GE(n, 2u);
+  for (size_t k = 0; k < n; ++k) {
+    auto o = opts();
+    o.fail_at_step = k;
+    auto r = netlink::apply(load(plain), o);
+    ASSERT_FALSE(r);
+    EXPECT_THAT(r.error().str(), ::testing::Not(HasSubstr("undo"))) << "step " << k;
+    ASSERT_EQ(lib_state(), before) << "step " << k << ": " << pl->plan.ops[k].describe();
+  }
+}
+
 }  // namespace
 }  // namespace vnet::testing
