@@ -73,6 +73,26 @@ class KernelVlan : public NetnsTest {
     sh("ip -n " + up + " addr add 10.1.40.254/24 dev up1.40");
     sh("ip -n " + up + " link set up1.40 up");
   }
+  // Applies `toml` once per op of its plan (at least `min_ops`), with that op made to
+  // fail; each time the apply must fail and leave the kernel as `before`.
+  // `no_undo_errors`: the error must not report an undo that went wrong either.
+  void fail_every_step(const std::string& toml, const std::string& before, size_t min_ops,
+                       bool no_undo_errors = false) {
+    auto pl = netlink::plan(load(toml), opts());
+    ASSERT_TRUE(pl);
+    size_t n = pl->plan.ops.size();
+    ASSERT_GE(n, min_ops);
+    for (size_t k = 0; k < n; ++k) {
+      auto o = opts();
+      o.fail_at_step = k;
+      auto r = netlink::apply(load(toml), o);
+      ASSERT_FALSE(r);
+      if (no_undo_errors) {
+        EXPECT_THAT(r.error().str(), ::testing::Not(HasSubstr("undo"))) << "step " << k;
+      }
+      ASSERT_EQ(lib_state(), before) << "step " << k << ": " << pl->plan.ops[k].describe();
+    }
+  }
   bool ping(const std::string& from, const std::string& to) {
     int rc = 0;
     sh("ip netns exec " + kname(from) + " ping -c2 -i0.3 -W2 " + to, &rc);
@@ -150,17 +170,7 @@ TEST_F(KernelVlan, DestroyReleasesTheUplinkAndRemovesTheRest) {
 }
 
 TEST_F(KernelVlan, FailingEveryStepRestoresTheVlanState) {
-  std::string before = lib_state();
-  auto pl = netlink::plan(load(kVilla), opts());
-  ASSERT_TRUE(pl);
-  size_t n = pl->plan.ops.size();
-  for (size_t k = 0; k < n; ++k) {
-    auto o = opts();
-    o.fail_at_step = k;
-    auto r = netlink::apply(load(kVilla), o);
-    ASSERT_FALSE(r);
-    ASSERT_EQ(lib_state(), before) << "step " << k << ": " << pl->plan.ops[k].describe();
-  }
+  fail_every_step(kVilla, lib_state(), 0);
 }
 
 // Undo of a delete: a removal that fails half-way brings back the removed VLAN-10 access
@@ -179,16 +189,7 @@ TEST_F(KernelVlan, FailingEveryStepOfARemovalRestoresVlansAndRoutes) {
   size_t a = smaller.find("[vlans.\"br0.40\"]");
   smaller.erase(a, smaller.find("[veths.vb-a]") - a);
   smaller.erase(smaller.find("[veths.vb-c]"));
-  auto pl = netlink::plan(load(smaller), opts());
-  ASSERT_TRUE(pl);
-  size_t n = pl->plan.ops.size();
-  ASSERT_GE(n, 2u);
-  for (size_t k = 0; k < n; ++k) {
-    auto o = opts();
-    o.fail_at_step = k;
-    ASSERT_FALSE(netlink::apply(load(smaller), o));
-    ASSERT_EQ(lib_state(), before) << "step " << k << ": " << pl->plan.ops[k].describe();
-  }
+  ASSERT_NO_FATAL_FAILURE(fail_every_step(smaller, before, 2));
   ASSERT_TRUE(apply(smaller));
   EXPECT_THAT(lib_state(), ::testing::Not(HasSubstr("default via")));
 }
@@ -203,16 +204,7 @@ TEST_F(KernelVlan, FailingEveryStepOfAReleaseRestoresThePortsVlans) {
   const std::string port = "bridge = \"br0\"\npvid = 10\n";
   released.replace(released.find(port, released.find("[veths.vb-c]")), port.size(),
                    "addresses = [\"10.9.9.1/24\"]\n");
-  auto pl = netlink::plan(load(released), opts());
-  ASSERT_TRUE(pl);
-  size_t n = pl->plan.ops.size();
-  ASSERT_GE(n, 1u);
-  for (size_t k = 0; k < n; ++k) {
-    auto o = opts();
-    o.fail_at_step = k;
-    ASSERT_FALSE(netlink::apply(load(released), o));
-    ASSERT_EQ(lib_state(), before) << "step " << k << ": " << pl->plan.ops[k].describe();
-  }
+  fail_every_step(released, before, 1);
 }
 
 // Undo of a bridge's removal: the bridge comes back with its own VLANs, its 802.1Q
@@ -225,18 +217,7 @@ TEST_F(KernelVlan, FailingEveryStepOfABridgeRemovalRestoresItsPorts) {
   for (const char* x : {"a", "b", "c"})
     plain += std::string("[veths.vb-") + x + "]\npeer = \"eth0\"\npeer_netns = \"" + x +
              "\"\n";
-  auto pl = netlink::plan(load(plain), opts());
-  ASSERT_TRUE(pl);
-  size_t n = pl->plan.ops.size();
-  ASSERT_GE(n, 2u);
-  for (size_t k = 0; k < n; ++k) {
-    auto o = opts();
-    o.fail_at_step = k;
-    auto r = netlink::apply(load(plain), o);
-    ASSERT_FALSE(r);
-    EXPECT_THAT(r.error().str(), ::testing::Not(HasSubstr("undo"))) << "step " << k;
-    ASSERT_EQ(lib_state(), before) << "step " << k << ": " << pl->plan.ops[k].describe();
-  }
+  fail_every_step(plain, before, 2, /*no_undo_errors=*/true);
 }
 
 }  // namespace
