@@ -184,14 +184,28 @@ Result<ApplyReport> run(const topology::Topology& topo, const EngineOptions& o, 
   if (o.verify) {
     t = Clock::now();
     auto again = snapshot(*s, topo);
-    if (!again) return tl::unexpected(again.error());
+    if (!again) {
+      (void)roll_back(rep.plan.ops, *ex, *s->kernel);  // unverifiable is not done
+      return tl::unexpected(again.error().context("verify (rolled back)"));
+    }
     plan::Plan left = plan::make_plan(topo, *again, po);
     rep.verify_seconds = since(t);
     if (!left.ops.empty() || !left.refusals.empty()) {
+      // All-or-nothing includes verify: the kernel took the requests but not all they
+      // asked for (a tap's MTU above its maximum comes back unchanged, without an error).
+      std::vector<Error> undo_errors = roll_back(rep.plan.ops, *ex, *s->kernel);
       Error e;
       e.exit = ExitCode::kFailed;
-      e.what = "verify: the kernel differs from the declared state after apply:\n" +
-               plan::plan_text(left);
+      std::string objects;
+      for (const plan::Op& op : left.ops)
+        if (objects.find(op.object) == std::string::npos)
+          objects += (objects.empty() ? "" : ", ") + op.object;
+      e.what = "verify: " + (objects.empty() ? std::string("the kernel") : objects) +
+               " not as declared after apply (the kernel accepted the requests without doing"
+               " all they asked); rolled back. What differed:\n" + plan::plan_text(left);
+      if (!left.ops.empty() && left.ops[0].loc.known()) e.loc = left.ops[0].loc;
+      for (const Error& u : undo_errors) e.what += "  " + u.str() + "\n";
+      if (!e.what.empty() && e.what.back() == '\n') e.what.pop_back();
       return tl::unexpected(e);
     }
   }

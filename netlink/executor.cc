@@ -199,7 +199,34 @@ class Executor {
   uint32_t next_seq_ = 1000;
 };
 
+// Runs undo ops to the end (an undo that fails does not stop the others); returns the
+// failures that matter (a missing object is fine where the undo says so).
+std::vector<Error> run_undo(Executor& ex, const std::vector<Op>& undo) {
+  std::vector<OpResult> ures;
+  ex.run(undo, ures, true, std::nullopt);
+  std::vector<Error> errors;
+  for (size_t i = 0; i < undo.size(); ++i) {
+    if (!ures[i].failed) continue;
+    if (undo[i].undo_ignore_missing && missing_error(ures[i].err)) continue;
+    Error ue;
+    ue.err = ures[i].err;
+    ue.what = "undo: " + undo[i].describe();
+    ue.kernel_msg = ures[i].msg;
+    errors.push_back(ue);
+  }
+  return errors;
+}
+
 }  // namespace
+
+std::vector<Error> roll_back(const std::vector<Op>& ops, const ExecStats& done, Kernel& kernel) {
+  Executor ex(kernel);
+  ex.remap_ = done.remap;
+  std::vector<Op> undo;
+  for (size_t i = ops.size(); i-- > 0;)
+    for (const Op& u : ops[i].undo) undo.push_back(u);
+  return run_undo(ex, undo);
+}
 
 tl::expected<ExecStats, ExecFailure> execute(const std::vector<Op>& ops, Kernel& kernel,
                                              const ExecOptions& options) {
@@ -210,6 +237,7 @@ tl::expected<ExecStats, ExecFailure> execute(const std::vector<Op>& ops, Kernel&
   ExecStats stats;
   stats.ops = ops.size();
   if (failed == ops.size()) {
+    stats.remap = ex.remap_;
     stats.requests = kernel.requests_sent() - req0;
     stats.sendmsgs = kernel.sendmsg_calls() - calls0;
     return stats;
@@ -233,17 +261,7 @@ tl::expected<ExecStats, ExecFailure> execute(const std::vector<Op>& ops, Kernel&
       continue;
     for (const Op& u : ops[i].undo) undo.push_back(u);
   }
-  std::vector<OpResult> ures;
-  ex.run(undo, ures, true, std::nullopt);
-  for (size_t i = 0; i < undo.size(); ++i) {
-    if (!ures[i].failed) continue;
-    if (undo[i].undo_ignore_missing && missing_error(ures[i].err)) continue;
-    Error ue;
-    ue.err = ures[i].err;
-    ue.what = "undo: " + undo[i].describe();
-    ue.kernel_msg = ures[i].msg;
-    stats.undo_errors.push_back(ue);
-  }
+  stats.undo_errors = run_undo(ex, undo);
   stats.requests = kernel.requests_sent() - req0;
   stats.sendmsgs = kernel.sendmsg_calls() - calls0;
   return tl::unexpected(ExecFailure{e, failed, stats});

@@ -6,6 +6,7 @@
 // the kernel's extended-ack text and the host.toml location of the object.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -24,6 +25,7 @@ struct ExecStats {
   uint64_t requests = 0;  // write requests sent
   uint64_t sendmsgs = 0;
   std::vector<Error> undo_errors;  // only on failure: undo steps that failed too
+  std::map<int, int> remap;        // planned ifindex -> the kernel's (taps choose their own)
 };
 
 struct ExecFailure {
@@ -31,6 +33,11 @@ struct ExecFailure {
   size_t failed_op = 0;
   ExecStats stats;
 };
+
+// Undoes every op of a plan that ran to the end, newest first (apply's verify found the
+// kernel did not take part of it). Returns the undo steps that failed.
+std::vector<Error> roll_back(const std::vector<plan::Op>& ops, const ExecStats& done,
+                             Kernel& kernel);
 
 tl::expected<ExecStats, ExecFailure> execute(const std::vector<plan::Op>& ops, Kernel& kernel,
                                              const ExecOptions& options = {});

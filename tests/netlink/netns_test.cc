@@ -281,6 +281,27 @@ TEST_F(NetnsTest, RealKernelRefusalMidwayRollsBackEverything) {
   EXPECT_EQ(state(), before);
 }
 
+TEST_F(NetnsTest, VerifyFailureIsRolledBackAndNamesWhatTheKernelDidNotTake) {
+  // A tap's MTU above its maximum (65521) is accepted without an error and not applied:
+  // only verify sees it, and then everything the apply did must go, on a fresh namespace
+  // and on top of an applied file alike.
+  std::string bad = std::string(kHost) + "\n[taps.tap-rb]\nmtu = 65530\nnetns = \"cr\"\n";
+  for (bool on_top : {false, true}) {
+    if (on_top) {
+      ASSERT_TRUE(apply(kHost));
+    }
+    std::string before = state();
+    auto r = apply(bad);
+    ASSERT_FALSE(r) << "on_top=" << on_top;
+    EXPECT_EQ(r.error().exit, ExitCode::kFailed);
+    EXPECT_THAT(r.error().what, HasSubstr("verify"));
+    EXPECT_THAT(r.error().what, HasSubstr("tap tap-rb"));
+    EXPECT_THAT(r.error().what, HasSubstr("mtu"));
+    EXPECT_THAT(r.error().what, HasSubstr("rolled back"));
+    EXPECT_EQ(state(), before) << "on_top=" << on_top;
+  }
+}
+
 TEST_F(NetnsTest, NameTakenBetweenPlanAndExecuteIsRolledBack) {
   // plan against the empty namespace, then someone takes a name the plan creates late
   topology::Topology topo = load(kHost);
