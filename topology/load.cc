@@ -2,11 +2,16 @@
 // diagnostic in source order. Also the text form of diagnostics (ninja/gcc style).
 #include "topology/load.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
+#include "base/text.h"
+#include "topology/nesting.h"
 #include "topology/parse.h"
 
 namespace vnet::topology {
@@ -27,6 +32,10 @@ void sort_by_place(std::vector<T>& v) {
 LoadResult load_string(const std::string& text, const std::string& file,
                        const LoadOptions& options) {
   detail::Diagnostics d(file);
+  if (auto deep = nesting_problem(text)) {
+    d.error(SourceLoc{file, deep->line, deep->col}, deep->message);
+    return tl::unexpected(std::move(d.list()));
+  }
   toml::table root;
   try {
     root = toml::parse(std::string_view(text), std::string_view(file));
@@ -63,15 +72,33 @@ LoadResult load_string(const std::string& text, const std::string& file,
   return t;
 }
 
-LoadResult load_file(const std::string& path, const LoadOptions& options) {
+namespace {
+
+// The bytes of `path`, at most kMaxFileBytes; what is wrong with the path otherwise.
+tl::expected<std::string, std::string> read_bounded(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return tl::unexpected(std::string(strerror(errno)));
+  if (S_ISDIR(st.st_mode)) return tl::unexpected(std::string("is a directory, not a host.toml file"));
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return tl::unexpected(std::vector<Diagnostic>{
-        {SourceLoc{path, 0, 0}, "cannot read file: " + std::string(strerror(errno)), ""}});
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return load_string(ss.str(), path, options);
+  if (!in) return tl::unexpected(std::string(strerror(errno)));
+  std::string text(kMaxFileBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad()) return tl::unexpected(std::string(strerror(errno)));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > kMaxFileBytes)
+    return tl::unexpected("larger than " + std::to_string(kMaxFileBytes >> 20) +
+                          " MiB; a host.toml of thousands of links is a few hundred KiB");
+  return text;
+}
+
+}  // namespace
+
+LoadResult load_file(const std::string& path, const LoadOptions& options) {
+  auto text = read_bounded(path);
+  if (!text)
+    return tl::unexpected(
+        std::vector<Diagnostic>{{SourceLoc{path, 0, 0}, "cannot read file: " + text.error(), ""}});
+  return load_string(*text, path, options);
 }
 
 std::string format_diagnostics(const std::vector<Diagnostic>& diags, const std::string& source) {
@@ -83,17 +110,23 @@ std::string format_diagnostics(const std::vector<Diagnostic>& diags, const std::
   }
   std::string out;
   for (const Diagnostic& dg : diags) {
-    out += dg.loc.str() + ": error: " + dg.message;
-    if (!dg.hint.empty()) out += "; " + dg.hint;
+    // Everything here may hold bytes from the file: escaped, so none reaches the terminal.
+    out += printable(dg.loc.str()) + ": error: " + printable(dg.message);
+    if (!dg.hint.empty()) out += "; " + printable(dg.hint);
     out += "\n";
     if (dg.loc.line >= 1 && dg.loc.line <= lines.size()) {
-      std::string text = lines[dg.loc.line - 1];
+      // A long line shows as a window around the spot (a file may be one 80 KB line).
+      const std::string& line = lines[dg.loc.line - 1];
+      size_t col = std::min<size_t>(dg.loc.col ? dg.loc.col - 1 : 0, line.size());
+      size_t from = col > 100 ? col - 60 : 0;
+      std::string lead = from ? "..." : "";
+      std::string shown = lead + line.substr(from, 160) + (from + 160 < line.size() ? "..." : "");
       std::string num = std::to_string(dg.loc.line);
-      out += " " + num + " | " + text + "\n";
+      out += " " + num + " | " + printable(shown, true) + "\n";
+      std::string before = printable(lead + line.substr(from, col - from), true);
       std::string pad;
       // Carets line up under tabs too.
-      for (uint32_t i = 1; i < dg.loc.col && i - 1 < text.size(); ++i)
-        pad += text[i - 1] == '\t' ? '\t' : ' ';
+      for (char c : before) pad += c == '\t' ? '\t' : ' ';
       out += " " + std::string(num.size(), ' ') + " | " + pad + "^\n";
     }
   }
@@ -101,10 +134,8 @@ std::string format_diagnostics(const std::vector<Diagnostic>& diags, const std::
 }
 
 std::string format_file_diagnostics(const std::vector<Diagnostic>& diags, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return format_diagnostics(diags, text.str()) + path + ": " + std::to_string(diags.size()) +
+  auto text = read_bounded(path);
+  return format_diagnostics(diags, text ? *text : std::string()) + printable(path) + ": " + std::to_string(diags.size()) +
          (diags.size() == 1 ? " error\n" : " errors\n");
 }
 

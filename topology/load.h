@@ -22,6 +22,9 @@ struct LoadOptions {
 
 using LoadResult = tl::expected<Topology, std::vector<Diagnostic>>;
 
+// load_file() refuses larger files (and says so) rather than reading without limit.
+inline constexpr size_t kMaxFileBytes = size_t{16} << 20;
+
 LoadResult load_file(const std::string& path, const LoadOptions& options = {});
 // `file` is the name used in diagnostics.
 LoadResult load_string(const std::string& text, const std::string& file,
@@ -41,5 +44,8 @@ std::optional<Cidr> parse_cidr(const std::string& text);
 std::optional<uint64_t> parse_size(const std::string& text);  // "4G", "512M", "100G"
 // Why a kernel interface name is not acceptable, or "" when it is.
 std::string interface_name_problem(const std::string& name);
+// "WHAT 'TEXT' contains a control character", or "" (names that end up in records, marks
+// and messages: a newline would split a record line or forge a log line).
+std::string control_char_problem(const std::string& what, const std::string& text);
 
 }  // namespace vnet::topology

@@ -29,7 +29,7 @@ std::string netns_problem(const std::string& name) {
   if (name == "." || name == ".." || name.find('/') != std::string::npos)
     return "'" + name + "' is not a valid namespace name (no '/', not '.' or '..')";
   if (name.size() > 255) return "namespace name is longer than 255 bytes";
-  return "";
+  return control_char_problem("namespace name", name);
 }
 
 std::optional<std::string> read_netns(TableReader& r, const std::string& key) {
@@ -648,6 +648,10 @@ void read_document(const toml::table& root, Diagnostics& d, const LoadOptions& o
     if (auto v = r.string("name")) {
       t.host_name = *v;
       if (v->empty()) r.error(r.loc_of("name"), "host name must not be empty");
+      // it becomes the ownership mark "vnet:<name>" (IFLA_IFALIAS holds 255 bytes)
+      if (v->size() > 200) r.error(r.loc_of("name"), "host name is " + std::to_string(v->size()) +
+                                                         " bytes; at most 200 fit the ownership mark");
+      if (auto p = control_char_problem("host name", *v); !p.empty()) r.error(r.loc_of("name"), p);
     }
     r.finish();
   } else if (!root.contains("host")) {

@@ -75,9 +75,16 @@ std::optional<uint64_t> parse_size(const std::string& text) {
 std::string interface_name_problem(const std::string& name) {
   if (name.empty()) return "an interface name must not be empty";
   if (name == "." || name == "..") return "'" + name + "' is not a valid interface name";
+  // The kernel keeps /proc/sys/net/ipv{4,6}/conf/{all,default}: links cannot take them.
+  if (name == "all" || name == "default")
+    return "'" + name + "' is reserved by the kernel (net.ipv4.conf." + name + "); pick another name";
   if (name.size() > 15)
     return "name '" + name + "' is " + std::to_string(name.size()) +
            " bytes, the kernel allows 15";
+  // "br%d" is a template to the kernel: the link would come back as br0, and every apply
+  // would delete and recreate it.
+  if (name.find('%') != std::string::npos)
+    return "name '" + name + "' contains '%', which the kernel expands to a number";
   for (char c : name) {
     if (c == '/' || c == ':' || isspace(static_cast<unsigned char>(c)) ||
         !isprint(static_cast<unsigned char>(c))) {
@@ -88,6 +95,13 @@ std::string interface_name_problem(const std::string& name) {
              ", which interface names cannot contain";
     }
   }
+  return "";
+}
+
+std::string control_char_problem(const std::string& what, const std::string& text) {
+  for (char c : text)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      return what + " '" + text + "' contains a control character";
   return "";
 }
 

@@ -324,3 +324,34 @@ TEST(Diagnostics, CaretStandsUnderTheColumn) {
 }
 
 }  // namespace
+
+TEST(LoadFile, ADirectoryIsNamedAsSuch) {
+  auto t = load_file("/");
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error()[0].message, "cannot read file: is a directory, not a host.toml file");
+}
+
+TEST(LoadFile, ReadsAtMostTheBoundFromAnEndlessFile) {
+  auto t = load_file("/dev/zero");
+  ASSERT_FALSE(t);
+  EXPECT_NE(t.error()[0].message.find("larger than 16 MiB"), std::string::npos)
+      << t.error()[0].message;
+}
+
+TEST(Nesting, StringsAndCommentsDoNotCount) {
+  std::string dots;
+  for (int i = 0; i < 100; ++i) dots += "a.";
+  load_ok(kHost + "# " + dots + "\n[scenario]\nname = \"" + dots + "\"\ndescription = '''\n" + dots +
+          "\n[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n'''\n");
+}
+
+TEST(Nesting, CountsEveryWayTomlNestsTogether) {
+  // 8 header segments + a 12-segment key + 13 inline tables = 33 levels
+  std::string text = kHost + "[a.b.c.d.e.f.g.h]\nk.k.k.k.k.k.k.k.k.k.k.k = ";
+  for (int i = 0; i < 13; ++i) text += "{x = ";
+  text += "1" + std::string(13, '}') + "\n";
+  auto t = load_string(text, "t.toml");
+  ASSERT_FALSE(t);
+  EXPECT_NE(t.error()[0].message.find("nested more than 32 levels"), std::string::npos);
+  EXPECT_EQ(t.error()[0].loc.line, 4u);
+}

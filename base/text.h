@@ -1,0 +1,15 @@
+// Text vnet prints but did not write (source lines, names from a file, strings a client
+// sent): control bytes are escaped, so nothing read can move the cursor, recolour the
+// terminal, or forge a second log line with a newline.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace vnet {
+
+// "\n" -> "\\n", ESC -> "\\x1b", C1 controls (UTF-8 C2 80..9F) -> "\\u0080".."\\u009f";
+// tabs kept when keep_tabs (source lines, where carets line up under them).
+std::string printable(std::string_view s, bool keep_tabs = false);
+
+}  // namespace vnet
