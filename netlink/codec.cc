@@ -25,37 +25,51 @@ namespace {
 using plan::Op;
 using plan::OpKind;
 
-constexpr size_t kMsgMax = 16384;
-
-// One message built in a scratch buffer, then appended to the batch.
+// One message, built in a buffer that grows with it (a port's VLAN list or a long name
+// list can take more than any fixed size), then appended to the batch. Nests are
+// offsets, not pointers, because the buffer moves when it grows.
 class Msg {
  public:
-  Msg(uint16_t type, uint16_t flags, uint32_t seq) {
-    nlh_ = mnl_nlmsg_put_header(buf_.data());
-    nlh_->nlmsg_type = type;
-    nlh_->nlmsg_flags = NLM_F_REQUEST | flags;
-    nlh_->nlmsg_seq = seq;
+  struct Nest {
+    size_t off;
+  };
+  Msg(uint16_t type, uint16_t flags, uint32_t seq) : buf_(kInitial) {
+    nlmsghdr* h = mnl_nlmsg_put_header(buf_.data());
+    h->nlmsg_type = type;
+    h->nlmsg_flags = NLM_F_REQUEST | flags;
+    h->nlmsg_seq = seq;
   }
-  nlmsghdr* nlh() { return nlh_; }
+  nlmsghdr* nlh() { return reinterpret_cast<nlmsghdr*>(buf_.data()); }
   template <class T>
   T* header() {
-    return static_cast<T*>(mnl_nlmsg_put_extra_header(nlh_, sizeof(T)));
+    reserve(MNL_ALIGN(sizeof(T)));
+    return static_cast<T*>(mnl_nlmsg_put_extra_header(nlh(), sizeof(T)));
   }
-  void str(uint16_t type, const std::string& s) { mnl_attr_put_strz(nlh_, type, s.c_str()); }
-  void u8(uint16_t type, uint8_t v) { mnl_attr_put_u8(nlh_, type, v); }
-  void u16(uint16_t type, uint16_t v) { mnl_attr_put_u16(nlh_, type, v); }
-  void u32(uint16_t type, uint32_t v) { mnl_attr_put_u32(nlh_, type, v); }
-  void bytes(uint16_t type, const void* p, size_t n) { mnl_attr_put(nlh_, type, n, p); }
-  nlattr* nest(uint16_t type) { return mnl_attr_nest_start(nlh_, type); }
-  void end(nlattr* n) { mnl_attr_nest_end(nlh_, n); }
+  void str(uint16_t type, const std::string& s) { bytes(type, s.c_str(), s.size() + 1); }
+  void u8(uint16_t type, uint8_t v) { bytes(type, &v, sizeof v); }
+  void u16(uint16_t type, uint16_t v) { bytes(type, &v, sizeof v); }
+  void u32(uint16_t type, uint32_t v) { bytes(type, &v, sizeof v); }
+  void bytes(uint16_t type, const void* p, size_t n) {
+    reserve(MNL_ATTR_HDRLEN + MNL_ALIGN(n));
+    mnl_attr_put(nlh(), type, n, p);
+  }
+  Nest nest(uint16_t type) {
+    reserve(MNL_ATTR_HDRLEN);
+    return {reinterpret_cast<uint8_t*>(mnl_attr_nest_start(nlh(), type)) - buf_.data()};
+  }
+  void end(Nest n) { mnl_attr_nest_end(nlh(), reinterpret_cast<nlattr*>(buf_.data() + n.off)); }
   void append_to(std::vector<uint8_t>& out) {
-    auto* p = reinterpret_cast<const uint8_t*>(nlh_);
-    out.insert(out.end(), p, p + nlh_->nlmsg_len);
+    out.insert(out.end(), buf_.begin(), buf_.begin() + nlh()->nlmsg_len);
   }
 
  private:
-  alignas(4) std::array<uint8_t, kMsgMax> buf_{};
-  nlmsghdr* nlh_;
+  static constexpr size_t kInitial = 1024;
+  // Room for `more` bytes after the message's current end (libmnl writes unchecked).
+  void reserve(size_t more) {
+    size_t need = nlh()->nlmsg_len + more;
+    if (need > buf_.size()) buf_.resize(std::max(need, 2 * buf_.size()));
+  }
+  std::vector<uint8_t> buf_;  // operator new's alignment suits nlmsghdr and nlattr
 };
 
 ifinfomsg* link_header(Msg& m, int ifindex, uint8_t family = AF_UNSPEC) {
@@ -73,8 +87,12 @@ size_t addr_len(int family) { return family == AF_INET6 ? 16 : 4; }
 
 // The VLAN entries as IFLA_BRIDGE_VLAN_INFO attributes; consecutive vids with the same
 // flags (and no PVID) become RANGE_BEGIN/RANGE_END pairs, as `bridge vlan add vid A-B`.
+// VLAN entries per RTM_SETLINK/RTM_DELLINK: a message stays a few KiB whatever a port
+// holds, well inside the socket's send buffer with a whole batch around it.
+constexpr size_t kVlansPerMsg = 512;
+
 void put_vlans(Msg& m, const std::vector<plan::VlanEntry>& entries, bool self) {
-  nlattr* spec = m.nest(IFLA_AF_SPEC);
+  auto spec = m.nest(IFLA_AF_SPEC);
   if (self) m.u16(IFLA_BRIDGE_FLAGS, BRIDGE_FLAGS_SELF);
   std::vector<plan::VlanEntry> v = entries;
   std::sort(v.begin(), v.end());
@@ -111,16 +129,16 @@ void encode_create(const Op& op, const EncodeContext& ctx, std::vector<uint8_t>&
     if (s.mtu) m.u32(IFLA_MTU, *s.mtu);
     if (s.mac) put_mac(m, IFLA_ADDRESS, *s.mac);
     if (s.kind == "vlan" || s.kind == "macvlan") m.u32(IFLA_LINK, ctx.ifindex(s.parent));
-    nlattr* info = m.nest(IFLA_LINKINFO);
+    auto info = m.nest(IFLA_LINKINFO);
     m.str(IFLA_INFO_KIND, s.kind);
-    nlattr* data = m.nest(IFLA_INFO_DATA);
+    auto data = m.nest(IFLA_INFO_DATA);
     if (s.kind == "bridge") {
       m.u32(IFLA_BR_STP_STATE, s.stp ? 1 : 0);
       if (s.vlan_filtering) m.u8(IFLA_BR_VLAN_FILTERING, 1);
       if (s.default_pvid) m.u16(IFLA_BR_VLAN_DEFAULT_PVID, *s.default_pvid);
     } else if (s.kind == "veth") {
-      nlattr* peer = m.nest(VETH_INFO_PEER);
-      auto* pifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(m.nlh(), sizeof(ifinfomsg)));
+      auto peer = m.nest(VETH_INFO_PEER);
+      auto* pifi = m.header<ifinfomsg>();
       pifi->ifi_family = AF_UNSPEC;
       pifi->ifi_index = s.peer_ifindex ? ctx.ifindex(s.peer_ifindex) : 0;
       m.str(IFLA_IFNAME, s.peer);
@@ -224,8 +242,8 @@ size_t encode(const Op& op, const EncodeContext& ctx, std::vector<uint8_t>& out,
         if (op.mtu) m.u32(IFLA_MTU, *op.mtu);
         if (op.mac) put_mac(m, IFLA_ADDRESS, *op.mac);
         if (op.addr_gen_mode) {
-          nlattr* spec = m.nest(IFLA_AF_SPEC);
-          nlattr* in6 = m.nest(AF_INET6);
+          auto spec = m.nest(IFLA_AF_SPEC);
+          auto in6 = m.nest(AF_INET6);
           m.u8(IFLA_INET6_ADDR_GEN_MODE, *op.addr_gen_mode);
           m.end(in6);
           m.end(spec);
@@ -238,9 +256,9 @@ size_t encode(const Op& op, const EncodeContext& ctx, std::vector<uint8_t>& out,
         // kind options change through RTM_NEWLINK on the existing link (changelink)
         Msg m(RTM_NEWLINK, NLM_F_ACK, seq++);
         link_header(m, index);
-        nlattr* info = m.nest(IFLA_LINKINFO);
+        auto info = m.nest(IFLA_LINKINFO);
         m.str(IFLA_INFO_KIND, br ? "bridge" : "macvlan");
-        nlattr* data = m.nest(IFLA_INFO_DATA);
+        auto data = m.nest(IFLA_INFO_DATA);
         if (op.stp) m.u32(IFLA_BR_STP_STATE, *op.stp ? 1 : 0);
         if (op.vlan_filtering) m.u8(IFLA_BR_VLAN_FILTERING, *op.vlan_filtering ? 1 : 0);
         if (op.default_pvid) m.u16(IFLA_BR_VLAN_DEFAULT_PVID, *op.default_pvid);
@@ -260,19 +278,17 @@ size_t encode(const Op& op, const EncodeContext& ctx, std::vector<uint8_t>& out,
       return 1;
     }
     case OpKind::kSetVlans: {
-      if (!op.vlan_add.empty()) {
-        Msg m(RTM_SETLINK, NLM_F_ACK, seq++);
-        link_header(m, index, AF_BRIDGE);
-        put_vlans(m, op.vlan_add, op.self);
-        m.append_to(out);
-        ++n;
-      }
-      if (!op.vlan_del.empty()) {
-        Msg m(RTM_DELLINK, NLM_F_ACK, seq++);
-        link_header(m, index, AF_BRIDGE);
-        put_vlans(m, op.vlan_del, op.self);
-        m.append_to(out);
-        ++n;
+      // Adds (every chunk) before deletes, so the PVID moves before the old one goes; a
+      // trunk of 2047 scattered VLANs is 16 KiB of attributes, sent as four messages.
+      for (auto [list, type] : {std::pair{&op.vlan_add, RTM_SETLINK}, std::pair{&op.vlan_del, RTM_DELLINK}}) {
+        for (size_t from = 0; from < list->size(); from += kVlansPerMsg) {
+          Msg m(type, NLM_F_ACK, seq++);
+          link_header(m, index, AF_BRIDGE);
+          size_t to = std::min(list->size(), from + kVlansPerMsg);
+          put_vlans(m, {list->begin() + from, list->begin() + to}, op.self);
+          m.append_to(out);
+          ++n;
+        }
       }
       return n;
     }

@@ -4,11 +4,14 @@
 // netns suite's NetnsRecord test) decoded into the state model.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <linux/if_bridge.h>
+#include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "netlink/codec.h"
@@ -193,6 +196,46 @@ TEST(Codec, TapCreateEncodesOnlyTheMark) {
   ASSERT_EQ(netlink::encode(t, ctx, buf, seq), 1u);
   const auto* ifi = reinterpret_cast<const ifinfomsg*>(buf.data() + 16);
   EXPECT_EQ(ifi->ifi_index, 77);
+}
+
+TEST(Codec, AScatteredTrunkIsSplitIntoBoundedMessagesCarryingEveryVlan) {
+  // tagged = [2, 4, ..., 4094]: 2047 VLANs no range can merge (this overflowed a fixed
+  // 16 KiB buffer before), plus a PVID to delete afterwards
+  Op op;
+  op.kind = OpKind::kSetVlans;
+  op.ifindex = 5;
+  for (uint16_t v = 2; v <= 4094; v += 2) op.vlan_add.push_back({v, false, false});
+  op.vlan_del.push_back({1, true, true});
+  std::vector<uint8_t> buf;
+  uint32_t seq = 1;
+  size_t n = netlink::encode(op, {}, buf, seq);
+  EXPECT_EQ(n, 5u);  // four chunks of adds, then the delete
+  std::set<uint16_t> added;
+  size_t off = 0, msgs = 0;
+  uint16_t last_type = 0;
+  while (off < buf.size()) {
+    const auto* h = reinterpret_cast<const nlmsghdr*>(buf.data() + off);
+    ASSERT_LE(h->nlmsg_len, 8192u);
+    ASSERT_LE(off + h->nlmsg_len, buf.size());
+    last_type = h->nlmsg_type;
+    const auto* spec = reinterpret_cast<const nlattr*>(buf.data() + off + NLMSG_HDRLEN +
+                                                       NLMSG_ALIGN(sizeof(ifinfomsg)));
+    ASSERT_EQ(spec->nla_type & NLA_TYPE_MASK, IFLA_AF_SPEC);
+    for (size_t a = NLA_HDRLEN; a < spec->nla_len;) {
+      const auto* attr = reinterpret_cast<const nlattr*>(reinterpret_cast<const uint8_t*>(spec) + a);
+      if (attr->nla_type == IFLA_BRIDGE_VLAN_INFO && h->nlmsg_type == RTM_SETLINK) {
+        const auto* info = reinterpret_cast<const bridge_vlan_info*>(
+            reinterpret_cast<const uint8_t*>(attr) + NLA_HDRLEN);
+        EXPECT_TRUE(added.insert(info->vid).second) << info->vid;
+      }
+      a += NLA_ALIGN(attr->nla_len);
+    }
+    off += NLMSG_ALIGN(h->nlmsg_len);
+    ++msgs;
+  }
+  EXPECT_EQ(msgs, n);
+  EXPECT_EQ(added.size(), 2047u);
+  EXPECT_EQ(last_type, RTM_DELLINK);  // the delete comes after every add
 }
 
 TEST(Codec, DecodesAckWithExtendedAckMessage) {

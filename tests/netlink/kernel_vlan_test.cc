@@ -145,6 +145,24 @@ TEST_F(KernelVlan, BuildsVlanAwareBridgeAndTrafficFollowsVlans) {
   EXPECT_EQ(again->requests, 0u);
 }
 
+TEST_F(KernelVlan, ATrunkOfEveryEvenVlanAppliesAndReappliesAsNothing) {
+  // 2047 VLANs no range merges: crashed apply (a fixed 16 KiB message buffer) before.
+  std::string tagged;
+  for (int v = 2; v <= 4094; v += 2) tagged += (tagged.empty() ? "" : ", ") + std::to_string(v);
+  std::string file = "[host]\nname = \"t1\"\n[bridges.br0]\nvlan_filtering = true\n"
+                     "[veths.vb-t]\npeer = \"eth0\"\nbridge = \"br0\"\npeer_netns = \"t\"\n"
+                     "tagged = [" + tagged + "]\n";
+  auto r = apply(file);
+  ASSERT_TRUE(r) << r.error().str();
+  auto v = vlans_of("vb-t");
+  ASSERT_EQ(v.size(), 2047u);
+  EXPECT_EQ(v.front()["vlan"], 2);
+  EXPECT_EQ(v.back()["vlan"], 4094);
+  auto again = apply(file);
+  ASSERT_TRUE(again) << again.error().str();
+  EXPECT_FALSE(again->changed());
+}
+
 TEST_F(KernelVlan, MovingAPortToAnotherVlanIsOneVlanChange) {
   ASSERT_TRUE(apply(kVilla));
   std::string edited = kVilla;
