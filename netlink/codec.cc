@@ -55,7 +55,8 @@ class Msg {
   }
   Nest nest(uint16_t type) {
     reserve(MNL_ATTR_HDRLEN);
-    return {reinterpret_cast<uint8_t*>(mnl_attr_nest_start(nlh(), type)) - buf_.data()};
+    auto* at = reinterpret_cast<uint8_t*>(mnl_attr_nest_start(nlh(), type));
+    return {static_cast<size_t>(at - buf_.data())};
   }
   void end(Nest n) { mnl_attr_nest_end(nlh(), reinterpret_cast<nlattr*>(buf_.data() + n.off)); }
   void append_to(std::vector<uint8_t>& out) {
