@@ -17,6 +17,12 @@ std::string vlan_list(const std::vector<VlanEntry>& v, char sign) {
   return s;
 }
 
+// "qemu (107)" where a name was written, else the id ("-1" = nobody, as the kernel keeps it)
+std::string principal(const std::string& name, uint32_t id) {
+  std::string num = std::to_string(static_cast<int32_t>(id));
+  return name.empty() || name == num ? num : name + " (" + num + ")";
+}
+
 const char* mode_name(uint32_t m) {
   switch (m) {
     case 1: return "private";
@@ -70,8 +76,8 @@ std::string Op::describe() const {
       if (spec.kind == "vlan") add("id " + std::to_string(spec.vlan_id));
       if (spec.kind == "macvlan") add(std::string("mode ") + mode_name(spec.macvlan_mode));
       if (spec.kind == "tun") {
-        if (spec.owner) add("owner " + std::to_string(*spec.owner));
-        if (spec.group) add("group " + std::to_string(*spec.group));
+        if (spec.owner) add("owner " + principal(spec.owner_name, *spec.owner));
+        if (spec.group) add("group " + principal(spec.group_name, *spec.group));
         if (spec.multi_queue) add("multi_queue");
         if (spec.vnet_hdr) add("vnet_hdr");
       }
@@ -100,8 +106,8 @@ std::string Op::describe() const {
     }
     case OpKind::kSetTap: {
       s = "set " + object;
-      if (owner) s += " owner " + std::to_string(static_cast<int32_t>(*owner));
-      if (group) s += " group " + std::to_string(static_cast<int32_t>(*group));
+      if (owner) s += " owner " + principal(owner_name, *owner);
+      if (group) s += " group " + principal(group_name, *group);
       break;
     }
     case OpKind::kSetMaster:

@@ -60,6 +60,7 @@ struct LinkSpec {
   uint32_t macvlan_mode = 0;
   // tap
   std::optional<uint32_t> owner, group;
+  std::string owner_name, group_name;  // as written, when a name: for people
   bool multi_queue = false;
   bool vnet_hdr = true;
 };
@@ -85,6 +86,7 @@ struct Op {
   std::string alias;
   // kSetTap
   std::optional<uint32_t> owner, group;
+  std::string owner_name, group_name;
   // kSetMaster
   int master = 0;
   std::string master_name;

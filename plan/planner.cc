@@ -898,6 +898,8 @@ void Planner::plan_creates() {
     if (w.tap) {
       s.owner = w.tap->owner;
       s.group = w.tap->group;
+      s.owner_name = w.tap->owner_name;
+      s.group_name = w.tap->group_name;
       s.multi_queue = w.tap->multi_queue;
       s.vnet_hdr = w.tap->vnet_hdr;
     }
@@ -1034,6 +1036,8 @@ void Planner::plan_diffs() {
         op.kind = OpKind::kSetTap;
         if (own) op.owner = w.tap->owner;
         if (grp) op.group = w.tap->group;
+        op.owner_name = w.tap->owner_name;
+        op.group_name = w.tap->group_name;
         Op undo;
         undo.kind = OpKind::kSetTap;
         if (own) undo.owner = cur.tun_owner.value_or(static_cast<uint32_t>(-1));

@@ -2,6 +2,9 @@
 // value (types, ranges, formats, unknown keys); relations between objects are validate.cc's.
 #include "topology/parse.h"
 
+#include <grp.h>
+#include <pwd.h>
+
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -261,7 +264,21 @@ std::optional<uint32_t> numeric_id(const std::string& s) {
   return static_cast<uint32_t>(std::stoul(s));
 }
 
-// owner/group: a name or a number, as a string or an integer.
+// The uid or gid of a user or group name on this machine (what TUNSETOWNER takes).
+std::optional<uint32_t> lookup_principal(const std::string& key, const std::string& name) {
+  std::vector<char> buf(16384);
+  if (key == "owner") {
+    passwd pw{}, *found = nullptr;
+    if (getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found) == 0 && found) return pw.pw_uid;
+  } else {
+    group gr{}, *found = nullptr;
+    if (getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &found) == 0 && found) return gr.gr_gid;
+  }
+  return std::nullopt;
+}
+
+// owner/group: a name or a number, as a string or an integer; names resolved here, so an
+// unknown one is an error at the line that names it.
 void read_principal(TableReader& r, const std::string& key, std::string& name,
                     std::optional<uint32_t>& id) {
   const toml::node* n = r.get(key);
@@ -277,6 +294,11 @@ void read_principal(TableReader& r, const std::string& key, std::string& name,
   } else if (n->is_string() && !n->value<std::string>()->empty()) {
     name = *n->value<std::string>();
     id = numeric_id(name);
+    if (!id) id = lookup_principal(key, name);
+    if (!id)
+      r.error(r.diags().loc(*n), std::string(key == "owner" ? "user" : "group") + " '" + name +
+                                     "' does not exist on this machine; create it, or give a numeric " +
+                                     (key == "owner" ? "uid" : "gid"));
   } else {
     r.error(r.diags().loc(*n), "'" + key + "' must be a user or group name or a numeric id");
   }

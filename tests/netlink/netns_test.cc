@@ -4,7 +4,13 @@
 // routes, moves; idempotence, minimal edits, destroy, ownership, locking, rollback.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 
 #include <chrono>
 #include <thread>
@@ -17,6 +23,7 @@
 namespace vnet::testing {
 namespace {
 
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
@@ -236,6 +243,45 @@ TEST_F(NetnsTest, MovesATapBetweenNamespaces) {
   EXPECT_THAT(op_lines(r->plan)[1], HasSubstr("move tap t0 in netns na to netns nb"));
   EXPECT_FALSE(link("nb", "t0").is_null());
   EXPECT_THAT(namespaces(), ElementsAre("", "nb"));
+}
+
+// Opens tap `name` in namespace `ns` as `uid`/`gid`: /dev/net/tun is opened as root (it is
+// 0600 without udev, facts.md), then the child drops to the user before TUNSETIFF, which
+// is where the kernel checks the tap's owner and group. Returns the child's errno (0 = ok).
+int open_tap_as(const std::string& ns, const std::string& name, uid_t uid, gid_t gid) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int nsfd = ::open(("/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
+    if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) != 0) _exit(100);
+    int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    if (fd < 0) _exit(101);
+    if (setgroups(0, nullptr) != 0 || setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0)
+      _exit(102);
+    ifreq ifr{};
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+    strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+    _exit(ioctl(fd, TUNSETIFF, &ifr) == 0 ? 0 : errno);
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+TEST_F(NetnsTest, TapOwnerByNameLetsThatUserOpenItAndNoOtherOne) {
+  // daemon is uid 1 and gid 1 on Debian; nobody is 65534
+  const char* file = "[host]\nname = \"t1\"\n[taps.tap-own]\nowner = \"daemon\"\n"
+                     "[taps.tap-grp]\ngroup = \"daemon\"\n";
+  auto p = netlink::plan(load(file), opts());
+  ASSERT_TRUE(p) << p.error().str();
+  EXPECT_THAT(op_lines(p->plan), Contains(HasSubstr("tap tap-own (owner daemon (1)")));
+  ASSERT_TRUE(apply(file));
+  EXPECT_EQ(open_tap_as(target_, "tap-own", 1, 65534), 0);
+  EXPECT_EQ(open_tap_as(target_, "tap-own", 65534, 65534), EPERM);
+  EXPECT_EQ(open_tap_as(target_, "tap-grp", 65534, 1), 0);
+  EXPECT_EQ(open_tap_as(target_, "tap-grp", 65534, 65534), EPERM);
+  auto again = apply(file);
+  ASSERT_TRUE(again) << again.error().str();
+  EXPECT_FALSE(again->changed());
 }
 
 TEST_F(NetnsTest, KernelFeatureMissingIsRolledBackAndNamed) {

@@ -179,11 +179,24 @@ TEST(Load, KeepsSourcePositionsOfObjects) {
 }
 
 TEST(Load, TapOwnerAcceptsNamesAndIds) {
-  auto t = load_ok(kHost + "[taps.t0]\nowner = \"qemu\"\ngroup = 104\n[taps.t1]\nowner = \"1000\"\n");
-  EXPECT_EQ(t.taps[0].owner_name, "qemu");
-  EXPECT_FALSE(t.taps[0].owner);
+  // names are resolved on this machine (daemon is uid 1 and gid 1 on Debian)
+  auto t = load_ok(kHost + "[taps.t0]\nowner = \"daemon\"\ngroup = 104\n[taps.t1]\nowner = \"1000\"\n"
+                           "group = \"daemon\"\n");
+  EXPECT_EQ(t.taps[0].owner_name, "daemon");
+  EXPECT_EQ(t.taps[0].owner, 1u);
   EXPECT_EQ(t.taps[0].group, 104u);
   EXPECT_EQ(t.taps[1].owner, 1000u);
+  EXPECT_EQ(t.taps[1].group, 1u);
+}
+
+TEST(Load, UnknownTapOwnerOrGroupIsAnErrorAtItsValue) {
+  auto t = load_string(kHost + "[taps.t0]\nowner = \"no-such-user-vnet\"\ngroup = \"no-such-group-vnet\"\n", "t.toml");
+  ASSERT_FALSE(t);
+  ASSERT_EQ(t.error().size(), 2u);
+  EXPECT_EQ(t.error()[0].loc.str(), "t.toml:4:9");
+  EXPECT_EQ(t.error()[0].message,
+            "user 'no-such-user-vnet' does not exist on this machine; create it, or give a numeric uid");
+  EXPECT_EQ(t.error()[1].loc.str(), "t.toml:5:9");
 }
 
 TEST(Load, SwitchDefaultsFollowTheDesign) {
