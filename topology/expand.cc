@@ -10,7 +10,7 @@ namespace {
 bool derived_name_ok(Diagnostics& d, const std::string& name, const GuestNic& nic,
                      const std::string& what) {
   if (name.size() <= 15) return true;
-  d.error(nic.loc, "derived " + what + " name '" + name + "' is " +
+  d.error(nic.host_name_loc, "derived " + what + " name '" + name + "' is " +
                        std::to_string(name.size()) +
                        " bytes, the kernel allows 15; set host_name on this NIC");
   return false;
@@ -20,7 +20,8 @@ BridgePort port_for(const GuestNic& nic) {
   BridgePort p;
   p.bridge = nic.bridge;
   p.pvid = nic.vlan;
-  p.loc = p.pvid_loc = p.tagged_loc = nic.loc;
+  p.loc = nic.ref_loc;
+  p.pvid_loc = p.tagged_loc = nic.vlan_loc;
   return p;
 }
 
@@ -34,7 +35,7 @@ void add_switch_port(Topology& t, const Guest& g, const GuestNic& nic, SwitchPor
     p.target = target;
     p.pvid = nic.vlan;
     p.derived_from = g.name;
-    p.loc = nic.loc;
+    p.loc = nic.ref_loc;
     sw.ports.push_back(std::move(p));
   }
 }
@@ -68,7 +69,7 @@ void expand_guests(Diagnostics& d, Topology& t) {
         continue;
       }
       if (nic.kind == GuestNic::Kind::kTap || nic.kind == GuestNic::Kind::kUser) {
-        d.error(nic.loc, "nspawn guests connect through veths: use 'bridge' or 'switch' on "
+        d.error(nic.ref_loc, "nspawn guests connect through veths: use 'bridge' or 'switch' on "
                          "this NIC");
         continue;
       }
@@ -82,7 +83,7 @@ void expand_guests(Diagnostics& d, Topology& t) {
       v.peer_netns = g.netns;
       v.peer_addresses = nic.addresses;
       v.peer_gateway = nic.gateway;
-      v.peer_gateway_loc = nic.loc;
+      v.peer_gateway_loc = nic.gateway_loc;
       v.peer_mac = nic.mac;
       v.derived_from = g.name;
       v.loc = nic.loc;

@@ -160,7 +160,10 @@ struct GuestNic {
   std::vector<std::string> hostfwd;
   std::string name;       // inside the guest (nspawn: host0, host1, ...)
   std::string host_name;  // host side link (derived unless written)
-  SourceLoc loc;
+  SourceLoc loc;          // the [[guests.X.nics]] table
+  // Where the NIC names what it refers to: errors about a reference point at its key.
+  SourceLoc ref_loc;      // bridge, switch or tap
+  SourceLoc vlan_loc, gateway_loc, host_name_loc;
 };
 
 struct Guest {

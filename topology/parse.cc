@@ -436,6 +436,10 @@ GuestNic read_nic(const toml::table& tbl, const std::string& where, Diagnostics&
     if (!*v) r.error(r.loc_of("user"), "'user = false' means nothing; leave it out or pick "
                                        "bridge, switch or tap");
   }
+  nic.ref_loc = given.empty() ? nic.loc : r.loc_of(given[0]);
+  nic.vlan_loc = r.has("vlan") ? r.loc_of("vlan") : nic.ref_loc;
+  nic.gateway_loc = r.has("gateway") ? r.loc_of("gateway") : nic.loc;
+  nic.host_name_loc = r.has("host_name") ? r.loc_of("host_name") : nic.loc;
   if (given.empty()) r.error(nic.loc, "a NIC needs one of bridge, switch, tap, user");
   else if (given.size() > 1)
     r.error(r.loc_of(given[1]),

@@ -188,7 +188,7 @@ class Validator {
         if (nic.kind == GuestNic::Kind::kSwitch && !t_.find_switch(nic.switch_name)) {
           std::string known;
           for (const Switch& s : t_.switches) known += (known.empty() ? "" : ", ") + s.name;
-          d_.error(nic.loc, "switch '" + nic.switch_name + "' is not declared; " +
+          d_.error(nic.ref_loc, "switch '" + nic.switch_name + "' is not declared; " +
                                 (known.empty() ? "no switches are declared"
                                                : "declared switches: " + known));
         }
@@ -200,16 +200,16 @@ class Validator {
             std::string known;
             for (const Tap& tp : t_.taps)
               if (tp.derived_from.empty()) known += (known.empty() ? "" : ", ") + tp.name;
-            d_.error(nic.loc, "tap '" + nic.tap + "' is not declared; " +
+            d_.error(nic.ref_loc, "tap '" + nic.tap + "' is not declared; " +
                                   (known.empty() ? "no taps are declared" : "declared taps: " + known));
           }
         }
         if (nic.vlan && (nic.kind == GuestNic::Kind::kTap || nic.kind == GuestNic::Kind::kUser))
-          d_.error(nic.loc, "'vlan' applies to NICs on a bridge or a switch");
+          d_.error(nic.vlan_loc, "'vlan' applies to NICs on a bridge or a switch");
         if (nic.kind != GuestNic::Kind::kUser && g.kind == Guest::Kind::kQemu) {
           // A VM configures its own addresses (cloud-init); check them like a link's.
           check_address_list("guest " + g.name, "guest:" + g.name, nic.addresses, nic.gateway,
-                             nic.loc);
+                             nic.gateway_loc);
         }
       }
     }
