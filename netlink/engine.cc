@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "netlink/executor.h"
@@ -31,7 +32,10 @@ std::string sanitize(std::string s) {
   return s;
 }
 
-// /run/vnet/netns/<host>[@target][%prefix]: the logical names of namespaces vnet created.
+// /run/vnet/netns/<host>[@target][%prefix]: the namespaces vnet created, one per line as
+// "NAME<TAB>DEV<TAB>INO" (their identity, netns.h), or "NAME" while one is being created.
+// A namespace is vnet's only while its identity matches: one deleted and made again by
+// someone else under the same name is not (and never deleted by destroy).
 class Record {
  public:
   Record(const EngineOptions& o, const std::string& host) {
@@ -42,32 +46,74 @@ class Record {
     path_ = dir_ + "/" + key;
     std::ifstream in(path_);
     std::string line;
-    while (std::getline(in, line))
-      if (!line.empty()) names_.insert(line);
+    while (std::getline(in, line)) {
+      if (line.empty()) continue;
+      size_t t1 = line.find('\t'), t2 = line.find('\t', t1 == std::string::npos ? t1 : t1 + 1);
+      std::optional<NetnsId> id;
+      if (t2 != std::string::npos) {
+        try {
+          id = NetnsId{std::stoull(line.substr(t1 + 1, t2 - t1 - 1)), std::stoull(line.substr(t2 + 1))};
+        } catch (const std::exception&) {
+        }
+      }
+      entries_[line.substr(0, t1)] = id;
+    }
   }
-  const std::set<std::string>& names() const { return names_; }
-  void set(const std::string& ns, bool present) {
-    if (present) names_.insert(ns);
-    else names_.erase(ns);
+  // The recorded namespaces that still are the ones vnet created; the others leave the
+  // record, with a note for each that exists under its name but is not vnet's any more.
+  const RealKernel* kernel = nullptr;  // maps logical names to kernel names
+
+  std::set<std::string> owned(std::vector<std::string>* notes) {
+    std::set<std::string> out;
+    bool changed = false;
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      std::optional<NetnsId> now = netns_id(kernel->kernel_name(it->first));
+      if (now && it->second && *now == *it->second) {
+        out.insert(it->first);
+        ++it;
+        continue;
+      }
+      if (now && notes)
+        notes->push_back("netns " + it->first + " is not the namespace vnet created under that name " +
+                         (it->second ? "(it was deleted and made again)" : "(its creation was cut short)") +
+                         ": no longer treated as vnet's");
+      it = entries_.erase(it);
+      changed = true;
+    }
+    if (changed) save();
+    return out;
+  }
+  bool owns(const std::string& ns) const {
+    auto it = entries_.find(ns);
+    return it != entries_.end() && it->second && netns_id(kernel->kernel_name(ns)) == it->second;
+  }
+  void update(const std::string& ns, RealKernelOptions::NetnsEvent ev) {
+    using Ev = RealKernelOptions::NetnsEvent;
+    if (ev == Ev::kGone) entries_.erase(ns);
+    else entries_[ns] = ev == Ev::kCreated ? netns_id(kernel->kernel_name(ns)) : std::nullopt;
     save();
   }
 
  private:
   void save() {
     mkdir(dir_.c_str(), 0755);
-    if (names_.empty()) {
+    if (entries_.empty()) {
       unlink(path_.c_str());
       return;
     }
     std::string tmp = path_ + ".tmp";
     {
       std::ofstream out(tmp, std::ios::trunc);
-      for (const std::string& n : names_) out << n << "\n";
+      for (const auto& [name, id] : entries_) {
+        out << name;
+        if (id) out << '\t' << id->dev << '\t' << id->ino;
+        out << "\n";
+      }
     }
     rename(tmp.c_str(), path_.c_str());
   }
   std::string dir_, path_;
-  std::set<std::string> names_;
+  std::map<std::string, std::optional<NetnsId>> entries_;
 };
 
 class Lock {
@@ -92,6 +138,7 @@ struct Session {
   std::unique_ptr<Record> record;
   std::unique_ptr<RealKernel> kernel;
   std::vector<std::string> namespaces;
+  std::vector<std::string> notes;    // about the record, for the plan
 };
 
 Result<Session> open_session(const topology::Topology& topo, const EngineOptions& o) {
@@ -109,21 +156,23 @@ Result<Session> open_session(const topology::Topology& topo, const EngineOptions
   ko.target_netns = o.target_netns;
   ko.netns_prefix = o.netns_prefix;
   Record* rec = s.record.get();
-  ko.on_netns = [rec](const std::string& ns, bool created) { rec->set(ns, created); };
+  ko.on_netns = [rec](const std::string& ns, RealKernelOptions::NetnsEvent ev) { rec->update(ns, ev); };
+  ko.owns_netns = [rec](const std::string& ns) { return rec->owns(ns); };
   s.kernel = std::make_unique<RealKernel>(ko);
+  rec->kernel = s.kernel.get();
   return s;
 }
 
 Result<plan::Snapshot> snapshot(Session& s, const topology::Topology& topo) {
   plan::Snapshot tmp;
-  tmp.created_netns = s.record->names();
+  tmp.created_netns = s.record->owned(&s.notes);
   s.namespaces = plan::involved_netns(topo, &tmp);
   std::set<std::string> vlan_netns;
   for (const topology::Bridge& b : topo.bridges)
     if (b.vlan_filtering) vlan_netns.insert(b.netns == topology::kHostNetns ? "" : b.netns);
   auto snap = read_snapshot(*s.kernel, s.namespaces, &vlan_netns);
   if (!snap) return snap;
-  snap->created_netns = s.record->names();
+  snap->created_netns = tmp.created_netns;
   return snap;
 }
 
@@ -154,6 +203,7 @@ Result<ApplyReport> run(const topology::Topology& topo, const EngineOptions& o, 
   plan::PlanOptions po;
   po.destroy = destroy;
   rep.plan = plan::make_plan(topo, *snap, po);
+  for (const std::string& n : s->notes) rep.plan.notes.push_back(n);
   rep.plan_seconds = since(t);
   if (!rep.plan.refusals.empty()) return tl::unexpected(refusal_error(rep.plan));
   if (rep.plan.ops.empty()) {
@@ -250,6 +300,7 @@ Result<ApplyReport> plan(const topology::Topology& topo, const EngineOptions& o,
   plan::PlanOptions po;
   po.destroy = for_destroy;
   rep.plan = plan::make_plan(topo, *snap, po);
+  for (const std::string& n : s->notes) rep.plan.notes.push_back(n);
   rep.seconds = since(t0);
   return rep;
 }

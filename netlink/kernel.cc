@@ -47,14 +47,19 @@ Result<Transport*> RealKernel::transport(const std::string& ns) {
 
 Status RealKernel::create_netns(const std::string& ns) {
   if (ns.empty()) return fail("the target namespace is not created by vnet");
+  using Ev = RealKernelOptions::NetnsEvent;
   // recorded first: a kill right after the create must not leak an unrecorded namespace
-  if (o_.on_netns) o_.on_netns(ns, true);
+  if (o_.on_netns) o_.on_netns(ns, Ev::kCreating);
   auto st = netlink::create_netns(kernel_name(ns));
-  if (!st && o_.on_netns) o_.on_netns(ns, false);
+  if (o_.on_netns) o_.on_netns(ns, st ? Ev::kCreated : Ev::kGone);
   return st;
 }
 
 Status RealKernel::delete_netns(const std::string& ns) {
+  // checked at the last moment: someone may have deleted vnet's namespace and made their
+  // own under the name since the plan was made
+  if (o_.owns_netns && !o_.owns_netns(ns))
+    return fail("netns " + kernel_name(ns) + " is no longer the one vnet created; left alone");
   if (auto t = transports_.find(ns); t != transports_.end()) {
     retired_requests_ += t->second->requests_sent;
     retired_calls_ += t->second->sendmsg_calls;
@@ -62,7 +67,7 @@ Status RealKernel::delete_netns(const std::string& ns) {
   }
   fds_.erase(ns);
   auto st = netlink::delete_netns(kernel_name(ns));
-  if (st && o_.on_netns) o_.on_netns(ns, false);
+  if (st && o_.on_netns) o_.on_netns(ns, RealKernelOptions::NetnsEvent::kGone);
   return st;
 }
 

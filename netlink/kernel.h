@@ -37,8 +37,12 @@ class Kernel {
 struct RealKernelOptions {
   std::string target_netns;  // "" = the caller's namespace
   std::string netns_prefix;  // kernel name of logical namespace X: prefix + X
-  // called after a namespace was created / deleted (the /run/vnet record)
-  std::function<void(const std::string& ns, bool created)> on_netns;
+  // The /run/vnet record of namespaces vnet made: told before a create (so a kill after
+  // it cannot leave one unrecorded), after it (with its identity), and after a delete;
+  // asked before a delete whether the namespace is still the one vnet made.
+  enum class NetnsEvent { kCreating, kCreated, kGone };
+  std::function<void(const std::string& ns, NetnsEvent ev)> on_netns;
+  std::function<bool(const std::string& ns)> owns_netns;
 };
 
 class RealKernel : public Kernel {

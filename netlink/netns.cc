@@ -17,6 +17,12 @@ bool netns_exists(const std::string& name) {
   return !name.empty() && stat(netns_path(name).c_str(), &st) == 0;
 }
 
+std::optional<NetnsId> netns_id(const std::string& name) {
+  struct stat st;
+  if (name.empty() || stat(netns_path(name).c_str(), &st) != 0) return std::nullopt;
+  return NetnsId{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+}
+
 Result<UniqueFd> open_netns(const std::string& name) {
   std::string path = name.empty() ? "/proc/thread-self/ns/net" : netns_path(name);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

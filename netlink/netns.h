@@ -4,6 +4,8 @@
 // socket, /dev/net/tun), and leave; sockets keep their namespace after the thread leaves.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "base/error.h"
@@ -15,6 +17,14 @@ inline constexpr const char* kNetnsRunDir = "/run/netns";
 
 std::string netns_path(const std::string& name);
 bool netns_exists(const std::string& name);
+
+// What a named namespace is, not what it is called: the device and inode of its nsfs
+// file. A namespace deleted and made again under the same name has another inode.
+struct NetnsId {
+  uint64_t dev = 0, ino = 0;
+  bool operator==(const NetnsId&) const = default;
+};
+std::optional<NetnsId> netns_id(const std::string& name);
 // "" = the calling thread's current namespace.
 Result<UniqueFd> open_netns(const std::string& name);
 // Creates /run/netns/NAME (fails with EEXIST if it is there) / unmounts and removes it.

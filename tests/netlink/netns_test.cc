@@ -187,6 +187,25 @@ TEST_F(NetnsTest, DestroyLeavesTheNamespaceAsItWas) {
   EXPECT_FALSE(destroy(kHost)->changed());
 }
 
+TEST_F(NetnsTest, ANamespaceMadeAgainBySomeoneElseIsNeverDeleted) {
+  const char* file = "[host]\nname = \"t1\"\n[veths.v0]\npeer = \"eth0\"\npeer_netns = \"ca\"\n";
+  ASSERT_TRUE(apply(file));
+  ASSERT_TRUE(netlink::netns_exists(kname("ca")));
+  // someone deletes vnet's namespace and makes their own under the name
+  sh("ip netns del " + kname("ca") + " && ip netns add " + kname("ca"));
+  auto p = netlink::plan(load(file), opts(), true);
+  ASSERT_TRUE(p) << p.error().str();
+  EXPECT_THAT(p->plan.notes, Contains(HasSubstr("not the namespace vnet created")));
+  for (const auto& op : p->plan.ops) EXPECT_NE(op.kind, plan::OpKind::kDeleteNetns) << op.describe();
+  auto d = destroy(file);
+  ASSERT_TRUE(d) << d.error().str();
+  EXPECT_TRUE(netlink::netns_exists(kname("ca")));
+  // and apply now treats it as a namespace it found, not one it made
+  ASSERT_TRUE(apply(file));
+  ASSERT_TRUE(destroy(file));
+  EXPECT_TRUE(netlink::netns_exists(kname("ca")));
+}
+
 TEST_F(NetnsTest, ForeignLinksAndLookalikesSurviveDestroy) {
   ASSERT_TRUE(apply(kHost));
   // a foreign bridge, and a look-alike carrying another host's mark
