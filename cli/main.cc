@@ -1,5 +1,7 @@
 // `vnet` entry point: split global options from the verb's own, dispatch through the
 // verb table, turn usage errors into exit 2.
+#include <signal.h>
+
 #include <cstring>
 #include <iostream>
 
@@ -116,6 +118,18 @@ std::optional<topology::Topology> load_verb_file(const Invocation& inv, const ch
     return std::nullopt;
   }
   return std::move(*topo);
+}
+
+std::function<int()> hold_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  return [set] {
+    timespec now{0, 0};
+    int sig = sigtimedwait(&set, nullptr, &now);
+    return sig > 0 ? sig : 0;
+  };
 }
 
 int report(int exit_code, const std::string& message) {

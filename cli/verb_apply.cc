@@ -16,6 +16,7 @@ int verb_apply(const Invocation& inv) {
   if (!topo) return 2;
   netlink::EngineOptions eo;
   eo.target_netns = inv.global.netns;
+  eo.interrupted = hold_stop_signals();
   auto r = netlink::apply(*topo, eo);
   if (!r) {
     const Error& e = r.error();

@@ -15,6 +15,7 @@ int verb_destroy(const Invocation& inv) {
   if (!topo) return 2;
   netlink::EngineOptions eo;
   eo.target_netns = inv.global.netns;
+  eo.interrupted = hold_stop_signals();
   auto r = netlink::destroy(*topo, eo);
   if (!r) {
     const Error& e = r.error();

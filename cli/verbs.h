@@ -3,6 +3,7 @@
 // dispatches. Verbs are matched exactly, never by prefix.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,11 @@ boost::program_options::variables_map parse_args(
 // For verbs that take one host.toml: parses `VERB FILE` (no other options), loads and
 // validates FILE; on bad input prints every diagnostic and returns nullopt (exit 2).
 std::optional<topology::Topology> load_verb_file(const Invocation& inv, const char* verb);
+
+// For verbs that change the kernel (apply, destroy): SIGINT, SIGTERM and SIGHUP are held
+// pending from here on, and the returned function takes one (its number; 0 when none).
+// The engine asks it between steps: a signal finishes the step in flight and rolls back.
+std::function<int()> hold_stop_signals();
 
 // "vnet: WHAT" on stderr, returns the exit code given.
 int report(int exit_code, const std::string& message);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
@@ -118,15 +119,21 @@ class Record {
 
 class Lock {
  public:
-  static Result<Lock> take(const std::string& run_dir) {
+  static Result<Lock> take(const std::string& run_dir, const std::function<int()>& interrupted) {
     mkdir(run_dir.c_str(), 0755);
     std::string path = run_dir + "/lock";
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return fail_errno("open lock " + path);
     Lock l;
     l.fd_.reset(fd);
-    while (flock(fd, LOCK_EX) != 0)
-      if (errno != EINTR) return fail_errno("lock " + path);
+    // polled, so that a stop signal (held pending by the caller) ends the wait
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      if (errno != EWOULDBLOCK && errno != EINTR) return fail_errno("lock " + path);
+      if (int sig = interrupted ? interrupted() : 0)
+        return fail(std::string("interrupted by SIG") + sigabbrev_np(sig) +
+                    " while waiting for another vnet (" + path + "); nothing was changed");
+      usleep(20 * 1000);
+    }
     return l;
   }
 
@@ -189,7 +196,7 @@ Error refusal_error(const plan::Plan& p) {
 
 Result<ApplyReport> run(const topology::Topology& topo, const EngineOptions& o, bool destroy) {
   auto t0 = Clock::now();
-  auto lock = Lock::take(o.run_dir);
+  auto lock = Lock::take(o.run_dir, o.interrupted);
   if (!lock) return tl::unexpected(lock.error());
   ApplyReport rep;
   rep.lock_seconds = since(t0);
@@ -213,12 +220,19 @@ Result<ApplyReport> run(const topology::Topology& topo, const EngineOptions& o, 
   t = Clock::now();
   ExecOptions eo;
   eo.fail_at = o.fail_at_step;
+  eo.interrupted = o.interrupted;
   auto ex = execute(rep.plan.ops, *s->kernel, eo);
   rep.exec_seconds = since(t);
   if (!ex) {
     Error e = ex.error().error;
     const plan::Op& bad = rep.plan.ops[ex.error().failed_op];
-    if (e.err == EOPNOTSUPP) {
+    if (e.err == EINTR) {
+      e.what = ex.error().error.kernel_msg + " after " + std::to_string(ex.error().failed_op) + " of " +
+               std::to_string(rep.plan.ops.size()) + " steps; everything done was rolled back";
+      e.kernel_msg.clear();
+      e.err = 0;
+      e.loc.reset();
+    } else if (e.err == EOPNOTSUPP) {
       std::string feat = missing_feature(bad);
       e.exit = ExitCode::kEnvironment;
       e.what += "; this kernel lacks " + (feat.empty() ? std::string("a feature it needs") : feat) +

@@ -12,6 +12,7 @@
 // namespaces vnet created.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -27,6 +28,10 @@ struct EngineOptions {
   std::string run_dir = "/run/vnet";  // lock file and namespace records
   bool verify = true;
   std::optional<size_t> fail_at_step;  // test seam: op k fails, the rest is undone
+  // Asked while waiting for the lock and between steps: a signal number means stop. The
+  // step in flight finishes and everything done is rolled back; once only verify is
+  // left, the apply finishes instead.
+  std::function<int()> interrupted;
 };
 
 struct ApplyReport {

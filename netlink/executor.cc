@@ -158,11 +158,17 @@ class Executor {
   // Runs `ops`; stops at the first failed group unless `keep_going`. Returns the index of
   // the first failed op, or ops.size().
   size_t run(const std::vector<Op>& ops, std::vector<OpResult>& res, bool keep_going,
-             std::optional<size_t> fail_at) {
+             std::optional<size_t> fail_at, const std::function<int()>& interrupted = {}) {
     res.assign(ops.size(), {});
     size_t first_fail = ops.size();
     size_t i = 0;
     while (i < ops.size()) {
+      if (int sig = interrupted ? interrupted() : 0) {
+        res[i].failed = true;
+        res[i].err = EINTR;
+        res[i].msg = std::string("interrupted by SIG") + sigabbrev_np(sig);
+        return i;
+      }
       if (fail_at && i == *fail_at) {
         res[i].failed = true;
         res[i].err = 0;
@@ -233,7 +239,7 @@ tl::expected<ExecStats, ExecFailure> execute(const std::vector<Op>& ops, Kernel&
   uint64_t req0 = kernel.requests_sent(), calls0 = kernel.sendmsg_calls();
   Executor ex(kernel);
   std::vector<OpResult> res;
-  size_t failed = ex.run(ops, res, false, options.fail_at);
+  size_t failed = ex.run(ops, res, false, options.fail_at, options.interrupted);
   ExecStats stats;
   stats.ops = ops.size();
   if (failed == ops.size()) {

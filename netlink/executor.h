@@ -6,6 +6,7 @@
 // the kernel's extended-ack text and the host.toml location of the object.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <vector>
@@ -18,6 +19,9 @@ namespace vnet::netlink {
 struct ExecOptions {
   // Test seam: op number k (0-based) fails without being sent, after ops 0..k-1 ran.
   std::optional<size_t> fail_at;
+  // Asked before each step (a batch of one namespace, or one non-netlink op): a signal
+  // number stops the run there, as a failure, and what ran is undone.
+  std::function<int()> interrupted;
 };
 
 struct ExecStats {

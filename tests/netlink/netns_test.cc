@@ -428,6 +428,47 @@ TEST_F(NetnsTest, FailingEveryStepLeavesTheStateAsBefore) {
   }
 }
 
+TEST_F(NetnsTest, StopSignalsDuringApplyLeaveAWholeState) {
+  // 50 veths and 150 taps on a bridge: each tap is a step of its own (/dev/net/tun), so
+  // signals land between steps. Whatever the moment, the result is whole: rolled back
+  // (exit 1, state as before), finished (exit 0, in sync), or killed before anything
+  // changed (before the signals are held).
+  std::string file = "/run/" + id_ + "-sig.toml";
+  {
+    std::ofstream out(file);
+    out << "[host]\nname = \"sig\"\n[bridges.br0]\n";
+    for (int i = 0; i < 50; ++i)
+      out << "[veths.s" << i << "]\npeer = \"p" << i << "\"\nbridge = \"br0\"\npeer_link_local = \"none\"\n";
+    for (int i = 0; i < 150; ++i) out << "[taps.t" << i << "]\nbridge = \"br0\"\n";
+  }
+  hosts_.insert("sig");
+  std::string vnet = std::string(VNET_BINARY) + " --netns " + target_;
+  std::string before = lib_state();
+  int rolled_back = 0;
+  for (const char* sig : {"TERM", "INT", "HUP"}) {
+    for (const char* delay : {"0.03", "0.08"}) {
+      int rc = 0;
+      std::string out = sh(vnet + " apply " + file + " 2>&1 >/dev/null & pid=$!; sleep " + delay + "; kill -" + sig +
+                               " $pid; wait $pid",
+                           &rc);
+      std::string where = std::string("SIG") + sig + " at " + delay + " s, exit " + std::to_string(rc) + ": " + out;
+      if (rc == 0) {
+        EXPECT_EQ(sh(vnet + " status " + file), "in sync\n") << where;
+        ASSERT_EQ(sh(vnet + " destroy " + file + " >/dev/null; echo $?"), "0\n") << where;
+      } else if (rc == 1) {
+        EXPECT_THAT(out, HasSubstr(std::string("interrupted by SIG") + sig)) << where;
+        EXPECT_THAT(out, HasSubstr("rolled back")) << where;
+        ++rolled_back;
+      } else {
+        EXPECT_EQ(rc, 128 + (sig[0] == 'T' ? SIGTERM : sig[0] == 'I' ? SIGINT : SIGHUP)) << where;
+      }
+      ASSERT_EQ(lib_state(), before) << where;
+    }
+  }
+  EXPECT_GT(rolled_back, 0) << "no signal landed while the apply ran: make it longer";
+  unlink(file.c_str());
+}
+
 TEST_F(NetnsTest, ConcurrentAppliesSerialize) {
   std::string file = "/run/" + id_ + "-conc.toml";
   std::string body = "[host]\nname = \"conc\"\n[bridges.br0]\n";
