@@ -23,9 +23,9 @@ struct PortConfig {
 struct SwitchConfig {
   std::string name;
   std::string dir;        // VDE-compatible socket folder: DIR/ctl, DIR/control
-  int gid = -1;           // group of the folder and sockets; -1 = leave as created
+  int gid = -1;           // group of the folder and data sockets; -1 = leave as created
   uint32_t socket_mode = 0660;
-  uint32_t dir_mode = 0770;
+  uint32_t dir_mode = 01770;
   uint32_t max_ports = 64;
   FdbLimits limits;
   uint16_t default_vlan = 1;
@@ -43,6 +43,11 @@ std::string default_socket_dir(const std::string& name);
 // `pvid` (or pvid = 0) -> trunk without native VLAN; neither -> access default_vlan.
 VlanPolicy port_policy(const std::optional<uint16_t>& pvid, const std::vector<uint16_t>& tagged,
                        uint16_t default_vlan);
+// Folder mode for sockets of `socket_mode`: search (x) wherever they grant access, write
+// where they do (VDE clients bind their own sockets in DIR), and the sticky bit whenever
+// group or others may write, so nobody removes or replaces a socket that is not theirs
+// (DIR/control in particular).
+uint32_t socket_dir_mode(uint32_t socket_mode);
 Result<SwitchConfig> make_config(const topology::Switch& sw);
 
 }  // namespace vnet::sw

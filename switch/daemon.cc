@@ -86,10 +86,8 @@ Status Daemon::setup() {
   dirty_flag_.assign(cfg_.max_ports + 1, false);
   pending_flag_.assign(cfg_.max_ports + 1, false);
 
-  struct stat st;
-  created_dir_ = ::stat(cfg_.dir.c_str(), &st) != 0;
-  if (auto s = make_dir(cfg_.dir, cfg_.dir_mode, cfg_.gid); !s)
-    return tl::unexpected(s.error().context("socket folder"));
+  auto dir = open_socket_dir(cfg_.dir, cfg_.dir_mode, cfg_.gid, created_dir_);
+  if (!dir) return tl::unexpected(dir.error().context("socket folder"));
 
   auto ctl = listen_or_inherit(cfg_.ctl_path(), SOCK_STREAM, cfg_.socket_mode, cfg_.gid);
   if (!ctl) return tl::unexpected(ctl.error().context("VDE control socket"));
@@ -443,25 +441,23 @@ void Daemon::handle_vde_request(int fd) {
   auto id = alloc_port(req->port);
   if (!id) return log("VDE client refused: " + id.error().str());
 
-  UniqueFd data(::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!data) return log("VDE client refused: socket: " + std::string(strerror(errno)));
-  if (::connect(data.get(), reinterpret_cast<const sockaddr*>(&req->client),
-                sizeof req->client) < 0)
-    return log("VDE client refused: connect " + req->client_path + ": " + strerror(errno));
-  char name[32];
-  std::snprintf(name, sizeof name, "/%03u.%d", *id, data.get());
+  char name[48];
+  std::snprintf(name, sizeof name, "/%03u.%llu", *id, ++vde_seq_);
   std::string path = cfg_.dir + name;
   auto sa = unix_addr(path);
   if (!sa) return log("VDE client refused: " + sa.error().str());
-  ::unlink(path.c_str());
-  if (::bind(data.get(), reinterpret_cast<const sockaddr*>(&*sa), sizeof *sa) < 0)
-    return log("VDE client refused: bind " + path + ": " + strerror(errno));
-  set_perms(path, cfg_.socket_mode, cfg_.gid);
+  auto data = bind_unix(path, SOCK_DGRAM, cfg_.socket_mode, cfg_.gid);
+  if (!data) return log("VDE client refused: " + data.error().str());
+  if (::connect(data->get(), reinterpret_cast<const sockaddr*>(&req->client),
+                sizeof req->client) < 0) {
+    ::unlink(path.c_str());
+    return log("VDE client refused: connect " + req->client_path + ": " + strerror(errno));
+  }
   if (::write(fd, &*sa, sizeof *sa) != ssize_t(sizeof *sa)) {
     ::unlink(path.c_str());
     return log("VDE client refused: reply failed");
   }
-  auto port = make_vde_port(std::move(data), std::move(ctl), path);
+  auto port = make_vde_port(std::move(*data), std::move(ctl), path);
   port->peer = req->description;
   port->vde_asked = req->port;
   if (auto s = attach(std::move(port), *id, pc); !s) {

@@ -121,6 +121,7 @@ class Daemon {
   bool offload_ = false;
   bool stop_ = false;
   bool created_dir_ = false;
+  unsigned long long vde_seq_ = 0;  // names clients' data sockets DIR/PORT.SEQ
   RxArena arena_;
   std::vector<RxFrame> rx_;
   Decision decision_;

@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <grp.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,11 +56,16 @@ bool Netns::ping(const std::string& addr, int count, int timeout_s) const {
 
 SwitchProcess::SwitchProcess(const std::string& toml, const std::string& name,
                              const std::string& dir, const std::string& netns)
+    : SwitchProcess(toml, name, dir, Options{netns, 0, {}}) {}
+
+SwitchProcess::SwitchProcess(const std::string& toml, const std::string& name,
+                             const std::string& dir, const Options& o)
     : dir_(dir) {
   char tmpl[] = "/tmp/vnet-switch-test-XXXXXX";
   scratch_ = ::mkdtemp(tmpl);
   config_ = scratch_ + "/switch.toml";
   std::ofstream(config_) << toml;
+  if (o.uid) ::chmod(scratch_.c_str(), 0755);  // the config must be readable to that user
   pid_ = ::fork();
   if (pid_ == 0) {
     std::string log = scratch_ + "/switch.log";
@@ -67,8 +74,12 @@ SwitchProcess::SwitchProcess(const std::string& toml, const std::string& name,
       ::dup2(lf, 1);
       ::dup2(lf, 2);
     }
+    for (const auto& [k, v] : o.env)
+      v.empty() ? ::unsetenv(k.c_str()) : ::setenv(k.c_str(), v.c_str(), 1);
+    if (o.uid && (::setgroups(0, nullptr) < 0 || ::setgid(o.uid) < 0 || ::setuid(o.uid) < 0))
+      ::_exit(126);
     std::vector<std::string> args;
-    if (!netns.empty()) args = {"ip", "netns", "exec", netns};
+    if (!o.netns.empty()) args = {"ip", "netns", "exec", o.netns};
     for (const char* a : {VNET_BINARY, "switch", name.c_str(), "-c", config_.c_str()})
       args.push_back(a);
     std::vector<char*> argv;
@@ -96,7 +107,17 @@ std::string SwitchProcess::log() const {
 }
 
 bool SwitchProcess::running() const {
-  return pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == 0;
+  if (pid_ <= 0 || status_ != -1) return false;
+  int st = 0;
+  pid_t r = ::waitpid(pid_, &st, WNOHANG);
+  if (r == 0) return true;
+  status_ = r == pid_ ? st : W_EXITCODE(255, 0);  // not ours to wait for: call it gone
+  return false;
+}
+
+int SwitchProcess::exit_code() const {
+  if (running() || status_ == -1) return -1;
+  return WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
 }
 
 void SwitchProcess::signal(int sig) const {
@@ -105,6 +126,10 @@ void SwitchProcess::signal(int sig) const {
 
 int SwitchProcess::stop() {
   if (pid_ <= 0) return -1;
+  if (!running()) {
+    pid_ = -1;
+    return status_;
+  }
   ::kill(pid_, SIGTERM);
   int status = -1;
   for (int i = 0; i < 100; ++i) {

@@ -38,13 +38,22 @@ class Netns {
 
 class SwitchProcess {
  public:
+  struct Options {
+    std::string netns;  // run inside this namespace
+    uid_t uid = 0;      // run as this user (and group), when not 0
+    std::vector<std::pair<std::string, std::string>> env;  // its environment ("": unset)
+  };
   // Writes `toml` to a scratch folder and runs `vnet switch NAME -c FILE` (inside
-  // `netns` when given); waits until DIR/control answers.
+  // `netns` when given); waits until DIR/control answers or the switch exits.
   SwitchProcess(const std::string& toml, const std::string& name, const std::string& dir,
                 const std::string& netns = "");
+  SwitchProcess(const std::string& toml, const std::string& name, const std::string& dir,
+                const Options& options);
   ~SwitchProcess();
   SwitchProcess(const SwitchProcess&) = delete;
   bool running() const;
+  // The exit code once it has exited (-1 while running, 128+N when killed by signal N).
+  int exit_code() const;
   pid_t pid() const { return pid_; }
   const std::string& config_path() const { return config_; }
   nlohmann::json call(const nlohmann::json& req) const;  // over DIR/control
@@ -59,6 +68,7 @@ class SwitchProcess {
  private:
   std::string dir_, config_, scratch_;
   pid_t pid_ = -1;
+  mutable int status_ = -1;  // from waitpid, once reaped
 };
 
 // Raw clients. Each sends and receives whole Ethernet frames.

@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -410,7 +411,7 @@ TEST(SwitchNetns, SigtermRemovesItsSockets) {
   ASSERT_EQ(::stat((dir + "/ctl").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0660u);
   ASSERT_EQ(::stat(dir.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0770u);
+  EXPECT_EQ(st.st_mode & 07777, 01770u);  // sticky: group members cannot replace ctl
   int status = proc.stop();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   EXPECT_NE(::access((dir + "/ctl").c_str(), F_OK), 0);
@@ -418,6 +419,39 @@ TEST(SwitchNetns, SigtermRemovesItsSockets) {
   EXPECT_NE(::access((dir + "-s.sock").c_str(), F_OK), 0);
   v.reset();
   ::rmdir(dir.c_str());
+}
+
+// A user's switch without XDG_RUNTIME_DIR serves in /tmp/vnet-UID/NAME. Anyone may
+// create /tmp/vnet-UID first and would then control the folder the user's VMs connect
+// through: the switch refuses it, and takes it when the user made it.
+TEST(SwitchNetns, RuntimeFolderPreCreatedByAnotherUserIsRefused) {
+  REQUIRE_ROOT();
+  uid_t user = 40000 + uid_t(::getpid() % 10000), other = user + 1;
+  std::string runtime = "/tmp/vnet-" + std::to_string(user);
+  if (::access(runtime.c_str(), F_OK) == 0) GTEST_SKIP() << runtime << " exists already";
+  ASSERT_EQ(::mkdir(runtime.c_str(), 0777), 0);
+  ASSERT_EQ(::chown(runtime.c_str(), other, other), 0);
+  ASSERT_EQ(::chmod(runtime.c_str(), 0777), 0);
+  SwitchProcess::Options as_user{"", user, {{"XDG_RUNTIME_DIR", ""}}};
+  const std::string toml = "[host]\nname = \"t\"\n[switches.lab]\n";
+  {
+    SwitchProcess proc(toml, "lab", runtime + "/lab", as_user);
+    EXPECT_FALSE(proc.running());
+    EXPECT_EQ(proc.exit_code(), 3) << proc.log();
+    EXPECT_THAT(proc.log(), ::testing::HasSubstr(runtime + " belongs to uid " +
+                                                 std::to_string(other)));
+    EXPECT_NE(::access((runtime + "/lab").c_str(), F_OK), 0);
+  }
+  ASSERT_EQ(::chown(runtime.c_str(), user, user), 0);
+  ASSERT_EQ(::chmod(runtime.c_str(), 0755), 0);
+  {
+    SwitchProcess proc(toml, "lab", runtime + "/lab", as_user);
+    EXPECT_TRUE(proc.running()) << proc.log();
+    struct stat st;
+    ASSERT_EQ(::stat((runtime + "/lab/ctl").c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, user);
+  }
+  std::filesystem::remove_all(runtime);
 }
 
 }  // namespace
