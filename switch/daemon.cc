@@ -423,17 +423,16 @@ void Daemon::handle_vde_request(int fd) {
   if (!req) return log("VDE client refused: " + req.error().str());
   if (req->management) return log("VDE client refused: management port 0 is not offered");
 
-  // Only let a client name a socket it owns: as root, the switch would otherwise send
-  // frames to any socket on the system.
+  // The switch sends where the client says: only into a socket the client could write
+  // to itself (as root, the switch could otherwise reach any socket on the system).
   ucred cred{};
   socklen_t cl = sizeof cred;
-  ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl);
-  if (!req->client_path.empty() && req->client_path[0] != 0) {
-    struct stat st;
-    if (::stat(req->client_path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode) ||
-        (cred.uid != 0 && st.st_uid != cred.uid))
-      return log("VDE client refused: " + req->client_path + " is not its socket");
-  }
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || cl != sizeof cred)
+    return log("VDE client refused: its credentials cannot be read: " + std::string(strerror(errno)));
+  auto to = check_client_address(req->client, sizeof req->client, cred.uid);
+  if (!to)
+    return log("VDE client (uid " + std::to_string(cred.uid) + ", pid " +
+               std::to_string(cred.pid) + ") refused: " + to.error().str());
   const PortConfig* pc = nullptr;
   if (req->port != 0)
     for (const auto& p : cfg_.ports)
@@ -448,8 +447,7 @@ void Daemon::handle_vde_request(int fd) {
   if (!sa) return log("VDE client refused: " + sa.error().str());
   auto data = bind_unix(path, SOCK_DGRAM, cfg_.socket_mode, cfg_.gid);
   if (!data) return log("VDE client refused: " + data.error().str());
-  if (::connect(data->get(), reinterpret_cast<const sockaddr*>(&req->client),
-                sizeof req->client) < 0) {
+  if (::connect(data->get(), reinterpret_cast<const sockaddr*>(&to->addr), to->len) < 0) {
     ::unlink(path.c_str());
     return log("VDE client refused: connect " + req->client_path + ": " + strerror(errno));
   }

@@ -80,7 +80,9 @@ SwitchProcess::SwitchProcess(const std::string& toml, const std::string& name,
       ::_exit(126);
     std::vector<std::string> args;
     if (!o.netns.empty()) args = {"ip", "netns", "exec", o.netns};
-    for (const char* a : {VNET_BINARY, "switch", name.c_str(), "-c", config_.c_str()})
+    // VNET_TEST_BINARY: run these tests against another build (e.g. one from before a fix).
+    const char* vnet = std::getenv("VNET_TEST_BINARY") ? std::getenv("VNET_TEST_BINARY") : VNET_BINARY;
+    for (const char* a : {vnet, "switch", name.c_str(), "-c", config_.c_str()})
       args.push_back(a);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -145,6 +146,44 @@ TEST(SwitchSockets, BindRefusesWhatIsNotAStaleSocket) {
   EXPECT_FALSE(bind_unix(s.path + "/live.sock", SOCK_STREAM, 0600, -1));
   live->reset();
   EXPECT_TRUE(bind_unix(s.path + "/live.sock", SOCK_STREAM, 0600, -1));
+}
+
+sockaddr_un named(const std::string& path) {
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::memcpy(sa.sun_path, path.data(), std::min(path.size(), sizeof sa.sun_path));
+  return sa;
+}
+
+TEST(SwitchClientAddress, AbstractAndRelativeNamesAreRefused) {
+  auto abstract = named(std::string("\0vnet-victim", 12));
+  auto r = check_client_address(abstract, sizeof abstract, ::geteuid());
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error().str(), HasSubstr("abstract"));
+  auto relative = named("client.sock");
+  EXPECT_FALSE(check_client_address(relative, sizeof relative, ::geteuid()));
+  sockaddr_un unnamed{};
+  unnamed.sun_family = AF_UNIX;
+  EXPECT_FALSE(check_client_address(unnamed, sizeof(sa_family_t), ::geteuid()));
+}
+
+TEST(SwitchClientAddress, ASocketOfAnotherUserOrASymlinkIsRefused) {
+  Scratch s;
+  std::string mine = s.path + "/mine.sock", link = s.path + "/link.sock";
+  auto fd = bind_unix(mine, SOCK_DGRAM, 0600, -1);
+  ASSERT_TRUE(fd);
+  ASSERT_EQ(::symlink(mine.c_str(), link.c_str()), 0);
+  uid_t other = ::geteuid() + 1;
+  // This process owns `mine`; a client running as `other` may not name it.
+  auto r = check_client_address(named(mine), sizeof(sockaddr_un), other);
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error().str(), HasSubstr("not the client's uid " + std::to_string(other)));
+  EXPECT_FALSE(check_client_address(named(link), sizeof(sockaddr_un), other));
+  // The switch's own user could write to it anyway: the path is used as it is.
+  auto own = check_client_address(named(mine), sizeof(sockaddr_un), ::geteuid());
+  ASSERT_TRUE(own);
+  EXPECT_EQ(std::string(own->addr.sun_path), mine);
+  EXPECT_FALSE(own->pin);
 }
 
 }  // namespace
