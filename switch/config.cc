@@ -27,10 +27,11 @@ VlanPolicy port_policy(const std::optional<uint16_t>& pvid, const std::vector<ui
   return VlanPolicy::trunk(tagged, native);
 }
 
-uint32_t socket_dir_mode(uint32_t socket_mode) {
+uint32_t socket_dir_mode(uint32_t socket_mode, bool control_reach) {
   uint32_t mode = socket_mode & 0777;
   for (int shift : {0, 3, 6})
     if (mode & (06u << shift)) mode |= 01u << shift;
+  if (control_reach) mode |= 01;
   if (mode & 022) mode |= S_ISVTX;
   return mode;
 }
@@ -70,7 +71,11 @@ Result<SwitchConfig> make_config(const topology::Switch& sw) {
   auto gid = resolve_group(sw.name, "group", sw.group);
   if (!gid) return tl::unexpected(gid.error());
   c.gid = *gid;
-  c.dir_mode = socket_dir_mode(c.socket_mode);
+  auto control_gid = resolve_group(sw.name, "control_group", sw.control_group);
+  if (!control_gid) return tl::unexpected(control_gid.error());
+  c.control_gid = *control_gid;
+  c.control_mode = c.control_gid >= 0 ? 0660 : 0600;
+  c.dir_mode = socket_dir_mode(c.socket_mode, c.control_gid >= 0 && c.control_gid != c.gid);
   for (const auto& p : sw.ports) {
     PortConfig pc;
     pc.name = p.name;

@@ -53,6 +53,7 @@ Daemon::~Daemon() {
   for (const auto& [fd, l] : stream_listeners_) ::unlink(l.path.c_str());
   if (vde_ctl_) ::unlink(cfg_.ctl_path().c_str());
   if (control_) ::unlink(cfg_.control_path().c_str());
+  if (query_) ::unlink(cfg_.query_path().c_str());
   if (created_dir_) ::rmdir(cfg_.dir.c_str());  // fails, harmlessly, if clients left files
 }
 
@@ -92,11 +93,18 @@ Status Daemon::setup() {
   auto ctl = listen_or_inherit(cfg_.ctl_path(), SOCK_STREAM, cfg_.socket_mode, cfg_.gid);
   if (!ctl) return tl::unexpected(ctl.error().context("VDE control socket"));
   vde_ctl_ = std::move(*ctl);
-  auto control = listen_or_inherit(cfg_.control_path(), SOCK_STREAM, cfg_.socket_mode, cfg_.gid);
+  // Changes only for the switch's user (and control_group); queries as wide as the data.
+  auto control =
+      listen_or_inherit(cfg_.control_path(), SOCK_STREAM, cfg_.control_mode, cfg_.control_gid);
   if (!control) return tl::unexpected(control.error().context("control socket"));
   control_ = std::move(*control);
+  auto query = listen_or_inherit(cfg_.query_path(), SOCK_STREAM, cfg_.socket_mode, cfg_.gid);
+  if (!query) return tl::unexpected(query.error().context("query socket"));
+  query_ = std::move(*query);
   if (auto s = watch(vde_ctl_.get(), EPOLLIN, token(kVdeCtl)); !s) return s;
-  if (auto s = watch(control_.get(), EPOLLIN, token(kControlListen)); !s) return s;
+  for (const UniqueFd* l : {&control_, &query_})
+    if (auto s = watch(l->get(), EPOLLIN, token(kControlListen, uint32_t(l->get()))); !s)
+      return s;
 
   for (size_t i = 0; i < cfg_.ports.size(); ++i)
     if (auto s = open_declared(i); !s) return s;
@@ -241,8 +249,8 @@ Status Daemon::run() {
         case kVdeCtl: accept_vde(); break;
         case kVdePending: handle_vde_request(int(v)); break;
         case kStreamListen: accept_stream(int(v)); break;
-        case kControlListen: accept_control(); break;
-        case kControlConn: handle_control(int(v)); break;
+        case kControlListen: accept_control(int(v)); break;
+        case kControlConn: handle_control(int(v), events[i].events); break;
         case kPortData:
           if (!ports_[v]) break;
           if (events[i].events & EPOLLOUT) {
@@ -556,8 +564,9 @@ void Daemon::reload() {
     return;
   }
   if (next->dir != cfg_.dir || next->socket_mode != cfg_.socket_mode ||
-      next->gid != cfg_.gid || next->max_ports != cfg_.max_ports)
-    log("reload: socket folder, group, modes and max_ports change only on restart");
+      next->gid != cfg_.gid || next->control_gid != cfg_.control_gid ||
+      next->max_ports != cfg_.max_ports)
+    log("reload: socket folder, groups, modes and max_ports change only on restart");
   auto same = [](const PortConfig& a, const PortConfig& b) {
     return a.kind == b.kind && a.target == b.target && a.vde_port == b.vde_port;
   };

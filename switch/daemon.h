@@ -2,7 +2,7 @@
 // frames from a ready port, asks the Forwarder where each goes, writes them (pushing or
 // popping the VLAN tag by splitting iovecs), and flushes every port it queued to before
 // reading again. It also serves the VDE handshake on DIR/ctl, stream listeners, the
-// JSON control socket DIR/control, SIGHUP (reload: ports added, removed, VLANs changed), SIGTERM/SIGINT (stop,
+// JSON control sockets DIR/control and DIR/query, SIGHUP (reload: ports added, removed, VLANs changed), SIGTERM/SIGINT (stop,
 // remove sockets) and a 1 s timer (FDB aging, sd_notify STATUS=).
 #pragma once
 
@@ -17,6 +17,7 @@
 #include "base/error.h"
 #include "base/unique_fd.h"
 #include "switch/config.h"
+#include "switch/control_proto.h"
 #include "switch/forwarder.h"
 #include "switch/port.h"
 
@@ -75,8 +76,9 @@ class Daemon {
   void accept_vde();
   void handle_vde_request(int fd);
   void accept_stream(int listener_fd);
-  void accept_control();
-  void handle_control(int fd);
+  void accept_control(int listen_fd);
+  std::string change_refusal(int conn_fd) const;
+  void handle_control(int fd, uint32_t events);
   void on_signal();
   void on_timer();
   Status open_declared(size_t index);
@@ -95,7 +97,9 @@ class Daemon {
   };
   struct ControlConn {
     UniqueFd fd;
-    std::string in;
+    ControlLines in;
+    std::string out;             // answers not yet sent: nothing more is read meanwhile
+    std::string refuse_changes;  // why this client may not change the switch ("": it may)
   };
   // Per frame of a batch: bytes the iovecs may point at until the batch is flushed.
   struct Scratch {
@@ -109,7 +113,7 @@ class Daemon {
   SwitchConfig cfg_;
   DaemonOptions opts_;
   Forwarder fwd_;
-  UniqueFd epoll_, signal_, timer_, vde_ctl_, control_;
+  UniqueFd epoll_, signal_, timer_, vde_ctl_, control_, query_;
   std::map<int, StreamListener> stream_listeners_;  // by fd
   std::map<int, UniqueFd> vde_pending_;
   std::map<int, ControlConn> control_conns_;

@@ -28,6 +28,11 @@ using namespace std::chrono_literals;
 
 bool have_root() { return ::geteuid() == 0; }
 
+const char* vnet_binary() {
+  const char* other = std::getenv("VNET_TEST_BINARY");
+  return other && *other ? other : VNET_BINARY;
+}
+
 std::string unique_name(const char* tag) {
   static std::atomic<int> n{0};
   return std::string(tag) + std::to_string(::getpid() % 100000) + "x" + std::to_string(n++);
@@ -80,9 +85,7 @@ SwitchProcess::SwitchProcess(const std::string& toml, const std::string& name,
       ::_exit(126);
     std::vector<std::string> args;
     if (!o.netns.empty()) args = {"ip", "netns", "exec", o.netns};
-    // VNET_TEST_BINARY: run these tests against another build (e.g. one from before a fix).
-    const char* vnet = std::getenv("VNET_TEST_BINARY") ? std::getenv("VNET_TEST_BINARY") : VNET_BINARY;
-    for (const char* a : {vnet, "switch", name.c_str(), "-c", config_.c_str()})
+    for (const char* a : {vnet_binary(), "switch", name.c_str(), "-c", config_.c_str()})
       args.push_back(a);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());

@@ -19,6 +19,9 @@
 namespace vnet::sw::test {
 
 bool have_root();
+// The vnet under test: VNET_TEST_BINARY when set (e.g. a build from before a fix), else
+// this tree's.
+const char* vnet_binary();
 // "vsw<pid>x<n>": unique per process and call, at most 15 bytes.
 std::string unique_name(const char* tag);
 int sh(const std::string& script);  // exit code; output goes to the test log

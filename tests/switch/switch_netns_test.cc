@@ -19,6 +19,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "switch/control.h"
 #include "switch/sockets.h"
 #include "switch/vde_proto.h"
 #include "tests/switch/frames.h"
@@ -430,10 +431,11 @@ TEST(SwitchNetns, SigtermRemovesItsSockets) {
 // Runs `body` in a child process as `uid` (its group too, no others); its exit code,
 // or -1 when it did not exit by itself.
 template <class F>
-int run_as(uid_t uid, F body) {
+int run_as(uid_t uid, F body, const std::vector<gid_t>& groups = {}) {
   pid_t pid = ::fork();
   if (pid == 0) {
-    if (::setgroups(0, nullptr) < 0 || ::setgid(uid) < 0 || ::setuid(uid) < 0) ::_exit(126);
+    if (::setgroups(groups.size(), groups.data()) < 0 || ::setgid(uid) < 0 || ::setuid(uid) < 0)
+      ::_exit(126);
     ::_exit(body());
   }
   int st = 0;
@@ -564,6 +566,102 @@ TEST(SwitchNetns, DgramPortAnswersOnlyTheSocketItChecked) {
   EXPECT_FALSE(readable(victim->get(), 500)) << "the swapped path led the switch to root's socket";
   std::filesystem::remove_all(own);
   ::unlink(victim_path.c_str());
+}
+
+// A request over the socket at `path`, as the caller is: the answer, or {"connect": errno}.
+nlohmann::json raw_call(const std::string& path, const nlohmann::json& req) {
+  auto r = control_call(path, req);
+  if (!r && r.error().exit == ExitCode::kEnvironment && r.error().err == EACCES &&
+      r.error().what.find("connect") == 0)
+    return {{"connect", EACCES}};
+  if (!r) return {{"ok", false}, {"error", r.error().str()}, {"denied", r.error().err == EACCES}};
+  return *r;
+}
+
+// `vnet switch lab -c FILE --show ports` as uid 65534 (with `groups`): its exit code.
+int show_as(const std::string& file, const std::vector<gid_t>& groups = {}) {
+  return run_as(65534, [&] {
+    return sh(std::string(vnet_binary()) + " switch lab -c " + file + " --show ports >/dev/null");
+  }, groups);
+}
+
+// A readable copy of a switch's configuration for other users' commands.
+std::string public_config(const SwitchProcess& proc) {
+  std::string copy = proc.config_path() + ".public";
+  std::filesystem::copy_file(proc.config_path(), copy);
+  ::chmod(proc.config_path().substr(0, proc.config_path().rfind('/')).c_str(), 0755);
+  ::chmod(copy.c_str(), 0644);
+  return copy;
+}
+
+// The data sockets are the group's (here: everyone's, 0666); changing the switch is its
+// owner's: DIR/control is 0600, DIR/query answers queries to whoever may use the data
+// sockets, and a change asked there is refused with the reason.
+TEST(SwitchNetns, OnlyTheOwnerChangesTheSwitchOthersMayRead) {
+  REQUIRE_ROOT();
+  std::string dir = socket_dir();
+  SwitchProcess proc("[host]\nname = \"t\"\n[switches.lab]\nsocket = \"" + dir +
+                         "\"\nsocket_mode = \"0666\"\n[switches.lab.ports.up]\nvde_port = 3\n",
+                     "lab", dir);
+  ASSERT_TRUE(proc.running()) << proc.log();
+  struct stat st;
+  ASSERT_EQ(::stat((dir + "/control").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat((dir + "/query").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0666u);
+  const nlohmann::json change = {{"cmd", "set-port-vlan"}, {"port", "up"}, {"tagged", {10, 20}}};
+  int rc = run_as(65534, [&] {
+    if (raw_call(dir + "/control", change) != nlohmann::json{{"connect", EACCES}}) return 10;
+    auto refused = raw_call(dir + "/query", change);
+    if (refused.value("ok", true) || !refused.value("denied", false)) return 11;
+    if (refused.value("error", "").find("queries only") == std::string::npos) return 12;
+    return raw_call(dir + "/query", {{"cmd", "stats"}}).value("ok", false) ? 0 : 13;
+  });
+  EXPECT_EQ(rc, 0) << "10: DIR/control opened, 11/12: change not refused, 13: query refused";
+  EXPECT_EQ(show_as(public_config(proc)), 0);
+  EXPECT_TRUE(proc.call(change).value("ok", false)) << "the owner may change it";
+}
+
+TEST(SwitchNetns, ReadingAPrivateSwitchIsRefusedWithExitCode3) {
+  REQUIRE_ROOT();
+  std::string dir = socket_dir();
+  SwitchProcess proc("[host]\nname = \"t\"\n[switches.lab]\nsocket = \"" + dir +
+                         "\"\nsocket_mode = \"0600\"\n",
+                     "lab", dir);
+  ASSERT_TRUE(proc.running()) << proc.log();
+  EXPECT_EQ(show_as(public_config(proc)), 3);
+}
+
+// control_group: its members change the switch through DIR/control, even when the data
+// sockets are not theirs (DIR becomes searchable for them; each socket keeps its mode).
+TEST(SwitchNetns, ControlGroupMembersChangeTheSwitch) {
+  REQUIRE_ROOT();
+  std::string dir = socket_dir();
+  const gid_t netadm = 4242;
+  SwitchProcess proc("[host]\nname = \"t\"\n[switches.lab]\nsocket = \"" + dir +
+                         "\"\nsocket_mode = \"0600\"\ncontrol_group = \"4242\"\n"
+                         "[switches.lab.ports.up]\nvde_port = 3\n",
+                     "lab", dir);
+  ASSERT_TRUE(proc.running()) << proc.log();
+  struct stat st;
+  ASSERT_EQ(::stat((dir + "/control").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+  EXPECT_EQ(st.st_gid, netadm);
+  ASSERT_EQ(::stat((dir + "/ctl").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  const nlohmann::json change = {{"cmd", "set-port-vlan"}, {"port", "up"}, {"pvid", 7}};
+  int member = run_as(65534, [&] {
+    return raw_call(dir + "/control", change).value("ok", false) ? 0 : 1;
+  }, {netadm});
+  EXPECT_EQ(member, 0) << proc.log();
+  auto client = connect_vde(dir, 3);  // the client of port 3 gets the changed policy
+  ASSERT_TRUE(client);
+  EXPECT_EQ(proc.port("up")["pvid"], 7);
+  int outsider = run_as(65534, [&] {
+    return raw_call(dir + "/control", change) == nlohmann::json{{"connect", EACCES}} ? 0 : 1;
+  });
+  EXPECT_EQ(outsider, 0);
+  EXPECT_EQ(show_as(public_config(proc), {netadm}), 0);
 }
 
 // A user's switch without XDG_RUNTIME_DIR serves in /tmp/vnet-UID/NAME. Anyone may
