@@ -1,5 +1,6 @@
 #include "switch/daemon.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -77,12 +78,16 @@ Status Daemon::watch(int fd, uint32_t events, uint64_t tok) {
 }
 
 void Daemon::unwatch(int fd) {
-  if (fd >= 0) ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  if (fd < 0) return;
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  std::erase_if(resting_, [fd](const auto& r) { return r.first == fd; });
 }
 
 Status Daemon::setup() {
   epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
   if (!epoll_) return fail_errno("epoll_create1");
+  reserve_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!reserve_) return fail_errno("open /dev/null (reserve descriptor)");
   ports_.resize(cfg_.max_ports + 1);
   dirty_flag_.assign(cfg_.max_ports + 1, false);
   pending_flag_.assign(cfg_.max_ports + 1, false);
@@ -406,21 +411,21 @@ void Daemon::flush_dirty() {
 }
 
 void Daemon::accept_vde() {
-  while (true) {
-    int fd = ::accept4(vde_ctl_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;
-    if (!watch(fd, EPOLLIN, token(kVdePending, uint32_t(fd)))) {
-      ::close(fd);
+  while (UniqueFd conn = accept_client(vde_ctl_.get(), token(kVdeCtl))) {
+    int fd = conn.get();
+    if (vde_pending_.size() >= kMaxVdePending) {
+      tally("VDE client refused: " + std::to_string(kMaxVdePending) + " handshakes in progress");
       continue;
     }
-    vde_pending_.emplace(fd, UniqueFd(fd));
+    if (!watch(fd, EPOLLIN, token(kVdePending, uint32_t(fd)))) continue;
+    vde_pending_.emplace(fd, VdePending{std::move(conn), Clock::now()});
   }
 }
 
 void Daemon::handle_vde_request(int fd) {
   auto it = vde_pending_.find(fd);
   if (it == vde_pending_.end()) return;
-  UniqueFd ctl = std::move(it->second);
+  UniqueFd ctl = std::move(it->second.fd);
   vde_pending_.erase(it);
   unwatch(fd);
   uint8_t buf[kVdeMaxRequest];
@@ -476,12 +481,10 @@ void Daemon::accept_stream(int listener_fd) {
   auto it = stream_listeners_.find(listener_fd);
   if (it == stream_listeners_.end()) return;
   const StreamListener& l = it->second;
-  while (true) {
-    UniqueFd conn(::accept4(l.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-    if (!conn) return;
+  while (UniqueFd conn = accept_client(l.fd.get(), token(kStreamListen, uint32_t(listener_fd)))) {
     auto id = alloc_port(0);
     if (!id) {
-      log("stream client on " + l.path + " refused: " + id.error().str());
+      tally("stream client on " + l.path + " refused: " + id.error().str());
       continue;
     }
     auto port = make_stream_port(std::move(conn));
@@ -608,7 +611,9 @@ void Daemon::on_timer() {
   uint64_t ticks;
   while (::read(timer_.get(), &ticks, sizeof ticks) == ssize_t(sizeof ticks)) {
   }
-  fwd_.age(Clock::now());
+  TimePoint now = Clock::now();
+  fwd_.age(now);
+  on_tick_limits(now);
   notify_status();
 }
 

@@ -23,6 +23,11 @@
 
 namespace vnet::sw {
 
+// Bounds on clients that hold descriptors without moving frames (daemon_limits.cc).
+inline constexpr std::chrono::seconds kClientIdle{10};  // VDE handshake, control connection
+inline constexpr size_t kMaxVdePending = 64;            // handshakes in progress
+inline constexpr size_t kMaxControlConns = 32;          // DIR/control + DIR/query
+
 struct DaemonOptions {
   // Re-reads the configuration on SIGHUP; unset: SIGHUP is ignored.
   std::function<Result<SwitchConfig>()> reload;
@@ -73,6 +78,11 @@ class Daemon {
   void emit(Port& out, const RxFrame& f, size_t slot, const Decision& d, bool tagged_out);
   void flush_dirty();
   void arm_write(PortId id);
+  // daemon_limits.cc: what bounds the descriptors clients can make the switch hold.
+  UniqueFd accept_client(int listen_fd, uint64_t listen_token);
+  void rest(int listen_fd, uint64_t listen_token);
+  void tally(const std::string& what, uint64_t n = 1);  // logged on the next tick, counted
+  void on_tick_limits(TimePoint now);
   void accept_vde();
   void handle_vde_request(int fd);
   void accept_stream(int listener_fd);
@@ -95,8 +105,13 @@ class Daemon {
     std::string name;  // of the declared port
 
   };
+  struct VdePending {
+    UniqueFd fd;
+    TimePoint since;  // a handshake not sent within kClientIdle is dropped
+  };
   struct ControlConn {
     UniqueFd fd;
+    TimePoint last;  // last request or progress sending; idle past kClientIdle: closed
     ControlLines in;
     std::string out;             // answers not yet sent: nothing more is read meanwhile
     std::string refuse_changes;  // why this client may not change the switch ("": it may)
@@ -115,13 +130,16 @@ class Daemon {
   Forwarder fwd_;
   UniqueFd epoll_, signal_, timer_, vde_ctl_, control_, query_;
   std::map<int, StreamListener> stream_listeners_;  // by fd
-  std::map<int, UniqueFd> vde_pending_;
+  std::map<int, VdePending> vde_pending_;
   std::map<int, ControlConn> control_conns_;
   std::vector<std::unique_ptr<Port>> ports_;     // by PortId; null = free
   std::vector<bool> dirty_flag_;
   std::vector<PortId> dirty_;
   std::vector<bool> pending_flag_;
   std::vector<PortId> pending_;  // ports with frames already read, not yet forwarded
+  UniqueFd reserve_;  // given up to accept-and-close a client when out of descriptors
+  std::vector<std::pair<int, uint64_t>> resting_;  // listeners (fd, token) off until the tick
+  std::map<std::string, uint64_t> tally_;          // refusals and closes since the tick
   bool offload_ = false;
   bool stop_ = false;
   bool created_dir_ = false;

@@ -23,17 +23,20 @@ constexpr size_t kOutHigh = 1 << 20;
 }  // namespace
 
 void Daemon::accept_control(int listen_fd) {
-  while (true) {
-    UniqueFd conn(::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-    if (!conn) return;
+  while (UniqueFd conn = accept_client(listen_fd, token(kControlListen, uint32_t(listen_fd)))) {
     int fd = conn.get();
+    if (control_conns_.size() >= kMaxControlConns) {
+      tally("control client refused: " + std::to_string(kMaxControlConns) +
+            " control connections open");
+      continue;
+    }
     std::string refusal =
         listen_fd == query_.get()
             ? cfg_.query_path() + " answers queries only; changes go through " +
                   cfg_.control_path()
             : change_refusal(fd);
     if (!watch(fd, EPOLLIN, token(kControlConn, uint32_t(fd)))) continue;
-    control_conns_.emplace(fd, ControlConn{std::move(conn), {}, {}, std::move(refusal)});
+    control_conns_.emplace(fd, ControlConn{std::move(conn), Clock::now(), {}, {}, std::move(refusal)});
   }
 }
 
@@ -65,6 +68,7 @@ void Daemon::handle_control(int fd, uint32_t events) {
   auto it = control_conns_.find(fd);
   if (it == control_conns_.end()) return;
   ControlConn& c = it->second;
+  c.last = Clock::now();
   auto drop = [&] {
     unwatch(fd);
     control_conns_.erase(it);

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -42,6 +43,13 @@ int sh(const std::string& script) {
   int rc = std::system(script.c_str());
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
 }
+
+ScratchDir::ScratchDir() {
+  char tmpl[] = "/tmp/vnet-switch-test-XXXXXX";
+  path = ::mkdtemp(tmpl);
+}
+
+ScratchDir::~ScratchDir() { std::filesystem::remove_all(path); }
 
 Netns::Netns(const char* tag) : name_(unique_name(tag)) {
   sh("ip netns add " + name_);
@@ -81,6 +89,8 @@ SwitchProcess::SwitchProcess(const std::string& toml, const std::string& name,
     }
     for (const auto& [k, v] : o.env)
       v.empty() ? ::unsetenv(k.c_str()) : ::setenv(k.c_str(), v.c_str(), 1);
+    rlimit files{o.max_files, o.max_files};
+    if (o.max_files && ::setrlimit(RLIMIT_NOFILE, &files) < 0) ::_exit(125);
     if (o.uid && (::setgroups(0, nullptr) < 0 || ::setgid(o.uid) < 0 || ::setuid(o.uid) < 0))
       ::_exit(126);
     std::vector<std::string> args;

@@ -4,6 +4,7 @@
 // Ethernet frames without QEMU.
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -26,6 +27,14 @@ const char* vnet_binary();
 std::string unique_name(const char* tag);
 int sh(const std::string& script);  // exit code; output goes to the test log
 
+// A folder of its own under /tmp, removed with everything in it.
+struct ScratchDir {
+  std::string path;
+  ScratchDir();
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+};
+
 class Netns {
  public:
   explicit Netns(const char* tag);
@@ -45,6 +54,7 @@ class SwitchProcess {
     std::string netns;  // run inside this namespace
     uid_t uid = 0;      // run as this user (and group), when not 0
     std::vector<std::pair<std::string, std::string>> env;  // its environment ("": unset)
+    rlim_t max_files = 0;  // RLIMIT_NOFILE for the switch, when not 0
   };
   // Writes `toml` to a scratch folder and runs `vnet switch NAME -c FILE` (inside
   // `netns` when given); waits until DIR/control answers or the switch exits.

@@ -22,15 +22,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct Scratch {
-  std::string path;
-  Scratch() {
-    char tmpl[] = "/tmp/vnet-sockets-test-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~Scratch() { std::filesystem::remove_all(path); }
-};
-
 std::string config(const std::string& socket, const std::string& extra = "") {
   return "[host]\nname = \"t\"\n[switches.lab]\nsocket = \"" + socket + "\"\n" + extra;
 }
@@ -42,7 +33,7 @@ uint32_t mode_of(const std::string& path) {
 }
 
 TEST(SwitchSocketFolder, RegularFileAtSocketPathIsRefusedAndLeftAlone) {
-  Scratch s;
+  ScratchDir s;
   std::string file = s.path + "/lab";
   std::ofstream(file) << "not a folder\n";
   ::chmod(file.c_str(), 0600);
@@ -54,7 +45,7 @@ TEST(SwitchSocketFolder, RegularFileAtSocketPathIsRefusedAndLeftAlone) {
 }
 
 TEST(SwitchSocketFolder, SymlinkAtSocketPathIsRefusedAndItsTargetLeftAlone) {
-  Scratch s;
+  ScratchDir s;
   std::string target = s.path + "/target", link = s.path + "/lab";
   ASSERT_EQ(::mkdir(target.c_str(), 0700), 0);
   ASSERT_EQ(::symlink(target.c_str(), link.c_str()), 0);
@@ -66,7 +57,7 @@ TEST(SwitchSocketFolder, SymlinkAtSocketPathIsRefusedAndItsTargetLeftAlone) {
 }
 
 TEST(SwitchSocketFolder, SymlinkAboveTheFolderIsRefused) {
-  Scratch s;
+  ScratchDir s;
   std::string real = s.path + "/real", link = s.path + "/link";
   ASSERT_EQ(::mkdir(real.c_str(), 0755), 0);
   ASSERT_EQ(::symlink(real.c_str(), link.c_str()), 0);
@@ -79,7 +70,7 @@ TEST(SwitchSocketFolder, SymlinkAboveTheFolderIsRefused) {
 // Whoever may write a folder above DIR without the sticky bit can move DIR away and put
 // their own in its place, with a fake DIR/ctl for the switch's clients.
 TEST(SwitchSocketFolder, FolderAboveThatOthersMayRewriteIsRefused) {
-  Scratch s;
+  ScratchDir s;
   std::string open = s.path + "/open";
   ASSERT_EQ(::mkdir(open.c_str(), 0700), 0);
   ASSERT_EQ(::chmod(open.c_str(), 0777), 0);
@@ -94,7 +85,7 @@ TEST(SwitchSocketFolder, FolderAboveThatOthersMayRewriteIsRefused) {
 }
 
 TEST(SwitchSocketFolder, WorldWritableSocketsGetAStickyFolder) {
-  Scratch s;
+  ScratchDir s;
   std::string dir = s.path + "/lab";
   SwitchProcess proc(config(dir, "socket_mode = \"0666\"\n"), "lab", dir);
   ASSERT_TRUE(proc.running()) << proc.log();
@@ -103,7 +94,7 @@ TEST(SwitchSocketFolder, WorldWritableSocketsGetAStickyFolder) {
 }
 
 TEST(SwitchSocketFolder, ExistingFolderOfTheSwitchsUserIsTakenWithTheDeclaredMode) {
-  Scratch s;
+  ScratchDir s;
   std::string dir = s.path + "/lab";
   ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
   ASSERT_EQ(::chmod(dir.c_str(), 0777), 0);  // as an older switch or a careless user left it
@@ -121,7 +112,7 @@ TEST(SwitchSocketFolder, FolderModeFollowsTheSocketMode) {
 }
 
 TEST(SwitchSockets, SocketIsBornWithItsModeWhateverTheUmask) {
-  Scratch s;
+  ScratchDir s;
   mode_t old = ::umask(0);
   auto fd = bind_unix(s.path + "/a.sock", SOCK_DGRAM, 0640, -1);
   ::umask(077);
@@ -133,7 +124,7 @@ TEST(SwitchSockets, SocketIsBornWithItsModeWhateverTheUmask) {
 }
 
 TEST(SwitchSockets, BindRefusesWhatIsNotAStaleSocket) {
-  Scratch s;
+  ScratchDir s;
   std::string file = s.path + "/x.sock";
   std::ofstream(file) << "data\n";
   auto fd = bind_unix(file, SOCK_STREAM, 0660, -1);
@@ -168,7 +159,7 @@ TEST(SwitchClientAddress, AbstractAndRelativeNamesAreRefused) {
 }
 
 TEST(SwitchClientAddress, ASocketOfAnotherUserOrASymlinkIsRefused) {
-  Scratch s;
+  ScratchDir s;
   std::string mine = s.path + "/mine.sock", link = s.path + "/link.sock";
   auto fd = bind_unix(mine, SOCK_DGRAM, 0600, -1);
   ASSERT_TRUE(fd);
