@@ -15,6 +15,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "base/text.h"
 #include "switch/sockets.h"
 #include "switch/vde_proto.h"
 
@@ -58,9 +59,12 @@ Daemon::~Daemon() {
   if (created_dir_) ::rmdir(cfg_.dir.c_str());  // fails, harmlessly, if clients left files
 }
 
+// Lines carry what clients sent (descriptions, paths, commands): escaped, so no client
+// can forge a log line or reach the terminal of whoever reads the log.
 void Daemon::log(const std::string& line) const {
-  if (opts_.log) opts_.log(line);
-  else std::cerr << "vnet switch " << cfg_.name << ": " << line << "\n";
+  std::string safe = printable(line);
+  if (opts_.log) opts_.log(safe);
+  else std::cerr << "vnet switch " << cfg_.name << ": " << safe << "\n";
 }
 
 Result<std::unique_ptr<Daemon>> Daemon::create(SwitchConfig config, DaemonOptions options) {
@@ -469,7 +473,7 @@ void Daemon::handle_vde_request(int fd) {
     return log("VDE client refused: reply failed");
   }
   auto port = make_vde_port(std::move(*data), std::move(ctl), path);
-  port->peer = req->description;
+  port->peer = printable(req->description);  // shown in answers and tables
   port->vde_asked = req->port;
   if (auto s = attach(std::move(port), *id, pc); !s) {
     ::unlink(path.c_str());

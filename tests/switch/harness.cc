@@ -297,14 +297,15 @@ std::unique_ptr<FrameClient> connect_dgram(const std::string& local, const std::
   return std::make_unique<DgramClient>(std::move(fd), UniqueFd(), local);
 }
 
-std::unique_ptr<FrameClient> connect_vde(const std::string& dir, uint32_t port) {
+std::unique_ptr<FrameClient> connect_vde(const std::string& dir, uint32_t port,
+                                         const std::string& description) {
   UniqueFd ctl = connect_unix(dir + "/ctl", SOCK_STREAM);
   if (!ctl) return nullptr;
   std::string local = dir + "/.test-" + unique_name("c");
   UniqueFd data = bound_dgram(local);
   auto sa = unix_addr(local);
   if (!data || !sa) return nullptr;
-  auto req = build_vde_request(port, *sa, "switch test client");
+  auto req = build_vde_request(port, *sa, description);
   if (::write(ctl.get(), req.data(), req.size()) != ssize_t(req.size())) return nullptr;
   sockaddr_un reply{};
   if (!wait_readable(ctl.get(), 2000ms) ||

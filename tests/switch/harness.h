@@ -99,6 +99,7 @@ std::unique_ptr<FrameClient> connect_stream(const std::string& path);
 // Binds its own socket at `local` and sends to `remote` (as QEMU -netdev dgram does).
 std::unique_ptr<FrameClient> connect_dgram(const std::string& local, const std::string& remote);
 // The VDE handshake on DIR/ctl, asking for `port` (0 = any).
-std::unique_ptr<FrameClient> connect_vde(const std::string& dir, uint32_t port = 0);
+std::unique_ptr<FrameClient> connect_vde(const std::string& dir, uint32_t port = 0,
+                                         const std::string& description = "switch test client");
 
 }  // namespace vnet::sw::test
