@@ -90,6 +90,7 @@ void Daemon::unwatch(int fd) {
 Status Daemon::setup() {
   epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
   if (!epoll_) return fail_errno("epoll_create1");
+  raise_descriptor_limit();
   reserve_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!reserve_) return fail_errno("open /dev/null (reserve descriptor)");
   ports_.resize(cfg_.max_ports + 1);

@@ -26,7 +26,10 @@ namespace vnet::sw {
 // Bounds on clients that hold descriptors without moving frames (daemon_limits.cc).
 inline constexpr std::chrono::seconds kClientIdle{10};  // VDE handshake, control connection
 inline constexpr size_t kMaxVdePending = 64;            // handshakes in progress
-inline constexpr size_t kMaxControlConns = 32;          // DIR/control + DIR/query
+inline constexpr size_t kMaxControlConns = 32;          // on DIR/control, and on DIR/query
+
+// Soft RLIMIT_NOFILE up to the hard one (daemon_limits.cc).
+void raise_descriptor_limit();
 
 struct DaemonOptions {
   // Re-reads the configuration on SIGHUP; unset: SIGHUP is ignored.
@@ -112,6 +115,7 @@ class Daemon {
   struct ControlConn {
     UniqueFd fd;
     TimePoint last;  // last request or progress sending; idle past kClientIdle: closed
+    bool query;      // on DIR/query (else DIR/control)
     ControlLines in;
     std::string out;             // answers not yet sent: nothing more is read meanwhile
     std::string refuse_changes;  // why this client may not change the switch ("": it may)

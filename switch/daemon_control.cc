@@ -23,20 +23,23 @@ constexpr size_t kOutHigh = 1 << 20;
 }  // namespace
 
 void Daemon::accept_control(int listen_fd) {
+  const bool query = listen_fd == query_.get();
   while (UniqueFd conn = accept_client(listen_fd, token(kControlListen, uint32_t(listen_fd)))) {
     int fd = conn.get();
-    if (control_conns_.size() >= kMaxControlConns) {
-      tally("control client refused: " + std::to_string(kMaxControlConns) +
-            " control connections open");
+    // Counted per socket: readers filling DIR/query do not lock the owner out of DIR/control.
+    size_t open = 0;
+    for (const auto& [cfd, c] : control_conns_) open += c.query == query;
+    if (open >= kMaxControlConns) {
+      tally("control client refused: " + std::to_string(kMaxControlConns) + " connections open on " +
+            (query ? cfg_.query_path() : cfg_.control_path()));
       continue;
     }
-    std::string refusal =
-        listen_fd == query_.get()
-            ? cfg_.query_path() + " answers queries only; changes go through " +
-                  cfg_.control_path()
-            : change_refusal(fd);
+    std::string refusal = query ? cfg_.query_path() + " answers queries only; changes go through " +
+                                      cfg_.control_path()
+                                : change_refusal(fd);
     if (!watch(fd, EPOLLIN, token(kControlConn, uint32_t(fd)))) continue;
-    control_conns_.emplace(fd, ControlConn{std::move(conn), Clock::now(), {}, {}, std::move(refusal)});
+    control_conns_.emplace(fd, ControlConn{std::move(conn), Clock::now(), query, {}, {},
+                                           std::move(refusal)});
   }
 }
 

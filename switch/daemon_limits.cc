@@ -4,11 +4,14 @@
 //  - out of descriptors, waiting clients are accepted on a reserve descriptor and closed
 //    at once, and the listener rests until the next tick (1 s);
 //  - a VDE handshake or a control connection idle for kClientIdle is closed;
-//  - at most kMaxVdePending handshakes and kMaxControlConns control connections are
-//    open at once; beyond, clients are accepted and closed;
+//  - at most kMaxVdePending handshakes and kMaxControlConns connections on each control
+//    socket are open at once; beyond, clients are accepted and closed;
+//  - the soft limit on descriptors is raised to the hard one at start (a VDE client
+//    holds two; max_ports may be thousands).
 //  - these are logged once per tick with a count, so a flood cannot flood the log.
 #include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,6 +22,14 @@
 #include "switch/daemon.h"
 
 namespace vnet::sw {
+
+void raise_descriptor_limit() {
+  rlimit r{};
+  if (::getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+    r.rlim_cur = r.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &r);
+  }
+}
 
 UniqueFd Daemon::accept_client(int listen_fd, uint64_t listen_token) {
   while (true) {

@@ -87,6 +87,21 @@ TEST(SwitchLimits, OutOfDescriptorsItShedsClientsRestsAndRecovers) {
   EXPECT_TRUE(answered) << "the switch did not recover\n" << proc.log();
 }
 
+// Whoever may read fills DIR/query with silent connections: the owner still gets in.
+TEST(SwitchLimits, ReadersFillingTheQuerySocketDoNotLockOutTheOwner) {
+  ScratchDir s;
+  std::string dir = s.path + "/lab";
+  SwitchProcess proc("[host]\nname = \"t\"\n[switches.lab]\nsocket = \"" + dir + "\"\n", "lab",
+                     dir);
+  ASSERT_TRUE(proc.running()) << proc.log();
+  std::vector<UniqueFd> readers;
+  for (size_t i = 0; i < kMaxControlConns + 8; ++i) readers.push_back(connect_to(dir + "/query"));
+  size_t refused = 0;
+  for (const auto& fd : readers) refused += closed_by_peer(fd.get(), 50ms);
+  EXPECT_EQ(refused, 8u);
+  EXPECT_TRUE(proc.call({{"cmd", "stats"}}).value("ok", false)) << proc.log();
+}
+
 TEST(SwitchLimits, SilentClientsAreClosedAfterTheIdleLimit) {
   ScratchDir s;
   std::string dir = s.path + "/lab";
