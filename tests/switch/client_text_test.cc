@@ -26,8 +26,7 @@ std::string run(const std::string& cmd) {
 TEST(SwitchClientText, DescriptionIsEscapedInLogAnswersAndTables) {
   ScratchDir s;
   std::string dir = s.path + "/lab";
-  SwitchProcess proc("[host]\nname = \"t\"\n[switches.lab]\nsocket = \"" + dir + "\"\n", "lab",
-                     dir);
+  SwitchProcess proc(switch_toml(dir), "lab", dir);
   ASSERT_TRUE(proc.running()) << proc.log();
   // A newline that forges a log line, a terminal title escape, a byte that is not UTF-8.
   auto client = connect_vde(dir, 0, "vm\nvnet switch lab: port 9 up: forged\x1b]0;owned\x07\xff");

@@ -44,6 +44,10 @@ int sh(const std::string& script) {
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
 }
 
+std::string switch_toml(const std::string& socket, const std::string& extra) {
+  return "[host]\nname = \"t\"\n[switches.lab]\nsocket = \"" + socket + "\"\n" + extra;
+}
+
 ScratchDir::ScratchDir() {
   char tmpl[] = "/tmp/vnet-switch-test-XXXXXX";
   path = ::mkdtemp(tmpl);

@@ -27,6 +27,9 @@ const char* vnet_binary();
 std::string unique_name(const char* tag);
 int sh(const std::string& script);  // exit code; output goes to the test log
 
+// host.toml declaring switch "lab" serving at `socket`, then `extra` (keys, ports).
+std::string switch_toml(const std::string& socket, const std::string& extra = "");
+
 // A folder of its own under /tmp, removed with everything in it.
 struct ScratchDir {
   std::string path;

@@ -60,8 +60,7 @@ TEST(SwitchLimits, OutOfDescriptorsItShedsClientsRestsAndRecovers) {
   std::string dir = s.path + "/lab";
   SwitchProcess::Options o;
   o.max_files = 16;  // a few to spare after its own sockets
-  SwitchProcess proc("[host]\nname = \"t\"\n[switches.lab]\nsocket = \"" + dir + "\"\n", "lab",
-                     dir, o);
+  SwitchProcess proc(switch_toml(dir), "lab", dir, o);
   ASSERT_TRUE(proc.running()) << proc.log();
   std::vector<UniqueFd> held;
   for (int i = 0; i < 24; ++i) {
@@ -91,8 +90,7 @@ TEST(SwitchLimits, OutOfDescriptorsItShedsClientsRestsAndRecovers) {
 TEST(SwitchLimits, ReadersFillingTheQuerySocketDoNotLockOutTheOwner) {
   ScratchDir s;
   std::string dir = s.path + "/lab";
-  SwitchProcess proc("[host]\nname = \"t\"\n[switches.lab]\nsocket = \"" + dir + "\"\n", "lab",
-                     dir);
+  SwitchProcess proc(switch_toml(dir), "lab", dir);
   ASSERT_TRUE(proc.running()) << proc.log();
   std::vector<UniqueFd> readers;
   for (size_t i = 0; i < kMaxControlConns + 8; ++i) readers.push_back(connect_to(dir + "/query"));
@@ -105,8 +103,7 @@ TEST(SwitchLimits, ReadersFillingTheQuerySocketDoNotLockOutTheOwner) {
 TEST(SwitchLimits, SilentClientsAreClosedAfterTheIdleLimit) {
   ScratchDir s;
   std::string dir = s.path + "/lab";
-  SwitchProcess proc("[host]\nname = \"t\"\n[switches.lab]\nsocket = \"" + dir + "\"\n", "lab",
-                     dir);
+  SwitchProcess proc(switch_toml(dir), "lab", dir);
   ASSERT_TRUE(proc.running()) << proc.log();
   UniqueFd control = connect_to(dir + "/control"), query = connect_to(dir + "/query"),
            vde = connect_to(dir + "/ctl");

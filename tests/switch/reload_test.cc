@@ -42,7 +42,7 @@ TEST(SwitchReload, AFileThatFailsToLoadKeepsTheRunningConfiguration) {
     return "[switches.lab.ports." + n + "]\nstream = \"" + s.path + "/" + n + ".sock\"\npvid = " +
            std::to_string(pvid) + "\n";
   };
-  std::string head = "[host]\nname = \"t\"\n[switches.lab]\nsocket = \"" + dir + "\"\n";
+  std::string head = switch_toml(dir);
   SwitchProcess proc(head + port("a", 10) + port("b", 10), "lab", dir);
   ASSERT_TRUE(proc.running()) << proc.log();
   auto a = connect_stream(s.path + "/a.sock");

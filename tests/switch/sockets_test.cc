@@ -22,10 +22,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::string config(const std::string& socket, const std::string& extra = "") {
-  return "[host]\nname = \"t\"\n[switches.lab]\nsocket = \"" + socket + "\"\n" + extra;
-}
-
 uint32_t mode_of(const std::string& path) {
   struct stat st{};
   ::lstat(path.c_str(), &st);
@@ -37,7 +33,7 @@ TEST(SwitchSocketFolder, RegularFileAtSocketPathIsRefusedAndLeftAlone) {
   std::string file = s.path + "/lab";
   std::ofstream(file) << "not a folder\n";
   ::chmod(file.c_str(), 0600);
-  SwitchProcess proc(config(file), "lab", file);
+  SwitchProcess proc(switch_toml(file), "lab", file);
   EXPECT_FALSE(proc.running());
   EXPECT_EQ(proc.exit_code(), 2) << proc.log();
   EXPECT_THAT(proc.log(), HasSubstr("is not a folder"));
@@ -49,7 +45,7 @@ TEST(SwitchSocketFolder, SymlinkAtSocketPathIsRefusedAndItsTargetLeftAlone) {
   std::string target = s.path + "/target", link = s.path + "/lab";
   ASSERT_EQ(::mkdir(target.c_str(), 0700), 0);
   ASSERT_EQ(::symlink(target.c_str(), link.c_str()), 0);
-  SwitchProcess proc(config(link, "socket_mode = \"0666\"\n"), "lab", link);
+  SwitchProcess proc(switch_toml(link, "socket_mode = \"0666\"\n"), "lab", link);
   EXPECT_FALSE(proc.running());
   EXPECT_THAT(proc.log(), HasSubstr("is a symbolic link"));
   EXPECT_EQ(mode_of(target), 0700u) << "the switch opened up the symlink's target";
@@ -61,7 +57,7 @@ TEST(SwitchSocketFolder, SymlinkAboveTheFolderIsRefused) {
   std::string real = s.path + "/real", link = s.path + "/link";
   ASSERT_EQ(::mkdir(real.c_str(), 0755), 0);
   ASSERT_EQ(::symlink(real.c_str(), link.c_str()), 0);
-  SwitchProcess proc(config(link + "/lab"), "lab", link + "/lab");
+  SwitchProcess proc(switch_toml(link + "/lab"), "lab", link + "/lab");
   EXPECT_FALSE(proc.running());
   EXPECT_THAT(proc.log(), HasSubstr(link + " is a symbolic link"));
   EXPECT_TRUE(std::filesystem::is_empty(real));
@@ -74,20 +70,20 @@ TEST(SwitchSocketFolder, FolderAboveThatOthersMayRewriteIsRefused) {
   std::string open = s.path + "/open";
   ASSERT_EQ(::mkdir(open.c_str(), 0700), 0);
   ASSERT_EQ(::chmod(open.c_str(), 0777), 0);
-  SwitchProcess refused(config(open + "/lab"), "lab", open + "/lab");
+  SwitchProcess refused(switch_toml(open + "/lab"), "lab", open + "/lab");
   EXPECT_FALSE(refused.running());
   EXPECT_THAT(refused.log(), HasSubstr(open + " is writable by group or others and not sticky"));
   EXPECT_FALSE(std::filesystem::exists(open + "/lab"));
   // Sticky, as /tmp: others may add entries but not move ours.
   ASSERT_EQ(::chmod(open.c_str(), 01777), 0);
-  SwitchProcess served(config(open + "/lab"), "lab", open + "/lab");
+  SwitchProcess served(switch_toml(open + "/lab"), "lab", open + "/lab");
   EXPECT_TRUE(served.running()) << served.log();
 }
 
 TEST(SwitchSocketFolder, WorldWritableSocketsGetAStickyFolder) {
   ScratchDir s;
   std::string dir = s.path + "/lab";
-  SwitchProcess proc(config(dir, "socket_mode = \"0666\"\n"), "lab", dir);
+  SwitchProcess proc(switch_toml(dir, "socket_mode = \"0666\"\n"), "lab", dir);
   ASSERT_TRUE(proc.running()) << proc.log();
   EXPECT_EQ(mode_of(dir), 01777u);
   EXPECT_EQ(mode_of(dir + "/ctl"), 0666u);
@@ -98,7 +94,7 @@ TEST(SwitchSocketFolder, ExistingFolderOfTheSwitchsUserIsTakenWithTheDeclaredMod
   std::string dir = s.path + "/lab";
   ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
   ASSERT_EQ(::chmod(dir.c_str(), 0777), 0);  // as an older switch or a careless user left it
-  SwitchProcess proc(config(dir), "lab", dir);
+  SwitchProcess proc(switch_toml(dir), "lab", dir);
   ASSERT_TRUE(proc.running()) << proc.log();
   EXPECT_EQ(mode_of(dir), 01770u);
   EXPECT_EQ(mode_of(dir + "/ctl"), 0660u);

@@ -476,9 +476,8 @@ bool readable(int fd, int ms) {
 TEST(SwitchNetns, VdeClientCannotAimTheSwitchAtASocketNotItsOwn) {
   REQUIRE_ROOT();
   std::string dir = socket_dir();
-  SwitchProcess proc("[host]\nname = \"t\"\n[switches.lab]\nsocket = \"" + dir +
-                         "\"\nsocket_mode = \"0666\"\n[switches.lab.ports.s]\nstream = \"" +
-                         dir + "-s.sock\"\n",
+  SwitchProcess proc(switch_toml(dir, "socket_mode = \"0666\"\n[switches.lab.ports.s]\n"
+                                      "stream = \"" + dir + "-s.sock\"\n"),
                      "lab", dir);
   ASSERT_TRUE(proc.running()) << proc.log();
   std::string victim_path = dir + "-victim.sock";
@@ -521,10 +520,9 @@ TEST(SwitchNetns, VdeClientCannotAimTheSwitchAtASocketNotItsOwn) {
 TEST(SwitchNetns, DgramPortAnswersOnlyTheSocketItChecked) {
   REQUIRE_ROOT();
   std::string dir = socket_dir();
-  SwitchProcess proc("[host]\nname = \"t\"\n[switches.lab]\nsocket = \"" + dir +
-                         "\"\nsocket_mode = \"0666\"\n[switches.lab.ports.d]\ndgram = \"" +
-                         dir + "-d.sock\"\n[switches.lab.ports.s]\nstream = \"" + dir +
-                         "-s.sock\"\n",
+  SwitchProcess proc(switch_toml(dir, "socket_mode = \"0666\"\n[switches.lab.ports.d]\n"
+                                      "dgram = \"" + dir + "-d.sock\"\n[switches.lab.ports.s]\n"
+                                      "stream = \"" + dir + "-s.sock\"\n"),
                      "lab", dir);
   ASSERT_TRUE(proc.running()) << proc.log();
   std::string victim_path = dir + "-victim.sock";
@@ -600,9 +598,9 @@ std::string public_config(const SwitchProcess& proc) {
 TEST(SwitchNetns, OnlyTheOwnerChangesTheSwitchOthersMayRead) {
   REQUIRE_ROOT();
   std::string dir = socket_dir();
-  SwitchProcess proc("[host]\nname = \"t\"\n[switches.lab]\nsocket = \"" + dir +
-                         "\"\nsocket_mode = \"0666\"\n[switches.lab.ports.up]\nvde_port = 3\n",
-                     "lab", dir);
+  SwitchProcess proc(
+      switch_toml(dir, "socket_mode = \"0666\"\n[switches.lab.ports.up]\nvde_port = 3\n"), "lab",
+      dir);
   ASSERT_TRUE(proc.running()) << proc.log();
   struct stat st;
   ASSERT_EQ(::stat((dir + "/control").c_str(), &st), 0);
@@ -625,9 +623,7 @@ TEST(SwitchNetns, OnlyTheOwnerChangesTheSwitchOthersMayRead) {
 TEST(SwitchNetns, ReadingAPrivateSwitchIsRefusedWithExitCode3) {
   REQUIRE_ROOT();
   std::string dir = socket_dir();
-  SwitchProcess proc("[host]\nname = \"t\"\n[switches.lab]\nsocket = \"" + dir +
-                         "\"\nsocket_mode = \"0600\"\n",
-                     "lab", dir);
+  SwitchProcess proc(switch_toml(dir, "socket_mode = \"0600\"\n"), "lab", dir);
   ASSERT_TRUE(proc.running()) << proc.log();
   EXPECT_EQ(show_as(public_config(proc)), 3);
 }
@@ -638,9 +634,8 @@ TEST(SwitchNetns, ControlGroupMembersChangeTheSwitch) {
   REQUIRE_ROOT();
   std::string dir = socket_dir();
   const gid_t netadm = 4242;
-  SwitchProcess proc("[host]\nname = \"t\"\n[switches.lab]\nsocket = \"" + dir +
-                         "\"\nsocket_mode = \"0600\"\ncontrol_group = \"4242\"\n"
-                         "[switches.lab.ports.up]\nvde_port = 3\n",
+  SwitchProcess proc(switch_toml(dir, "socket_mode = \"0600\"\ncontrol_group = \"4242\"\n"
+                                      "[switches.lab.ports.up]\nvde_port = 3\n"),
                      "lab", dir);
   ASSERT_TRUE(proc.running()) << proc.log();
   struct stat st;
@@ -676,7 +671,7 @@ TEST(SwitchNetns, RuntimeFolderPreCreatedByAnotherUserIsRefused) {
   ASSERT_EQ(::chown(runtime.c_str(), other, other), 0);
   ASSERT_EQ(::chmod(runtime.c_str(), 0777), 0);
   SwitchProcess::Options as_user{"", user, {{"XDG_RUNTIME_DIR", ""}}};
-  const std::string toml = "[host]\nname = \"t\"\n[switches.lab]\n";
+  const std::string toml = "[host]\nname = \"t\"\n[switches.lab]\n";  // default folder
   {
     SwitchProcess proc(toml, "lab", runtime + "/lab", as_user);
     EXPECT_FALSE(proc.running());
