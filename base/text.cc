@@ -4,6 +4,25 @@
 
 namespace vnet {
 
+namespace {
+
+// The length of the well-formed UTF-8 sequence that `s` starts with (lead >= 0x80), or 0.
+size_t utf8_length(std::string_view s) {
+  auto at = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  unsigned char c = at(0);
+  size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+  if (n == 0 || s.size() < n) return 0;
+  for (size_t i = 1; i < n; ++i)
+    if ((at(i) & 0xc0) != 0x80) return 0;
+  // Overlong forms, UTF-16 surrogates and code points above U+10FFFF.
+  if ((c == 0xe0 && at(1) < 0xa0) || (c == 0xed && at(1) > 0x9f) ||
+      (c == 0xf0 && at(1) < 0x90) || (c == 0xf4 && at(1) > 0x8f))
+    return 0;
+  return n;
+}
+
+}  // namespace
+
 std::string printable(std::string_view s, bool keep_tabs) {
   std::string out;
   out.reserve(s.size());
@@ -25,8 +44,14 @@ std::string printable(std::string_view s, bool keep_tabs) {
                static_cast<unsigned char>(s[i + 1]) <= 0x9f) {
       std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(s[++i]));
       out += buf;
+    } else if (size_t n = c < 0x80 ? 1 : utf8_length(s.substr(i)); n > 0) {
+      out.append(s.substr(i, n));
+      i += n - 1;
     } else {
-      out += static_cast<char>(c);
+      // Not UTF-8: a lone 0x9b is CSI to a terminal that reads bytes, and JSON cannot
+      // carry it.
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
     }
   }
   return out;

@@ -8,7 +8,8 @@
 
 namespace vnet {
 
-// "\n" -> "\\n", ESC -> "\\x1b", C1 controls (UTF-8 C2 80..9F) -> "\\u0080".."\\u009f";
+// "\n" -> "\\n", ESC -> "\\x1b", C1 controls (UTF-8 C2 80..9F) -> "\\u0080".."\\u009f",
+// bytes that are not UTF-8 -> "\\xNN" (so the result is valid UTF-8, fit for JSON too);
 // tabs kept when keep_tabs (source lines, where carets line up under them).
 std::string printable(std::string_view s, bool keep_tabs = false);
 

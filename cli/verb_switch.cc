@@ -1,6 +1,7 @@
 // `vnet switch NAME -c FILE`: run the userspace switch [switches.NAME] of FILE in the
 // foreground (sd_notify, SIGHUP reloads VLAN policy, SIGTERM stops).
-// `--show ports|fdb|stats` asks a running one instead, over its control socket.
+// `--show ports|fdb|stats` asks a running one instead, over DIR/control or, for those
+// who may only read, DIR/query; a refusal exits 3 with the reason.
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -52,11 +53,15 @@ int verb_switch(const Invocation& inv) {
     std::string what = vm["show"].as<std::string>();
     if (what != "ports" && what != "fdb" && what != "stats")
       throw UsageError("--show takes ports, fdb or stats");
+    // DIR/control first; who may not open it may still read through DIR/query.
     auto ans = sw::control_call(cfg->control_path(), {{"cmd", what}});
-    if (!ans) return report(1, "switch " + name + ": " + ans.error().str());
-    if (!ans->value("ok", false))
-      return report(1, "switch " + name + ": " + ans->value("error", std::string("failed")));
-    if (inv.global.json) std::cout << (*ans)[what].dump(2) << "\n";
+    if (!ans && ans.error().exit == ExitCode::kEnvironment)
+      ans = sw::control_call(cfg->query_path(), {{"cmd", what}});
+    if (!ans) return report(int(ans.error().exit), "switch " + name + ": " + ans.error().str());
+    if (!sw::answer_ok(*ans)) return report(1, "switch " + name + ": " + sw::answer_error(*ans));
+    if (inv.global.json)
+      std::cout << (*ans)[what].dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+                << "\n";
     else std::cout << sw::format_control_answer(what, *ans);
     return 0;
   }

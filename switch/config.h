@@ -22,10 +22,14 @@ struct PortConfig {
 
 struct SwitchConfig {
   std::string name;
-  std::string dir;        // VDE-compatible socket folder: DIR/ctl, DIR/control
-  int gid = -1;           // group of the folder and sockets; -1 = leave as created
+  std::string dir;        // VDE-compatible socket folder: DIR/ctl, DIR/control, DIR/query
+  int gid = -1;           // group of the folder and data sockets; -1 = leave as created
+  // Data sockets (DIR/ctl, clients' DIR/NNN.SEQ, stream and dgram ports) and DIR/query.
   uint32_t socket_mode = 0660;
-  uint32_t dir_mode = 0770;
+  uint32_t dir_mode = 01770;
+  // DIR/control changes the switch: its owner only (0600), or also `control_group` (0660).
+  int control_gid = -1;
+  uint32_t control_mode = 0600;
   uint32_t max_ports = 64;
   FdbLimits limits;
   uint16_t default_vlan = 1;
@@ -33,6 +37,7 @@ struct SwitchConfig {
 
   std::string ctl_path() const { return dir + "/ctl"; }
   std::string control_path() const { return dir + "/control"; }
+  std::string query_path() const { return dir + "/query"; }
   const PortConfig* find_port(const std::string& name) const;
 };
 
@@ -43,6 +48,12 @@ std::string default_socket_dir(const std::string& name);
 // `pvid` (or pvid = 0) -> trunk without native VLAN; neither -> access default_vlan.
 VlanPolicy port_policy(const std::optional<uint16_t>& pvid, const std::vector<uint16_t>& tagged,
                        uint16_t default_vlan);
+// Folder mode for sockets of `socket_mode`: search (x) wherever they grant access, write
+// where they do (VDE clients bind their own sockets in DIR), and the sticky bit whenever
+// group or others may write, so nobody removes or replaces a socket that is not theirs
+// (DIR/control in particular). `control_reach`: others may search it, so that
+// control_group members outside `group` reach DIR/control (each socket keeps its mode).
+uint32_t socket_dir_mode(uint32_t socket_mode, bool control_reach = false);
 Result<SwitchConfig> make_config(const topology::Switch& sw);
 
 }  // namespace vnet::sw

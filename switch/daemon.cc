@@ -1,5 +1,6 @@
 #include "switch/daemon.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -14,6 +15,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "base/text.h"
 #include "switch/sockets.h"
 #include "switch/vde_proto.h"
 
@@ -53,12 +55,16 @@ Daemon::~Daemon() {
   for (const auto& [fd, l] : stream_listeners_) ::unlink(l.path.c_str());
   if (vde_ctl_) ::unlink(cfg_.ctl_path().c_str());
   if (control_) ::unlink(cfg_.control_path().c_str());
+  if (query_) ::unlink(cfg_.query_path().c_str());
   if (created_dir_) ::rmdir(cfg_.dir.c_str());  // fails, harmlessly, if clients left files
 }
 
+// Lines carry what clients sent (descriptions, paths, commands): escaped, so no client
+// can forge a log line or reach the terminal of whoever reads the log.
 void Daemon::log(const std::string& line) const {
-  if (opts_.log) opts_.log(line);
-  else std::cerr << "vnet switch " << cfg_.name << ": " << line << "\n";
+  std::string safe = printable(line);
+  if (opts_.log) opts_.log(safe);
+  else std::cerr << "vnet switch " << cfg_.name << ": " << safe << "\n";
 }
 
 Result<std::unique_ptr<Daemon>> Daemon::create(SwitchConfig config, DaemonOptions options) {
@@ -76,29 +82,39 @@ Status Daemon::watch(int fd, uint32_t events, uint64_t tok) {
 }
 
 void Daemon::unwatch(int fd) {
-  if (fd >= 0) ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  if (fd < 0) return;
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  std::erase_if(resting_, [fd](const auto& r) { return r.first == fd; });
 }
 
 Status Daemon::setup() {
   epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
   if (!epoll_) return fail_errno("epoll_create1");
+  raise_descriptor_limit();
+  reserve_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!reserve_) return fail_errno("open /dev/null (reserve descriptor)");
   ports_.resize(cfg_.max_ports + 1);
   dirty_flag_.assign(cfg_.max_ports + 1, false);
   pending_flag_.assign(cfg_.max_ports + 1, false);
 
-  struct stat st;
-  created_dir_ = ::stat(cfg_.dir.c_str(), &st) != 0;
-  if (auto s = make_dir(cfg_.dir, cfg_.dir_mode, cfg_.gid); !s)
-    return tl::unexpected(s.error().context("socket folder"));
+  auto dir = open_socket_dir(cfg_.dir, cfg_.dir_mode, cfg_.gid, created_dir_);
+  if (!dir) return tl::unexpected(dir.error().context("socket folder"));
 
   auto ctl = listen_or_inherit(cfg_.ctl_path(), SOCK_STREAM, cfg_.socket_mode, cfg_.gid);
   if (!ctl) return tl::unexpected(ctl.error().context("VDE control socket"));
   vde_ctl_ = std::move(*ctl);
-  auto control = listen_or_inherit(cfg_.control_path(), SOCK_STREAM, cfg_.socket_mode, cfg_.gid);
+  // Changes only for the switch's user (and control_group); queries as wide as the data.
+  auto control =
+      listen_or_inherit(cfg_.control_path(), SOCK_STREAM, cfg_.control_mode, cfg_.control_gid);
   if (!control) return tl::unexpected(control.error().context("control socket"));
   control_ = std::move(*control);
+  auto query = listen_or_inherit(cfg_.query_path(), SOCK_STREAM, cfg_.socket_mode, cfg_.gid);
+  if (!query) return tl::unexpected(query.error().context("query socket"));
+  query_ = std::move(*query);
   if (auto s = watch(vde_ctl_.get(), EPOLLIN, token(kVdeCtl)); !s) return s;
-  if (auto s = watch(control_.get(), EPOLLIN, token(kControlListen)); !s) return s;
+  for (const UniqueFd* l : {&control_, &query_})
+    if (auto s = watch(l->get(), EPOLLIN, token(kControlListen, uint32_t(l->get()))); !s)
+      return s;
 
   for (size_t i = 0; i < cfg_.ports.size(); ++i)
     if (auto s = open_declared(i); !s) return s;
@@ -243,8 +259,8 @@ Status Daemon::run() {
         case kVdeCtl: accept_vde(); break;
         case kVdePending: handle_vde_request(int(v)); break;
         case kStreamListen: accept_stream(int(v)); break;
-        case kControlListen: accept_control(); break;
-        case kControlConn: handle_control(int(v)); break;
+        case kControlListen: accept_control(int(v)); break;
+        case kControlConn: handle_control(int(v), events[i].events); break;
         case kPortData:
           if (!ports_[v]) break;
           if (events[i].events & EPOLLOUT) {
@@ -400,21 +416,21 @@ void Daemon::flush_dirty() {
 }
 
 void Daemon::accept_vde() {
-  while (true) {
-    int fd = ::accept4(vde_ctl_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;
-    if (!watch(fd, EPOLLIN, token(kVdePending, uint32_t(fd)))) {
-      ::close(fd);
+  while (UniqueFd conn = accept_client(vde_ctl_.get(), token(kVdeCtl))) {
+    int fd = conn.get();
+    if (vde_pending_.size() >= kMaxVdePending) {
+      tally("VDE client refused: " + std::to_string(kMaxVdePending) + " handshakes in progress");
       continue;
     }
-    vde_pending_.emplace(fd, UniqueFd(fd));
+    if (!watch(fd, EPOLLIN, token(kVdePending, uint32_t(fd)))) continue;
+    vde_pending_.emplace(fd, VdePending{std::move(conn), Clock::now()});
   }
 }
 
 void Daemon::handle_vde_request(int fd) {
   auto it = vde_pending_.find(fd);
   if (it == vde_pending_.end()) return;
-  UniqueFd ctl = std::move(it->second);
+  UniqueFd ctl = std::move(it->second.fd);
   vde_pending_.erase(it);
   unwatch(fd);
   uint8_t buf[kVdeMaxRequest];
@@ -425,17 +441,16 @@ void Daemon::handle_vde_request(int fd) {
   if (!req) return log("VDE client refused: " + req.error().str());
   if (req->management) return log("VDE client refused: management port 0 is not offered");
 
-  // Only let a client name a socket it owns: as root, the switch would otherwise send
-  // frames to any socket on the system.
+  // The switch sends where the client says: only into a socket the client could write
+  // to itself (as root, the switch could otherwise reach any socket on the system).
   ucred cred{};
   socklen_t cl = sizeof cred;
-  ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl);
-  if (!req->client_path.empty() && req->client_path[0] != 0) {
-    struct stat st;
-    if (::stat(req->client_path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode) ||
-        (cred.uid != 0 && st.st_uid != cred.uid))
-      return log("VDE client refused: " + req->client_path + " is not its socket");
-  }
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || cl != sizeof cred)
+    return log("VDE client refused: its credentials cannot be read: " + std::string(strerror(errno)));
+  auto to = check_client_address(req->client, sizeof req->client, cred.uid);
+  if (!to)
+    return log("VDE client (uid " + std::to_string(cred.uid) + ", pid " +
+               std::to_string(cred.pid) + ") refused: " + to.error().str());
   const PortConfig* pc = nullptr;
   if (req->port != 0)
     for (const auto& p : cfg_.ports)
@@ -443,26 +458,23 @@ void Daemon::handle_vde_request(int fd) {
   auto id = alloc_port(req->port);
   if (!id) return log("VDE client refused: " + id.error().str());
 
-  UniqueFd data(::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!data) return log("VDE client refused: socket: " + std::string(strerror(errno)));
-  if (::connect(data.get(), reinterpret_cast<const sockaddr*>(&req->client),
-                sizeof req->client) < 0)
-    return log("VDE client refused: connect " + req->client_path + ": " + strerror(errno));
-  char name[32];
-  std::snprintf(name, sizeof name, "/%03u.%d", *id, data.get());
+  char name[48];
+  std::snprintf(name, sizeof name, "/%03u.%llu", *id, ++vde_seq_);
   std::string path = cfg_.dir + name;
   auto sa = unix_addr(path);
   if (!sa) return log("VDE client refused: " + sa.error().str());
-  ::unlink(path.c_str());
-  if (::bind(data.get(), reinterpret_cast<const sockaddr*>(&*sa), sizeof *sa) < 0)
-    return log("VDE client refused: bind " + path + ": " + strerror(errno));
-  set_perms(path, cfg_.socket_mode, cfg_.gid);
+  auto data = bind_unix(path, SOCK_DGRAM, cfg_.socket_mode, cfg_.gid);
+  if (!data) return log("VDE client refused: " + data.error().str());
+  if (::connect(data->get(), reinterpret_cast<const sockaddr*>(&to->addr), to->len) < 0) {
+    ::unlink(path.c_str());
+    return log("VDE client refused: connect " + req->client_path + ": " + strerror(errno));
+  }
   if (::write(fd, &*sa, sizeof *sa) != ssize_t(sizeof *sa)) {
     ::unlink(path.c_str());
     return log("VDE client refused: reply failed");
   }
-  auto port = make_vde_port(std::move(data), std::move(ctl), path);
-  port->peer = req->description;
+  auto port = make_vde_port(std::move(*data), std::move(ctl), path);
+  port->peer = printable(req->description);  // shown in answers and tables
   port->vde_asked = req->port;
   if (auto s = attach(std::move(port), *id, pc); !s) {
     ::unlink(path.c_str());
@@ -474,12 +486,10 @@ void Daemon::accept_stream(int listener_fd) {
   auto it = stream_listeners_.find(listener_fd);
   if (it == stream_listeners_.end()) return;
   const StreamListener& l = it->second;
-  while (true) {
-    UniqueFd conn(::accept4(l.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-    if (!conn) return;
+  while (UniqueFd conn = accept_client(l.fd.get(), token(kStreamListen, uint32_t(listener_fd)))) {
     auto id = alloc_port(0);
     if (!id) {
-      log("stream client on " + l.path + " refused: " + id.error().str());
+      tally("stream client on " + l.path + " refused: " + id.error().str());
       continue;
     }
     auto port = make_stream_port(std::move(conn));
@@ -562,8 +572,9 @@ void Daemon::reload() {
     return;
   }
   if (next->dir != cfg_.dir || next->socket_mode != cfg_.socket_mode ||
-      next->gid != cfg_.gid || next->max_ports != cfg_.max_ports)
-    log("reload: socket folder, group, modes and max_ports change only on restart");
+      next->gid != cfg_.gid || next->control_gid != cfg_.control_gid ||
+      next->max_ports != cfg_.max_ports)
+    log("reload: socket folder, groups, modes and max_ports change only on restart");
   auto same = [](const PortConfig& a, const PortConfig& b) {
     return a.kind == b.kind && a.target == b.target && a.vde_port == b.vde_port;
   };
@@ -605,7 +616,9 @@ void Daemon::on_timer() {
   uint64_t ticks;
   while (::read(timer_.get(), &ticks, sizeof ticks) == ssize_t(sizeof ticks)) {
   }
-  fwd_.age(Clock::now());
+  TimePoint now = Clock::now();
+  fwd_.age(now);
+  on_tick_limits(now);
   notify_status();
 }
 

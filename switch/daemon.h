@@ -2,7 +2,7 @@
 // frames from a ready port, asks the Forwarder where each goes, writes them (pushing or
 // popping the VLAN tag by splitting iovecs), and flushes every port it queued to before
 // reading again. It also serves the VDE handshake on DIR/ctl, stream listeners, the
-// JSON control socket DIR/control, SIGHUP (reload: ports added, removed, VLANs changed), SIGTERM/SIGINT (stop,
+// JSON control sockets DIR/control and DIR/query, SIGHUP (reload: ports added, removed, VLANs changed), SIGTERM/SIGINT (stop,
 // remove sockets) and a 1 s timer (FDB aging, sd_notify STATUS=).
 #pragma once
 
@@ -17,10 +17,19 @@
 #include "base/error.h"
 #include "base/unique_fd.h"
 #include "switch/config.h"
+#include "switch/control_proto.h"
 #include "switch/forwarder.h"
 #include "switch/port.h"
 
 namespace vnet::sw {
+
+// Bounds on clients that hold descriptors without moving frames (daemon_limits.cc).
+inline constexpr std::chrono::seconds kClientIdle{10};  // VDE handshake, control connection
+inline constexpr size_t kMaxVdePending = 64;            // handshakes in progress
+inline constexpr size_t kMaxControlConns = 32;          // on DIR/control, and on DIR/query
+
+// Soft RLIMIT_NOFILE up to the hard one (daemon_limits.cc).
+void raise_descriptor_limit();
 
 struct DaemonOptions {
   // Re-reads the configuration on SIGHUP; unset: SIGHUP is ignored.
@@ -72,11 +81,17 @@ class Daemon {
   void emit(Port& out, const RxFrame& f, size_t slot, const Decision& d, bool tagged_out);
   void flush_dirty();
   void arm_write(PortId id);
+  // daemon_limits.cc: what bounds the descriptors clients can make the switch hold.
+  UniqueFd accept_client(int listen_fd, uint64_t listen_token);
+  void rest(int listen_fd, uint64_t listen_token);
+  void tally(const std::string& what, uint64_t n = 1);  // logged on the next tick, counted
+  void on_tick_limits(TimePoint now);
   void accept_vde();
   void handle_vde_request(int fd);
   void accept_stream(int listener_fd);
-  void accept_control();
-  void handle_control(int fd);
+  void accept_control(int listen_fd);
+  std::string change_refusal(int conn_fd) const;
+  void handle_control(int fd, uint32_t events);
   void on_signal();
   void on_timer();
   Status open_declared(size_t index);
@@ -93,9 +108,17 @@ class Daemon {
     std::string name;  // of the declared port
 
   };
+  struct VdePending {
+    UniqueFd fd;
+    TimePoint since;  // a handshake not sent within kClientIdle is dropped
+  };
   struct ControlConn {
     UniqueFd fd;
-    std::string in;
+    TimePoint last;  // last request or progress sending; idle past kClientIdle: closed
+    bool query;      // on DIR/query (else DIR/control)
+    ControlLines in;
+    std::string out;             // answers not yet sent: nothing more is read meanwhile
+    std::string refuse_changes;  // why this client may not change the switch ("": it may)
   };
   // Per frame of a batch: bytes the iovecs may point at until the batch is flushed.
   struct Scratch {
@@ -109,18 +132,22 @@ class Daemon {
   SwitchConfig cfg_;
   DaemonOptions opts_;
   Forwarder fwd_;
-  UniqueFd epoll_, signal_, timer_, vde_ctl_, control_;
+  UniqueFd epoll_, signal_, timer_, vde_ctl_, control_, query_;
   std::map<int, StreamListener> stream_listeners_;  // by fd
-  std::map<int, UniqueFd> vde_pending_;
+  std::map<int, VdePending> vde_pending_;
   std::map<int, ControlConn> control_conns_;
   std::vector<std::unique_ptr<Port>> ports_;     // by PortId; null = free
   std::vector<bool> dirty_flag_;
   std::vector<PortId> dirty_;
   std::vector<bool> pending_flag_;
   std::vector<PortId> pending_;  // ports with frames already read, not yet forwarded
+  UniqueFd reserve_;  // given up to accept-and-close a client when out of descriptors
+  std::vector<std::pair<int, uint64_t>> resting_;  // listeners (fd, token) off until the tick
+  std::map<std::string, uint64_t> tally_;          // refusals and closes since the tick
   bool offload_ = false;
   bool stop_ = false;
   bool created_dir_ = false;
+  unsigned long long vde_seq_ = 0;  // names clients' data sockets DIR/PORT.SEQ
   RxArena arena_;
   std::vector<RxFrame> rx_;
   Decision decision_;

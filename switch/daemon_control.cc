@@ -1,5 +1,6 @@
-// The Daemon's side of the control socket: accepting connections, reading JSON lines,
-// and the views of ports, FDB and counters that the answers are made of.
+// The Daemon's side of the control sockets: accepting connections (with who may change
+// the switch), reading JSON lines, queuing answers for clients that read slowly, and the
+// views of ports, FDB and counters that the answers are made of.
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,53 +15,91 @@ namespace vnet::sw {
 using nlohmann::json;
 
 namespace {
-constexpr size_t kMaxLine = 64 * 1024;
+
+// Answers queued beyond this wait until the client has read: no more of its requests
+// are served meanwhile, so a client that only writes cannot grow the queue.
+constexpr size_t kOutHigh = 1 << 20;
+
 }  // namespace
 
-void Daemon::accept_control() {
-  while (true) {
-    int fd = ::accept4(control_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;
-    if (!watch(fd, EPOLLIN, token(kControlConn, uint32_t(fd)))) {
-      ::close(fd);
+void Daemon::accept_control(int listen_fd) {
+  const bool query = listen_fd == query_.get();
+  while (UniqueFd conn = accept_client(listen_fd, token(kControlListen, uint32_t(listen_fd)))) {
+    int fd = conn.get();
+    // Counted per socket: readers filling DIR/query do not lock the owner out of DIR/control.
+    size_t open = 0;
+    for (const auto& [cfd, c] : control_conns_) open += c.query == query;
+    if (open >= kMaxControlConns) {
+      tally("control client refused: " + std::to_string(kMaxControlConns) + " connections open on " +
+            (query ? cfg_.query_path() : cfg_.control_path()));
       continue;
     }
-    control_conns_[fd] = ControlConn{UniqueFd(fd), {}};
+    std::string refusal = query ? cfg_.query_path() + " answers queries only; changes go through " +
+                                      cfg_.control_path()
+                                : change_refusal(fd);
+    if (!watch(fd, EPOLLIN, token(kControlConn, uint32_t(fd)))) continue;
+    control_conns_.emplace(fd, ControlConn{std::move(conn), Clock::now(), query, {}, {},
+                                           std::move(refusal)});
   }
 }
 
-void Daemon::handle_control(int fd) {
+// DIR/control's mode already keeps others out; this holds also where systemd made the
+// socket (socket activation) and says why.
+std::string Daemon::change_refusal(int conn_fd) const {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(conn_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof cred)
+    return "the client's credentials cannot be read";
+  if (cred.uid == 0 || cred.uid == ::geteuid()) return "";
+  if (cfg_.control_gid >= 0) {
+    if (cred.gid == gid_t(cfg_.control_gid)) return "";
+    gid_t groups[256];
+    socklen_t glen = sizeof groups;
+    if (::getsockopt(conn_fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0)
+      for (size_t i = 0; i < glen / sizeof(gid_t); ++i)
+        if (groups[i] == gid_t(cfg_.control_gid)) return "";
+  }
+  return "uid " + std::to_string(cred.uid) + " may not change switch " + cfg_.name +
+         ": only its user (uid " + std::to_string(::geteuid()) + "), root" +
+         (cfg_.control_gid >= 0 ? " and members of control_group (gid " +
+                                      std::to_string(cfg_.control_gid) + ")"
+                                : "") +
+         " may";
+}
+
+void Daemon::handle_control(int fd, uint32_t events) {
   auto it = control_conns_.find(fd);
   if (it == control_conns_.end()) return;
   ControlConn& c = it->second;
-  char buf[4096];
-  ssize_t n = ::read(fd, buf, sizeof buf);
-  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-  if (n <= 0 || c.in.size() + size_t(n) > kMaxLine) {
+  c.last = Clock::now();
+  auto drop = [&] {
     unwatch(fd);
     control_conns_.erase(it);
-    return;
+  };
+  if (c.out.empty() && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+    char buf[4096];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (n <= 0 || !c.in.append(std::string_view(buf, size_t(n)))) return drop();
   }
-  c.in.append(buf, size_t(n));
-  size_t nl;
-  while ((nl = c.in.find('\n')) != std::string::npos) {
-    std::string line = c.in.substr(0, nl);
-    c.in.erase(0, nl + 1);
-    std::string out = handle_control_request(*this, line).dump() + "\n";
-    // Answers are small next to the socket buffer; a client that does not read them is
-    // cut off rather than allowed to stall the switch.
-    size_t off = 0;
-    while (off < out.size()) {
-      ssize_t w = ::send(fd, out.data() + off, out.size() - off, MSG_NOSIGNAL);
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) {
-        unwatch(fd);
-        control_conns_.erase(it);
-        return;
-      }
-      off += size_t(w);
-    }
+  // Serve what has arrived, send what we can; EPOLLOUT while answers wait, EPOLLIN after.
+  while (true) {
+    while (c.out.size() < kOutHigh)
+      if (auto line = c.in.next())
+        c.out += control_line(handle_control_request(*this, *line, c.refuse_changes));
+      else
+        break;
+    if (c.out.empty()) break;
+    ssize_t w = ::send(fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EAGAIN) break;
+    if (w <= 0) return drop();
+    c.out.erase(0, size_t(w));
   }
+  epoll_event ev{};
+  ev.events = c.out.empty() ? uint32_t(EPOLLIN) : uint32_t(EPOLLOUT);
+  ev.data.u64 = token(kControlConn, uint32_t(fd));
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev);
 }
 
 json Daemon::ports_json() const {

@@ -23,6 +23,7 @@ void MsgQueue::push(int fd, const iovec* iov, int iovcnt, const sockaddr* to,
 
 size_t MsgQueue::flush(int fd, const sockaddr* to, socklen_t tolen) {
   size_t sent = 0;
+  last_error_ = 0;
   while (sent < count_) {
     for (size_t i = sent; i < count_; ++i) {
       msgs_[i].msg_hdr.msg_name = const_cast<sockaddr*>(to);
@@ -34,6 +35,7 @@ size_t MsgQueue::flush(int fd, const sockaddr* to, socklen_t tolen) {
       // EAGAIN: the receiver is not keeping up. Others: the peer is gone (the loop
       // finds out on its next read). Either way the rest of the batch is dropped, and
       // the frame that failed is skipped so one bad frame cannot block the queue.
+      last_error_ = errno;
       break;
     }
     sent += size_t(n);

@@ -20,6 +20,8 @@ class MsgQueue {
   // Returns how many frames were not sent (socket buffer full: dropped).
   size_t flush(int fd, const sockaddr* to = nullptr, socklen_t tolen = 0);
   bool empty() const { return count_ == 0; }
+  // errno of the send that stopped the last flush() short (0: none did).
+  int last_error() const { return last_error_; }
 
  private:
   static constexpr int kMaxIov = 8;
@@ -28,6 +30,7 @@ class MsgQueue {
   std::vector<iovec> iov_;
   std::vector<mmsghdr> msgs_;
   size_t pending_drops_ = 0;
+  int last_error_ = 0;
 };
 
 }  // namespace vnet::sw

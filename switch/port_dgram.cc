@@ -3,7 +3,9 @@
 //  - a VDE client (QEMU -netdev vde, vde_plug): the socket is connected to the client's
 //    own socket, and the client's control connection (aux_fd) ends the port on EOF;
 //  - QEMU -netdev dgram: the switch's socket is bound at a declared path and answers
-//    whoever sent to it last (QEMU binds its `local` path, so it has an address).
+//    whoever sent to it last (QEMU binds its `local` path, so it has an address), once
+//    that address checks out against the sender's credentials (SCM_CREDENTIALS): the
+//    sender's own socket, or the sender could write to it anyway (sockets.h).
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -11,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/text.h"
 #include "switch/msg_queue.h"
 #include "switch/port.h"
 #include "switch/sockets.h"
@@ -42,6 +45,8 @@ class DgramPort : public Port {
       if (!connected_) {
         msgs_[i].msg_hdr.msg_name = &from_[i];
         msgs_[i].msg_hdr.msg_namelen = sizeof from_[i];
+        msgs_[i].msg_hdr.msg_control = cred_[i];
+        msgs_[i].msg_hdr.msg_controllen = sizeof cred_[i];
       }
     }
     int n = ::recvmmsg(fd_.get(), msgs_, kBatch, MSG_DONTWAIT, nullptr);
@@ -50,23 +55,28 @@ class DgramPort : public Port {
       // A connected VDE port whose client vanished; a listener keeps going.
       return connected_ ? RecvStatus::kClosed : RecvStatus::kOk;
     }
+    int last = -1;  // the last sender with an address is the one answered
     for (int i = 0; i < n; ++i) {
       out.push_back(RxFrame{arena.slot(size_t(i)), msgs_[i].msg_len, nullptr});
-      if (!connected_ && msgs_[i].msg_hdr.msg_namelen > sizeof(sa_family_t)) {
-        peer_addr_ = from_[i];
-        peer_len_ = msgs_[i].msg_hdr.msg_namelen;
-      }
+      if (!connected_ && msgs_[i].msg_hdr.msg_namelen > sizeof(sa_family_t)) last = i;
     }
-    if (!connected_ && peer_len_) peer = peer_name();
+    if (last >= 0) take_peer(msgs_[last].msg_hdr);
     return RecvStatus::kOk;
   }
 
   bool send(const iovec* iov, int iovcnt, size_t) override {
-    if (!connected_ && peer_len_ == 0) return false;  // nobody has spoken to us yet
-    q_.push(fd_.get(), iov, iovcnt, to(), peer_len_);
+    if (!connected_ && dest_.len == 0) return false;  // nobody (acceptable) has spoken yet
+    q_.push(fd_.get(), iov, iovcnt, to(), dest_.len);
     return true;
   }
-  size_t flush() override { return q_.flush(fd_.get(), to(), peer_len_); }
+  size_t flush() override {
+    size_t dropped = q_.flush(fd_.get(), to(), dest_.len);
+    // The checked socket is gone (its owner closed or re-bound it): check again when
+    // the sender next speaks, even from the same address.
+    if (dropped && !connected_ && (q_.last_error() == ECONNREFUSED || q_.last_error() == ENOENT))
+      heard_len_ = 0;
+    return dropped;
+  }
 
   RecvStatus on_aux() override {
     // The control connection carries nothing after the handshake: readable means EOF
@@ -79,11 +89,37 @@ class DgramPort : public Port {
 
  private:
   const sockaddr* to() const {
-    return connected_ ? nullptr : reinterpret_cast<const sockaddr*>(&peer_addr_);
+    return connected_ ? nullptr : reinterpret_cast<const sockaddr*>(&dest_.addr);
   }
-  std::string peer_name() const {
-    size_t n = peer_len_ - offsetof(sockaddr_un, sun_path);
-    return std::string(peer_addr_.sun_path, strnlen(peer_addr_.sun_path, n));
+
+  // A sender whose address or credentials differ from the last one checked becomes the
+  // port's peer if check_client_address() accepts it; otherwise the port answers nobody.
+  void take_peer(const msghdr& h) {
+    const auto& from = *static_cast<const sockaddr_un*>(h.msg_name);
+    uid_t uid = uid_t(-1);  // no credentials: fails every check but "owned by -1"
+    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(const_cast<msghdr*>(&h), c))
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+          c->cmsg_len >= CMSG_LEN(sizeof(ucred))) {
+        ucred cred;
+        std::memcpy(&cred, CMSG_DATA(c), sizeof cred);
+        uid = cred.uid;
+      }
+    if (h.msg_namelen == heard_len_ && uid == heard_uid_ &&
+        std::memcmp(&from, &heard_, h.msg_namelen) == 0)
+      return;
+    heard_ = from;
+    heard_len_ = h.msg_namelen;
+    heard_uid_ = uid;
+    size_t n = h.msg_namelen - offsetof(sockaddr_un, sun_path);
+    std::string name = printable(std::string(from.sun_path, strnlen(from.sun_path, n)));
+    auto checked = check_client_address(from, h.msg_namelen, uid);
+    if (checked) {
+      dest_ = std::move(*checked);
+      peer = name;
+    } else {
+      dest_ = ClientAddress{};
+      peer = "refused: " + printable(checked.error().str());
+    }
   }
 
   UniqueFd fd_, ctl_;
@@ -92,8 +128,11 @@ class DgramPort : public Port {
   mmsghdr msgs_[kBatch];
   iovec iov_[kBatch];
   sockaddr_un from_[kBatch];
-  sockaddr_un peer_addr_{};
-  socklen_t peer_len_ = 0;
+  alignas(cmsghdr) char cred_[kBatch][CMSG_SPACE(sizeof(ucred))];
+  sockaddr_un heard_{};  // the last sender checked, with its uid
+  socklen_t heard_len_ = 0;
+  uid_t heard_uid_ = 0;
+  ClientAddress dest_;  // where replies go (len 0: nowhere)
   MsgQueue q_;
 };
 
@@ -103,6 +142,9 @@ Result<std::unique_ptr<Port>> open_dgram_listener(const std::string& path, uint3
                                                   int gid) {
   auto fd = listen_unix(path, SOCK_DGRAM, mode, gid);
   if (!fd) return tl::unexpected(fd.error().context("dgram port"));
+  int on = 1;
+  if (::setsockopt(fd->get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0)
+    return fail_errno("dgram port " + path + ": SO_PASSCRED");
   auto p = std::make_unique<DgramPort>(std::move(*fd), UniqueFd(),
                                        std::vector<std::string>{path}, false);
   p->kind = "dgram";

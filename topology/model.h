@@ -141,6 +141,7 @@ struct Switch {
   std::string socket;  // "" = default (/run/vnet/NAME or $XDG_RUNTIME_DIR/vnet/NAME)
   std::string group;
   uint32_t socket_mode = 0660;
+  std::string control_group;  // who may change it over DIR/control; "" = its owner only
   uint32_t max_ports = 64;
   uint32_t fdb_max = 4096;
   uint32_t port_mac_max = 256;

@@ -400,6 +400,7 @@ void read_switches(const toml::node& n, Diagnostics& d, Topology& t) {
         r.error(r.loc_of("socket"), "'socket' must be an absolute path");
     }
     if (auto v = r.string("group")) sw.group = *v;
+    if (auto v = r.string("control_group")) sw.control_group = *v;
     if (auto v = r.string("socket_mode")) {
       bool ok = !v->empty() && v->size() <= 4 &&
                 v->find_first_not_of("01234567") == std::string::npos;

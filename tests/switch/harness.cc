@@ -6,12 +6,15 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <grp.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -26,6 +29,11 @@ using namespace std::chrono_literals;
 
 bool have_root() { return ::geteuid() == 0; }
 
+const char* vnet_binary() {
+  const char* other = std::getenv("VNET_TEST_BINARY");
+  return other && *other ? other : VNET_BINARY;
+}
+
 std::string unique_name(const char* tag) {
   static std::atomic<int> n{0};
   return std::string(tag) + std::to_string(::getpid() % 100000) + "x" + std::to_string(n++);
@@ -35,6 +43,17 @@ int sh(const std::string& script) {
   int rc = std::system(script.c_str());
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
 }
+
+std::string switch_toml(const std::string& socket, const std::string& extra) {
+  return "[host]\nname = \"t\"\n[switches.lab]\nsocket = \"" + socket + "\"\n" + extra;
+}
+
+ScratchDir::ScratchDir() {
+  char tmpl[] = "/tmp/vnet-switch-test-XXXXXX";
+  path = ::mkdtemp(tmpl);
+}
+
+ScratchDir::~ScratchDir() { std::filesystem::remove_all(path); }
 
 Netns::Netns(const char* tag) : name_(unique_name(tag)) {
   sh("ip netns add " + name_);
@@ -54,11 +73,16 @@ bool Netns::ping(const std::string& addr, int count, int timeout_s) const {
 
 SwitchProcess::SwitchProcess(const std::string& toml, const std::string& name,
                              const std::string& dir, const std::string& netns)
+    : SwitchProcess(toml, name, dir, Options{netns, 0, {}}) {}
+
+SwitchProcess::SwitchProcess(const std::string& toml, const std::string& name,
+                             const std::string& dir, const Options& o)
     : dir_(dir) {
   char tmpl[] = "/tmp/vnet-switch-test-XXXXXX";
   scratch_ = ::mkdtemp(tmpl);
   config_ = scratch_ + "/switch.toml";
   std::ofstream(config_) << toml;
+  if (o.uid) ::chmod(scratch_.c_str(), 0755);  // the config must be readable to that user
   pid_ = ::fork();
   if (pid_ == 0) {
     std::string log = scratch_ + "/switch.log";
@@ -67,9 +91,15 @@ SwitchProcess::SwitchProcess(const std::string& toml, const std::string& name,
       ::dup2(lf, 1);
       ::dup2(lf, 2);
     }
+    for (const auto& [k, v] : o.env)
+      v.empty() ? ::unsetenv(k.c_str()) : ::setenv(k.c_str(), v.c_str(), 1);
+    rlimit files{o.max_files, o.max_files};
+    if (o.max_files && ::setrlimit(RLIMIT_NOFILE, &files) < 0) ::_exit(125);
+    if (o.uid && (::setgroups(0, nullptr) < 0 || ::setgid(o.uid) < 0 || ::setuid(o.uid) < 0))
+      ::_exit(126);
     std::vector<std::string> args;
-    if (!netns.empty()) args = {"ip", "netns", "exec", netns};
-    for (const char* a : {VNET_BINARY, "switch", name.c_str(), "-c", config_.c_str()})
+    if (!o.netns.empty()) args = {"ip", "netns", "exec", o.netns};
+    for (const char* a : {vnet_binary(), "switch", name.c_str(), "-c", config_.c_str()})
       args.push_back(a);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -96,7 +126,17 @@ std::string SwitchProcess::log() const {
 }
 
 bool SwitchProcess::running() const {
-  return pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == 0;
+  if (pid_ <= 0 || status_ != -1) return false;
+  int st = 0;
+  pid_t r = ::waitpid(pid_, &st, WNOHANG);
+  if (r == 0) return true;
+  status_ = r == pid_ ? st : W_EXITCODE(255, 0);  // not ours to wait for: call it gone
+  return false;
+}
+
+int SwitchProcess::exit_code() const {
+  if (running() || status_ == -1) return -1;
+  return WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
 }
 
 void SwitchProcess::signal(int sig) const {
@@ -105,6 +145,10 @@ void SwitchProcess::signal(int sig) const {
 
 int SwitchProcess::stop() {
   if (pid_ <= 0) return -1;
+  if (!running()) {
+    pid_ = -1;
+    return status_;
+  }
   ::kill(pid_, SIGTERM);
   int status = -1;
   for (int i = 0; i < 100; ++i) {
@@ -257,14 +301,15 @@ std::unique_ptr<FrameClient> connect_dgram(const std::string& local, const std::
   return std::make_unique<DgramClient>(std::move(fd), UniqueFd(), local);
 }
 
-std::unique_ptr<FrameClient> connect_vde(const std::string& dir, uint32_t port) {
+std::unique_ptr<FrameClient> connect_vde(const std::string& dir, uint32_t port,
+                                         const std::string& description) {
   UniqueFd ctl = connect_unix(dir + "/ctl", SOCK_STREAM);
   if (!ctl) return nullptr;
   std::string local = dir + "/.test-" + unique_name("c");
   UniqueFd data = bound_dgram(local);
   auto sa = unix_addr(local);
   if (!data || !sa) return nullptr;
-  auto req = build_vde_request(port, *sa, "switch test client");
+  auto req = build_vde_request(port, *sa, description);
   if (::write(ctl.get(), req.data(), req.size()) != ssize_t(req.size())) return nullptr;
   sockaddr_un reply{};
   if (!wait_readable(ctl.get(), 2000ms) ||

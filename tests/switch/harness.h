@@ -4,6 +4,7 @@
 // Ethernet frames without QEMU.
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -19,9 +20,23 @@
 namespace vnet::sw::test {
 
 bool have_root();
+// The vnet under test: VNET_TEST_BINARY when set (e.g. a build from before a fix), else
+// this tree's.
+const char* vnet_binary();
 // "vsw<pid>x<n>": unique per process and call, at most 15 bytes.
 std::string unique_name(const char* tag);
 int sh(const std::string& script);  // exit code; output goes to the test log
+
+// host.toml declaring switch "lab" serving at `socket`, then `extra` (keys, ports).
+std::string switch_toml(const std::string& socket, const std::string& extra = "");
+
+// A folder of its own under /tmp, removed with everything in it.
+struct ScratchDir {
+  std::string path;
+  ScratchDir();
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+};
 
 class Netns {
  public:
@@ -38,13 +53,23 @@ class Netns {
 
 class SwitchProcess {
  public:
+  struct Options {
+    std::string netns;  // run inside this namespace
+    uid_t uid = 0;      // run as this user (and group), when not 0
+    std::vector<std::pair<std::string, std::string>> env;  // its environment ("": unset)
+    rlim_t max_files = 0;  // RLIMIT_NOFILE for the switch, when not 0
+  };
   // Writes `toml` to a scratch folder and runs `vnet switch NAME -c FILE` (inside
-  // `netns` when given); waits until DIR/control answers.
+  // `netns` when given); waits until DIR/control answers or the switch exits.
   SwitchProcess(const std::string& toml, const std::string& name, const std::string& dir,
                 const std::string& netns = "");
+  SwitchProcess(const std::string& toml, const std::string& name, const std::string& dir,
+                const Options& options);
   ~SwitchProcess();
   SwitchProcess(const SwitchProcess&) = delete;
   bool running() const;
+  // The exit code once it has exited (-1 while running, 128+N when killed by signal N).
+  int exit_code() const;
   pid_t pid() const { return pid_; }
   const std::string& config_path() const { return config_; }
   nlohmann::json call(const nlohmann::json& req) const;  // over DIR/control
@@ -59,6 +84,7 @@ class SwitchProcess {
  private:
   std::string dir_, config_, scratch_;
   pid_t pid_ = -1;
+  mutable int status_ = -1;  // from waitpid, once reaped
 };
 
 // Raw clients. Each sends and receives whole Ethernet frames.
@@ -76,6 +102,7 @@ std::unique_ptr<FrameClient> connect_stream(const std::string& path);
 // Binds its own socket at `local` and sends to `remote` (as QEMU -netdev dgram does).
 std::unique_ptr<FrameClient> connect_dgram(const std::string& local, const std::string& remote);
 // The VDE handshake on DIR/ctl, asking for `port` (0 = any).
-std::unique_ptr<FrameClient> connect_vde(const std::string& dir, uint32_t port = 0);
+std::unique_ptr<FrameClient> connect_vde(const std::string& dir, uint32_t port = 0,
+                                         const std::string& description = "switch test client");
 
 }  // namespace vnet::sw::test

@@ -2,10 +2,15 @@
 // client), stream and dgram ports, inside namespaces this test creates and removes.
 #include <linux/io_uring.h>
 #include <signal.h>
+#include <grp.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -14,6 +19,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "switch/control.h"
+#include "switch/sockets.h"
+#include "switch/vde_proto.h"
 #include "tests/switch/frames.h"
 #include "tests/switch/harness.h"
 
@@ -410,7 +418,7 @@ TEST(SwitchNetns, SigtermRemovesItsSockets) {
   ASSERT_EQ(::stat((dir + "/ctl").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0660u);
   ASSERT_EQ(::stat(dir.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0770u);
+  EXPECT_EQ(st.st_mode & 07777, 01770u);  // sticky: group members cannot replace ctl
   int status = proc.stop();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   EXPECT_NE(::access((dir + "/ctl").c_str(), F_OK), 0);
@@ -418,6 +426,270 @@ TEST(SwitchNetns, SigtermRemovesItsSockets) {
   EXPECT_NE(::access((dir + "-s.sock").c_str(), F_OK), 0);
   v.reset();
   ::rmdir(dir.c_str());
+}
+
+// Runs `body` in a child process as `uid` (its group too, no others); its exit code,
+// or -1 when it did not exit by itself.
+template <class F>
+int run_as(uid_t uid, F body, const std::vector<gid_t>& groups = {}) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::setgroups(groups.size(), groups.data()) < 0 || ::setgid(uid) < 0 || ::setuid(uid) < 0)
+      ::_exit(126);
+    ::_exit(body());
+  }
+  int st = 0;
+  if (pid < 0 || ::waitpid(pid, &st, 0) != pid) return -1;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+sockaddr_un named(const std::string& path) {
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::memcpy(sa.sun_path, path.data(), std::min(path.size(), sizeof sa.sun_path - 1));
+  return sa;
+}
+
+// The VDE handshake naming `client` as the data socket: 0 the switch answered, 1 it
+// hung up without answering (refused), 2 no connection.
+int vde_handshake(const std::string& dir, const sockaddr_un& client) {
+  UniqueFd ctl(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  auto sa = unix_addr(dir + "/ctl");
+  if (!ctl || !sa || ::connect(ctl.get(), reinterpret_cast<sockaddr*>(&*sa), sizeof *sa) < 0)
+    return 2;
+  auto req = build_vde_request(0, client, "uid " + std::to_string(::getuid()));
+  if (::write(ctl.get(), req.data(), req.size()) != ssize_t(req.size())) return 2;
+  pollfd p{ctl.get(), POLLIN, 0};
+  sockaddr_un reply;
+  if (::poll(&p, 1, 2000) != 1) return 2;
+  return ::read(ctl.get(), &reply, sizeof reply) == ssize_t(sizeof reply) ? 0 : 1;
+}
+
+bool readable(int fd, int ms) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, ms) == 1;
+}
+
+// A client may give any address for the switch to send its frames to: root's own
+// sockets (by path, through a symlink, or abstract, which has no owner at all) must be
+// refused, its own socket taken.
+TEST(SwitchNetns, VdeClientCannotAimTheSwitchAtASocketNotItsOwn) {
+  REQUIRE_ROOT();
+  std::string dir = socket_dir();
+  SwitchProcess proc(switch_toml(dir, "socket_mode = \"0666\"\n[switches.lab.ports.s]\n"
+                                      "stream = \"" + dir + "-s.sock\"\n"),
+                     "lab", dir);
+  ASSERT_TRUE(proc.running()) << proc.log();
+  std::string victim_path = dir + "-victim.sock";
+  auto victim = bind_unix(victim_path, SOCK_DGRAM, 0600, -1);
+  ASSERT_TRUE(victim);
+  UniqueFd abstract(::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  sockaddr_un abs{};
+  abs.sun_family = AF_UNIX;
+  std::snprintf(abs.sun_path + 1, sizeof abs.sun_path - 1, "vnet-victim-%d", ::getpid());
+  ASSERT_EQ(::bind(abstract.get(), reinterpret_cast<sockaddr*>(&abs), sizeof abs), 0);
+  std::string own = dir + "-client";
+  ASSERT_EQ(::mkdir(own.c_str(), 0755), 0);
+  ASSERT_EQ(::chown(own.c_str(), 65534, 65534), 0);
+
+  int rc = run_as(65534, [&] {
+    if (::symlink(victim_path.c_str(), (own + "/link.sock").c_str()) < 0) return 9;
+    if (vde_handshake(dir, named(victim_path)) != 1) return 10;
+    if (vde_handshake(dir, abs) != 1) return 11;
+    if (vde_handshake(dir, named(own + "/link.sock")) != 1) return 12;
+    auto mine = bind_unix(own + "/mine.sock", SOCK_DGRAM, 0600, -1);
+    if (!mine) return 13;
+    return vde_handshake(dir, named(own + "/mine.sock")) == 0 ? 0 : 14;
+  });
+  EXPECT_EQ(rc, 0) << "10: root's socket, 11: abstract, 12: symlink accepted; 14: its own "
+                      "refused\n"
+                   << proc.log();
+  EXPECT_THAT(proc.log(), ::testing::HasSubstr("abstract socket addresses are refused"));
+  // Whatever the switch floods now must not reach root's sockets.
+  auto s = connect_stream(dir + "-s.sock");
+  ASSERT_TRUE(s && s->send(frame(kBroadcast, mac(0x5))));
+  EXPECT_FALSE(readable(victim->get(), 500)) << "frames reached root's socket";
+  EXPECT_FALSE(readable(abstract.get(), 100)) << "frames reached root's abstract socket";
+  std::filesystem::remove_all(own);
+  ::unlink(victim_path.c_str());
+}
+
+// A dgram port answers its last sender. Once the switch has taken a sender's socket,
+// the sender swaps its path for a symlink to root's socket: the switch must keep
+// sending to the socket it checked, not to whatever the path names now.
+TEST(SwitchNetns, DgramPortAnswersOnlyTheSocketItChecked) {
+  REQUIRE_ROOT();
+  std::string dir = socket_dir();
+  SwitchProcess proc(switch_toml(dir, "socket_mode = \"0666\"\n[switches.lab.ports.d]\n"
+                                      "dgram = \"" + dir + "-d.sock\"\n[switches.lab.ports.s]\n"
+                                      "stream = \"" + dir + "-s.sock\"\n"),
+                     "lab", dir);
+  ASSERT_TRUE(proc.running()) << proc.log();
+  std::string victim_path = dir + "-victim.sock";
+  auto victim = bind_unix(victim_path, SOCK_DGRAM, 0600, -1);
+  ASSERT_TRUE(victim);
+  std::string own = dir + "-client", mine = own + "/mine.sock";
+  ASSERT_EQ(::mkdir(own.c_str(), 0755), 0);
+  ASSERT_EQ(::chown(own.c_str(), 65534, 65534), 0);
+  auto s = connect_stream(dir + "-s.sock");
+  ASSERT_TRUE(s);
+  int go[2];
+  ASSERT_EQ(::pipe(go), 0);
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::close(go[1]);
+    if (::setgroups(0, nullptr) < 0 || ::setgid(65534) < 0 || ::setuid(65534) < 0) ::_exit(126);
+    auto fd = bind_unix(mine, SOCK_DGRAM, 0600, -1);
+    auto to = unix_addr(dir + "-d.sock");
+    auto f = frame(kBroadcast, mac(0x65));
+    if (!fd || ::sendto(fd->get(), f.data(), f.size(), 0, reinterpret_cast<sockaddr*>(&*to),
+                        sizeof *to) < 0)
+      ::_exit(10);
+    if (!readable(fd->get(), 3000)) ::_exit(11);  // its own socket is answered
+    char c;
+    if (::read(go[0], &c, 1) != 1) ::_exit(12);
+    ::unlink(mine.c_str());
+    ::_exit(::symlink(victim_path.c_str(), mine.c_str()) == 0 ? 0 : 13);
+  }
+  ::close(go[0]);
+  EXPECT_TRUE(eventually([&] { return proc.port("d").value("peer", "") == mine; }))
+      << proc.call({{"cmd", "ports"}}).dump();
+  ASSERT_TRUE(s->send(frame(kBroadcast, mac(0x5))));
+  ASSERT_EQ(::write(go[1], "x", 1), 1);
+  ::close(go[1]);
+  int st = 0;
+  ::waitpid(child, &st, 0);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st << "\n" << proc.log();
+  ASSERT_TRUE(s->send(frame(kBroadcast, mac(0x5))));
+  EXPECT_FALSE(readable(victim->get(), 500)) << "the swapped path led the switch to root's socket";
+  std::filesystem::remove_all(own);
+  ::unlink(victim_path.c_str());
+}
+
+// A request over the socket at `path`, as the caller is: the answer, or {"connect": errno}.
+nlohmann::json raw_call(const std::string& path, const nlohmann::json& req) {
+  auto r = control_call(path, req);
+  if (!r && r.error().exit == ExitCode::kEnvironment && r.error().err == EACCES &&
+      r.error().what.find("connect") == 0)
+    return {{"connect", EACCES}};
+  if (!r) return {{"ok", false}, {"error", r.error().str()}, {"denied", r.error().err == EACCES}};
+  return *r;
+}
+
+// `vnet switch lab -c FILE --show ports` as uid 65534 (with `groups`): its exit code.
+int show_as(const std::string& file, const std::vector<gid_t>& groups = {}) {
+  return run_as(65534, [&] {
+    return sh(std::string(vnet_binary()) + " switch lab -c " + file + " --show ports >/dev/null");
+  }, groups);
+}
+
+// A readable copy of a switch's configuration for other users' commands.
+std::string public_config(const SwitchProcess& proc) {
+  std::string copy = proc.config_path() + ".public";
+  std::filesystem::copy_file(proc.config_path(), copy);
+  ::chmod(proc.config_path().substr(0, proc.config_path().rfind('/')).c_str(), 0755);
+  ::chmod(copy.c_str(), 0644);
+  return copy;
+}
+
+// The data sockets are the group's (here: everyone's, 0666); changing the switch is its
+// owner's: DIR/control is 0600, DIR/query answers queries to whoever may use the data
+// sockets, and a change asked there is refused with the reason.
+TEST(SwitchNetns, OnlyTheOwnerChangesTheSwitchOthersMayRead) {
+  REQUIRE_ROOT();
+  std::string dir = socket_dir();
+  SwitchProcess proc(
+      switch_toml(dir, "socket_mode = \"0666\"\n[switches.lab.ports.up]\nvde_port = 3\n"), "lab",
+      dir);
+  ASSERT_TRUE(proc.running()) << proc.log();
+  struct stat st;
+  ASSERT_EQ(::stat((dir + "/control").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat((dir + "/query").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0666u);
+  const nlohmann::json change = {{"cmd", "set-port-vlan"}, {"port", "up"}, {"tagged", {10, 20}}};
+  int rc = run_as(65534, [&] {
+    if (raw_call(dir + "/control", change) != nlohmann::json{{"connect", EACCES}}) return 10;
+    auto refused = raw_call(dir + "/query", change);
+    if (refused.value("ok", true) || !refused.value("denied", false)) return 11;
+    if (refused.value("error", "").find("queries only") == std::string::npos) return 12;
+    return raw_call(dir + "/query", {{"cmd", "stats"}}).value("ok", false) ? 0 : 13;
+  });
+  EXPECT_EQ(rc, 0) << "10: DIR/control opened, 11/12: change not refused, 13: query refused";
+  EXPECT_EQ(show_as(public_config(proc)), 0);
+  EXPECT_TRUE(proc.call(change).value("ok", false)) << "the owner may change it";
+}
+
+TEST(SwitchNetns, ReadingAPrivateSwitchIsRefusedWithExitCode3) {
+  REQUIRE_ROOT();
+  std::string dir = socket_dir();
+  SwitchProcess proc(switch_toml(dir, "socket_mode = \"0600\"\n"), "lab", dir);
+  ASSERT_TRUE(proc.running()) << proc.log();
+  EXPECT_EQ(show_as(public_config(proc)), 3);
+}
+
+// control_group: its members change the switch through DIR/control, even when the data
+// sockets are not theirs (DIR becomes searchable for them; each socket keeps its mode).
+TEST(SwitchNetns, ControlGroupMembersChangeTheSwitch) {
+  REQUIRE_ROOT();
+  std::string dir = socket_dir();
+  const gid_t netadm = 4242;
+  SwitchProcess proc(switch_toml(dir, "socket_mode = \"0600\"\ncontrol_group = \"4242\"\n"
+                                      "[switches.lab.ports.up]\nvde_port = 3\n"),
+                     "lab", dir);
+  ASSERT_TRUE(proc.running()) << proc.log();
+  struct stat st;
+  ASSERT_EQ(::stat((dir + "/control").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+  EXPECT_EQ(st.st_gid, netadm);
+  ASSERT_EQ(::stat((dir + "/ctl").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  const nlohmann::json change = {{"cmd", "set-port-vlan"}, {"port", "up"}, {"pvid", 7}};
+  int member = run_as(65534, [&] {
+    return raw_call(dir + "/control", change).value("ok", false) ? 0 : 1;
+  }, {netadm});
+  EXPECT_EQ(member, 0) << proc.log();
+  auto client = connect_vde(dir, 3);  // the client of port 3 gets the changed policy
+  ASSERT_TRUE(client);
+  EXPECT_EQ(proc.port("up")["pvid"], 7);
+  int outsider = run_as(65534, [&] {
+    return raw_call(dir + "/control", change) == nlohmann::json{{"connect", EACCES}} ? 0 : 1;
+  });
+  EXPECT_EQ(outsider, 0);
+  EXPECT_EQ(show_as(public_config(proc), {netadm}), 0);
+}
+
+// A user's switch without XDG_RUNTIME_DIR serves in /tmp/vnet-UID/NAME. Anyone may
+// create /tmp/vnet-UID first and would then control the folder the user's VMs connect
+// through: the switch refuses it, and takes it when the user made it.
+TEST(SwitchNetns, RuntimeFolderPreCreatedByAnotherUserIsRefused) {
+  REQUIRE_ROOT();
+  uid_t user = 40000 + uid_t(::getpid() % 10000), other = user + 1;
+  std::string runtime = "/tmp/vnet-" + std::to_string(user);
+  if (::access(runtime.c_str(), F_OK) == 0) GTEST_SKIP() << runtime << " exists already";
+  ASSERT_EQ(::mkdir(runtime.c_str(), 0777), 0);
+  ASSERT_EQ(::chown(runtime.c_str(), other, other), 0);
+  ASSERT_EQ(::chmod(runtime.c_str(), 0777), 0);
+  SwitchProcess::Options as_user{"", user, {{"XDG_RUNTIME_DIR", ""}}};
+  const std::string toml = "[host]\nname = \"t\"\n[switches.lab]\n";  // default folder
+  {
+    SwitchProcess proc(toml, "lab", runtime + "/lab", as_user);
+    EXPECT_FALSE(proc.running());
+    EXPECT_EQ(proc.exit_code(), 3) << proc.log();
+    EXPECT_THAT(proc.log(), ::testing::HasSubstr(runtime + " belongs to uid " +
+                                                 std::to_string(other)));
+    EXPECT_NE(::access((runtime + "/lab").c_str(), F_OK), 0);
+  }
+  ASSERT_EQ(::chown(runtime.c_str(), user, user), 0);
+  ASSERT_EQ(::chmod(runtime.c_str(), 0755), 0);
+  {
+    SwitchProcess proc(toml, "lab", runtime + "/lab", as_user);
+    EXPECT_TRUE(proc.running()) << proc.log();
+    struct stat st;
+    ASSERT_EQ(::stat((runtime + "/lab/ctl").c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, user);
+  }
+  std::filesystem::remove_all(runtime);
 }
 
 }  // namespace
