@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "base/error.h"
+#include "base/fd_limit.h"
 #include "cli/verbs.h"
 #include "topology/load.h"
 
@@ -141,6 +142,7 @@ int report(int exit_code, const std::string& message) {
 
 int main(int argc, char** argv) {
   using namespace vnet::cli;
+  vnet::raise_descriptor_limit();
   Invocation inv;
   try {
     inv = split(argc, argv);

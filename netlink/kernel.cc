@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -35,13 +36,25 @@ Result<int> RealKernel::netns_fd(const std::string& ns) {
 
 Result<Transport*> RealKernel::transport(const std::string& ns) {
   auto it = transports_.find(ns);
-  if (it != transports_.end()) return it->second.get();
+  if (it != transports_.end()) {
+    recent_.erase(std::find(recent_.begin(), recent_.end(), ns));
+    recent_.push_back(ns);
+    return it->second.get();
+  }
+  if (transports_.size() >= kMaxTransports) {
+    auto old = transports_.find(recent_.front());
+    retired_requests_ += old->second->requests_sent;
+    retired_calls_ += old->second->sendmsg_calls;
+    transports_.erase(old);
+    recent_.erase(recent_.begin());
+  }
   auto fd = netns_fd(ns);
   if (!fd) return tl::unexpected(fd.error());
   auto t = SocketTransport::open(ns.empty() && o_.target_netns.empty() ? -1 : *fd);
   if (!t) return tl::unexpected(t.error());
   Transport* raw = t->get();
   transports_[ns] = std::move(*t);
+  recent_.push_back(ns);
   return raw;
 }
 
@@ -64,6 +77,7 @@ Status RealKernel::delete_netns(const std::string& ns) {
     retired_requests_ += t->second->requests_sent;
     retired_calls_ += t->second->sendmsg_calls;
     transports_.erase(t);
+    recent_.erase(std::find(recent_.begin(), recent_.end(), ns));
   }
   fds_.erase(ns);
   auto st = netlink::delete_netns(kernel_name(ns));

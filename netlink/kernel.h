@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/error.h"
 #include "base/unique_fd.h"
@@ -61,9 +62,14 @@ class RealKernel : public Kernel {
   uint64_t sendmsg_calls() const override;
 
  private:
+  // At most this many namespaces have open sockets at once (a transport holds up to five);
+  // the least recently used is closed for the next. A namespace's descriptor stays open:
+  // a batch may name hundreds of them (veth peers each in its own namespace).
+  static constexpr size_t kMaxTransports = 16;
   RealKernelOptions o_;
   std::map<std::string, UniqueFd> fds_;
   std::map<std::string, std::unique_ptr<SocketTransport>> transports_;
+  std::vector<std::string> recent_;  // namespaces with a transport, most recent last
   uint64_t retired_requests_ = 0, retired_calls_ = 0;
 };
 

@@ -1,5 +1,7 @@
 #include "switch/daemon.h"
 
+#include "base/fd_limit.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>

@@ -28,8 +28,6 @@ inline constexpr std::chrono::seconds kClientIdle{10};  // VDE handshake, contro
 inline constexpr size_t kMaxVdePending = 64;            // handshakes in progress
 inline constexpr size_t kMaxControlConns = 32;          // on DIR/control, and on DIR/query
 
-// Soft RLIMIT_NOFILE up to the hard one (daemon_limits.cc).
-void raise_descriptor_limit();
 
 struct DaemonOptions {
   // Re-reads the configuration on SIGHUP; unset: SIGHUP is ignored.

@@ -23,14 +23,6 @@
 
 namespace vnet::sw {
 
-void raise_descriptor_limit() {
-  rlimit r{};
-  if (::getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
-    r.rlim_cur = r.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &r);
-  }
-}
-
 UniqueFd Daemon::accept_client(int listen_fd, uint64_t listen_token) {
   while (true) {
     UniqueFd fd(::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));

@@ -469,6 +469,30 @@ TEST_F(NetnsTest, StopSignalsDuringApplyLeaveAWholeState) {
   unlink(file.c_str());
 }
 
+TEST_F(NetnsTest, APeerInEachOfManyNamespacesFitsInFewDescriptors) {
+  // 300 veths, each peer in a namespace of its own, at 512 descriptors (soft and hard):
+  // apply, status and destroy each work. (Sockets were kept per namespace: it took six
+  // descriptors each, and then not even destroy could run.)
+  std::string file = "/run/" + id_ + "-fd.toml";
+  {
+    std::ofstream out(file);
+    out << "[host]\nname = \"fd\"\n";
+    for (int i = 0; i < 300; ++i)
+      out << "[veths.f" << i << "]\npeer = \"eth0\"\npeer_netns = \"" << prefix() << "n" << i
+          << "\"\nlink_local = \"none\"\npeer_link_local = \"none\"\n";
+  }
+  hosts_.insert("fd");
+  std::string vnet = "prlimit --nofile=512:512 " + std::string(VNET_BINARY) + " --netns " + target_;
+  int rc = 0;
+  std::string out = sh(vnet + " apply " + file + " >/dev/null", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(sh(vnet + " status " + file), "in sync\n");
+  out = sh(vnet + " destroy " + file + " >/dev/null", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(namespaces(), std::vector<std::string>{""});
+  unlink(file.c_str());
+}
+
 TEST_F(NetnsTest, ConcurrentAppliesSerialize) {
   std::string file = "/run/" + id_ + "-conc.toml";
   std::string body = "[host]\nname = \"conc\"\n[bridges.br0]\n";
