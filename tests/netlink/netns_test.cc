@@ -193,6 +193,10 @@ TEST_F(NetnsTest, ANamespaceMadeAgainBySomeoneElseIsNeverDeleted) {
   ASSERT_TRUE(netlink::netns_exists(kname("ca")));
   // someone deletes vnet's namespace and makes their own under the name
   sh("ip netns del " + kname("ca") + " && ip netns add " + kname("ca"));
+  // the kernel frees a deleted namespace (and v0 with its peer) on a work
+  // queue; wait for that, or the plan races it
+  for (int i = 0; i < 500 && !link("", "v0").is_null(); ++i) usleep(10 * 1000);
+  ASSERT_TRUE(link("", "v0").is_null()) << "the kernel did not free the old namespace in 5 s";
   auto p = netlink::plan(load(file), opts(), true);
   ASSERT_TRUE(p) << p.error().str();
   EXPECT_THAT(p->plan.notes, Contains(HasSubstr("not the namespace vnet created")));
