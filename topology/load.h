@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "topology/model.h"
@@ -47,5 +48,17 @@ std::string interface_name_problem(const std::string& name);
 // "WHAT 'TEXT' contains a control character", or "" (names that end up in records, marks
 // and messages: a newline would split a record line or forge a log line).
 std::string control_char_problem(const std::string& what, const std::string& text);
+
+// Why `c` cannot be an interface address (unspecified, loopback, multicast, broadcast,
+// a /0 prefix), or "": the kernel refuses some of these and would misroute with others.
+std::string address_problem(const Cidr& c);
+
+// A unix socket address holds 107 bytes of path (sun_path with its NUL).
+constexpr size_t kMaxSocketPath = 107;
+// The longest name a switch binds inside its socket folder: a VDE data socket
+// "/PORT.SEQ" at the largest port and a 32-bit sequence.
+constexpr std::string_view kLongestSwitchSocketName = "/65535.4294967295";
+// Why `path` cannot be bound as a unix socket (too long), or "".
+std::string socket_path_problem(const std::string& path);
 
 }  // namespace vnet::topology

@@ -45,6 +45,10 @@ struct Cidr {
   bool operator==(const Cidr& o) const { return addr == o.addr && prefix == o.prefix; }
 };
 
+// IPv6's minimum link MTU (RFC 8200): below it the kernel turns IPv6 off on the link,
+// and IPv6 addresses and IFLA_INET6_ADDR_GEN_MODE are refused there.
+constexpr uint32_t kIpv6MinMtu = 1280;
+
 // networkd's LinkLocalAddressing=: kIpv6 is the kernel's default (autoconfigure), kNone
 // sets IFLA_INET6_ADDR_GEN_MODE=none before the link goes up.
 enum class LinkLocal { kIpv6, kNone };
@@ -209,6 +213,7 @@ struct Check {
   uint32_t timeout_s = 2;
   std::optional<uint32_t> mtu;
   SourceLoc loc;
+  SourceLoc target_loc;  // the ping/tcp/arping value
 };
 
 struct Scenario {

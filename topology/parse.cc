@@ -95,6 +95,10 @@ std::vector<Cidr> read_addresses(TableReader& r, const std::string& key) {
                         "fd00::2/64)");
       continue;
     }
+    if (std::string why = address_problem(*c); !why.empty()) {
+      r.error(at, why);
+      continue;
+    }
     c->loc = at;
     out.push_back(*c);
   }
@@ -371,6 +375,8 @@ void read_switch_ports(const toml::node& n, Diagnostics& d, Switch& sw) {
                     else if (v->empty() || (*v)[0] != '/')
                       r.error(r.loc_of(key), "'" + std::string(key) +
                                                  "' must be an absolute socket path");
+                    else if (std::string why = socket_path_problem(*v); !why.empty())
+                      r.error(r.loc_of(key), why);
                   }
                 }
                 if (given.empty())
@@ -398,7 +404,23 @@ void read_switches(const toml::node& n, Diagnostics& d, Topology& t) {
       sw.socket = *v;
       if (v->empty() || (*v)[0] != '/')
         r.error(r.loc_of("socket"), "'socket' must be an absolute path");
+      else if (size_t room = kMaxSocketPath - kLongestSwitchSocketName.size(); v->size() > room)
+        r.error(r.loc_of("socket"),
+                "socket folder '" + *v + "' is " + std::to_string(v->size()) +
+                    " bytes; with the switch's socket names in it (up to '" +
+                    std::string(kLongestSwitchSocketName) + "') paths would exceed the " +
+                    std::to_string(kMaxSocketPath) +
+                    " bytes a unix socket address holds: use a folder of at most " +
+                    std::to_string(room) + " bytes");
     }
+    // Without `socket` the folder is /run/vnet/NAME (or under $XDG_RUNTIME_DIR): a long
+    // name would make its socket paths too long to bind.
+    constexpr size_t kMaxDefaultFolderName = 48;
+    if (!r.has("socket") && name.size() > kMaxDefaultFolderName)
+      r.error(at, "switch name '" + name + "' is " + std::to_string(name.size()) +
+                      " bytes; its socket folder, named after it, must stay short enough "
+                      "for unix socket paths: use at most " +
+                      std::to_string(kMaxDefaultFolderName) + " bytes or declare 'socket'");
     if (auto v = r.string("group")) sw.group = *v;
     if (auto v = r.string("control_group")) sw.control_group = *v;
     if (auto v = r.string("socket_mode")) {
@@ -620,12 +642,14 @@ void read_checks(const toml::node& n, Diagnostics& d, Topology& t) {
     if (auto v = r.string("ping")) {
       c.kind = Check::Kind::kPing;
       c.target = *v;
+      c.target_loc = r.loc_of("ping");
       if (auto ip = parse_ip(*v)) c.address = *ip;
       else r.error(r.loc_of("ping"), "'" + *v + "' is not an IP address");
     }
     if (auto v = r.string("arping")) {
       c.kind = Check::Kind::kArping;
       c.target = *v;
+      c.target_loc = r.loc_of("arping");
       auto ip = parse_ip(*v);
       if (ip && ip->family == AF_INET) c.address = *ip;
       else r.error(r.loc_of("arping"), "'" + *v + "' is not an IPv4 address (arping is IPv4 only)");
@@ -633,6 +657,7 @@ void read_checks(const toml::node& n, Diagnostics& d, Topology& t) {
     if (auto v = r.string("tcp")) {
       c.kind = Check::Kind::kTcp;
       c.target = *v;
+      c.target_loc = r.loc_of("tcp");
       std::string host, port;
       if (!v->empty() && (*v)[0] == '[') {
         auto close = v->find("]:");

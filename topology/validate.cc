@@ -141,8 +141,15 @@ class Validator {
 
   void check_address_list(const std::string& owner, const std::string& ns,
                           const std::vector<Cidr>& addrs, const std::optional<IpAddress>& gw,
-                          const SourceLoc& gw_loc) {
+                          const SourceLoc& gw_loc, std::optional<uint32_t> mtu = {}) {
     for (const Cidr& c : addrs) {
+      // The kernel turns IPv6 off on a link below IPv6's minimum MTU: the address would
+      // be refused at apply.
+      if (mtu && *mtu < kIpv6MinMtu && c.addr.family == AF_INET6)
+        d_.error(c.loc, "IPv6 address " + c.str() + " on '" + owner + "', whose mtu " +
+                            std::to_string(*mtu) + " is below IPv6's minimum of " +
+                            std::to_string(kIpv6MinMtu) +
+                            " (the kernel turns IPv6 off there); raise mtu or drop the address");
       auto [it, fresh] = addresses_.try_emplace({ns, c.addr.str()}, std::make_pair(owner, c.loc));
       if (!fresh)
         d_.error(c.loc, "address " + c.addr.str() + ns_phrase(ns) + " is already assigned to '" +
@@ -169,14 +176,14 @@ class Validator {
 
   void check_addresses() {
     auto common = [&](const LinkCommon& l) {
-      check_address_list(l.name, l.netns, l.addresses, l.gateway, l.gateway_loc);
+      check_address_list(l.name, l.netns, l.addresses, l.gateway, l.gateway_loc, l.mtu);
     };
     for (const Bridge& b : t_.bridges) common(b);
     for (const Vlan& v : t_.vlans) common(v);
     for (const Veth& v : t_.veths) {
       common(v);
       check_address_list(v.peer, v.peer_netns, v.peer_addresses, v.peer_gateway,
-                         v.peer_gateway_loc);
+                         v.peer_gateway_loc, v.mtu);
     }
     for (const Tap& tp : t_.taps) common(tp);
     for (const Macvlan& m : t_.macvlans) common(m);
@@ -265,6 +272,16 @@ class Validator {
     if (t_.scenario->name.empty() && !t_.scenario->loc.known() && !t_.scenario->checks.empty())
       d_.error(t_.scenario->checks.front().loc, "[[checks]] need a [scenario] table with a name");
     for (const Check& c : t_.scenario->checks) {
+      if (c.kind == Check::Kind::kTcp && c.address.family != 0) {
+        // The runner listens on the target inside the namespace that has its address.
+        bool listened = std::any_of(addresses_.begin(), addresses_.end(), [&](const auto& a) {
+          return a.first.second == c.address.str() && !a.first.first.starts_with("guest:");
+        });
+        if (!listened)
+          d_.error(c.target_loc, "tcp check to " + c.target + ": no namespace of the scenario has "
+                          "address " + c.address.str() + " to listen on; use an address "
+                          "one of its links declares");
+      }
       if (c.from.empty() || c.from == kHostNetns) continue;
       if (c.from == "upstream") {
         if (t_.links.empty())

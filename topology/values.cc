@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 
@@ -102,6 +103,35 @@ std::string control_char_problem(const std::string& what, const std::string& tex
   for (char c : text)
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
       return what + " '" + text + "' contains a control character";
+  return "";
+}
+
+
+std::string socket_path_problem(const std::string& path) {
+  if (path.size() <= kMaxSocketPath) return "";
+  return "socket path '" + path + "' is " + std::to_string(path.size()) +
+         " bytes; a unix socket address holds at most " + std::to_string(kMaxSocketPath);
+}
+
+std::string address_problem(const Cidr& c) {
+  const auto& b = c.addr.bytes;
+  std::string text = c.str();
+  if (c.addr.family == AF_INET) {
+    uint32_t a = (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3];
+    if (a == 0) return "'" + text + "' is the unspecified address, not a host's own; a default route is 'gateway = \"...\"'";
+    if (b[0] == 127) return "'" + text + "' is a loopback address: those belong to lo, which vnet does not manage";
+    if ((b[0] & 0xf0) == 0xe0) return "'" + text + "' is a multicast group, not an interface address";
+    if (a == 0xffffffffu) return "'" + text + "' is the broadcast address, not an interface address";
+  } else {
+    bool zero = std::all_of(b.begin(), b.end(), [](uint8_t x) { return x == 0; });
+    bool loop = std::all_of(b.begin(), b.begin() + 15, [](uint8_t x) { return x == 0; }) && b[15] == 1;
+    if (zero) return "'" + text + "' is the unspecified address, not a host's own; a default route is 'gateway = \"...\"'";
+    if (loop) return "'" + text + "' is the loopback address: it belongs to lo, which vnet does not manage";
+    if (b[0] == 0xff) return "'" + text + "' is a multicast group, not an interface address";
+  }
+  if (c.prefix == 0)
+    return "'" + text + "' has prefix length 0, which puts every address on this link; "
+           "give the subnet's length (like /24 or /64) and a 'gateway' for the rest";
   return "";
 }
 

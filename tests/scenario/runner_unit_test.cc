@@ -88,23 +88,6 @@ TEST(ResolveChecks, MapsNamespacesThroughThePrefix) {
   EXPECT_EQ((*specs)[2].from_netns, "vsc-1-0-host");
 }
 
-TEST(ResolveChecks, RefusesTcpToAnAddressNobodyHas) {
-  auto t = load(R"(
-[host]
-name = "h"
-[netns.a]
-[scenario]
-name = "s"
-[[checks]]
-from = "a"
-tcp = "10.0.0.9:22"
-)");
-  auto specs = resolve_checks(t, "p-");
-  ASSERT_FALSE(specs);
-  EXPECT_EQ(specs.error().what,
-            "s.toml:7:1: tcp check: no namespace of the scenario has address 10.0.0.9 to listen on");
-}
-
 TEST(ResolveChecks, RefusesArpingWithoutAnAddressInTheSubnet) {
   auto t = load(R"(
 [host]

@@ -219,6 +219,7 @@ TEST(Load, ReadsScenarioAndChecks) {
 [veths.v0]
 peer = "eth0"
 peer_netns = "web"
+peer_addresses = ["fd00::21/64"]
 [scenario]
 name = "s1"
 requires = ["veth"]
