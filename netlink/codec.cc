@@ -157,11 +157,15 @@ void encode_create(const Op& op, const EncodeContext& ctx, std::vector<uint8_t>&
     m.append_to(out);
     ++n;
   }
-  if (!s.alias.empty()) {
+  // TUNSETIFF takes neither MTU nor MAC: a tap gets them in the SETLINK after it
+  bool tap_settings = s.kind == "tun" && (s.mtu || s.mac);
+  if (!s.alias.empty() || tap_settings) {
     // the mark: RTM_NEWLINK ignores IFLA_IFALIAS (facts.md), so a SETLINK right after
     Msg m(RTM_SETLINK, NLM_F_ACK, seq++);
     link_header(m, index);
-    m.str(IFLA_IFALIAS, s.alias);
+    if (!s.alias.empty()) m.str(IFLA_IFALIAS, s.alias);
+    if (tap_settings && s.mtu) m.u32(IFLA_MTU, *s.mtu);
+    if (tap_settings && s.mac) put_mac(m, IFLA_ADDRESS, *s.mac);
     m.append_to(out);
     ++n;
   }
@@ -185,6 +189,9 @@ void encode_addr(const Op& op, int index, uint16_t type, uint16_t flags, std::ve
   size_t len = addr_len(op.addr.addr.family);
   m.bytes(IFA_LOCAL, op.addr.addr.bytes.data(), len);
   m.bytes(IFA_ADDRESS, op.addr.addr.bytes.data(), len);
+  // vnet's addresses carry its protocol number: a link-scope one it added is told apart
+  // from the kernel's own link-local address when the file no longer declares it
+  if (type == RTM_NEWADDR) m.u8(IFA_PROTO, plan::kAddrProtoVnet);
   m.append_to(out);
 }
 
@@ -494,6 +501,7 @@ void decode_addr(const nlmsghdr* nlh, plan::NetnsState& ns) {
   plan::AddrState a;
   a.prefix = ifa->ifa_prefixlen;
   a.scope = ifa->ifa_scope;
+  if (t[IFA_PROTO]) a.proto = mnl_attr_get_u8(t[IFA_PROTO]);
   const nlattr* src = t[IFA_LOCAL] ? t[IFA_LOCAL] : t[IFA_ADDRESS];
   if (!attr_ip(src, ifa->ifa_family, a.addr)) return;
   it->second.addrs.push_back(a);

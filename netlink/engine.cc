@@ -246,6 +246,7 @@ Result<ApplyReport> run(const topology::Topology& topo, const EngineOptions& o, 
   rep.requests = ex->requests;
   rep.sendmsgs = ex->sendmsgs;
   if (o.verify) {
+    if (o.before_verify) o.before_verify();
     t = Clock::now();
     auto again = snapshot(*s, topo);
     if (!again) {
@@ -256,7 +257,7 @@ Result<ApplyReport> run(const topology::Topology& topo, const EngineOptions& o, 
     rep.verify_seconds = since(t);
     if (!left.ops.empty() || !left.refusals.empty()) {
       // All-or-nothing includes verify: the kernel took the requests but not all they
-      // asked for (a tap's MTU above its maximum comes back unchanged, without an error).
+      // asked for, or another process changed the links in between.
       std::vector<Error> undo_errors = roll_back(rep.plan.ops, *ex, *s->kernel);
       Error e;
       e.exit = ExitCode::kFailed;
@@ -266,7 +267,7 @@ Result<ApplyReport> run(const topology::Topology& topo, const EngineOptions& o, 
           objects += (objects.empty() ? "" : ", ") + op.object;
       e.what = "verify: " + (objects.empty() ? std::string("the kernel") : objects) +
                " not as declared after apply (the kernel accepted the requests without doing"
-               " all they asked); rolled back. What differed:\n" + plan::plan_text(left);
+               " all they asked, or another process changed them); rolled back. What differed:\n" + plan::plan_text(left);
       if (!left.ops.empty() && left.ops[0].loc.known()) e.loc = left.ops[0].loc;
       for (const Error& u : undo_errors) e.what += "  " + u.str() + "\n";
       if (!e.what.empty() && e.what.back() == '\n') e.what.pop_back();

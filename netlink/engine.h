@@ -28,6 +28,9 @@ struct EngineOptions {
   std::string run_dir = "/run/vnet";  // lock file and namespace records
   bool verify = true;
   std::optional<size_t> fail_at_step;  // test seam: op k fails, the rest is undone
+  // Test seam: runs between execute and verify, where another process could change
+  // what apply just did.
+  std::function<void()> before_verify;
   // Asked while waiting for the lock and between steps: a signal number means stop. The
   // step in flight finishes and everything done is rolled back; once only verify is
   // left, the apply finishes instead.

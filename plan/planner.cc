@@ -196,11 +196,12 @@ void Planner::index_snapshot() {
     }
   }
   next_ifindex_ = std::max(max_index + 1, opt_.first_ifindex);
-  // Pair owned veths with their peers: same namespace by index, else a veth elsewhere
-  // whose IFLA_LINK points back.
+  // Pair veths with their peers: same namespace by index, else a veth elsewhere whose
+  // IFLA_LINK points back. Owned veths for their peers; the others so that adopt can
+  // tell whether a pair is as declared.
   for (const auto& [ns, st] : snap_.netns) {
     for (const auto& [idx, l] : st.links) {
-      if (l.kind != "veth" || !marked(l)) continue;
+      if (l.kind != "veth" || peer_of_.count({ns, idx})) continue;
       std::optional<Key> peer;
       if (!l.link_other_netns) {
         const LinkState* p = st.by_index(l.link);
@@ -219,7 +220,8 @@ void Planner::index_snapshot() {
       peer_of_[{ns, idx}] = *peer;
       peer_of_[*peer] = {ns, idx};
       const LinkState* p = ns_state(peer->ns).by_index(peer->ifindex);
-      if (p && !marked(*p)) owned_peers_.insert(*peer);
+      if (p && marked(l) && !marked(*p)) owned_peers_.insert(*peer);
+      if (p && marked(*p) && !marked(l)) owned_peers_.insert({ns, idx});
     }
   }
 }
@@ -459,6 +461,15 @@ void Planner::resolve_one(size_t i) {
             w.reason = "the kernel cannot change a macvlan's parent link";
           }
         }
+        if (w.action == Action::kRecreate && !marked(*cur)) {
+          // Adopting converges attributes in place; recreating would delete a link (and
+          // a veth's foreign peer with its addresses) that vnet does not own yet.
+          refuse(w, "adopt cannot take it over: " + w.reason +
+                        ", and only recreating it would change that; declare it as it is, "
+                        "or remove it first");
+          w.action = Action::kRefused;
+          return;
+        }
         if (w.action == Action::kKeep && !marked(*cur)) w.adopt_mark = true;
       }
     } else {
@@ -696,7 +707,7 @@ std::vector<Op> Planner::recreate_ops(const std::string& ns, const LinkState& l)
       ops.push_back(*o);
     }
     for (const AddrState& a : s.addrs) {
-      if (a.scope == kScopeLink) continue;
+      if (a.scope == kScopeLink && a.proto != kAddrProtoVnet) continue;
       Op o = base;
       o.kind = OpKind::kAddAddress;
       o.addr = a;
@@ -801,11 +812,33 @@ void Planner::plan_deletes() {
     auto it = peer_of_.find({d.ns, d.l->ifindex});
     if (it != peer_of_.end()) gone.insert(it->second);
   }
-  for (const std::string& ns : involved_)
-    for (const auto& [idx, l] : ns_state(ns).links)
-      if ((l.kind == "vlan" || l.kind == "macvlan") && !l.link_other_netns &&
-          gone.count({ns, l.link}))
+  // The kernel deletes a link's dependents with it (vlans, macvlans, vxlans: anything
+  // whose IFLA_LINK is the link; veths aside, whose IFLA_LINK is their peer). Owned ones
+  // that go anyway go with it; a foreign one, or one the file keeps, stops the plan.
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (const std::string& ns : involved_)
+      for (const auto& [idx, l] : ns_state(ns).links) {
+        if (l.kind == "veth" || l.link == 0 || l.link == idx || l.link_other_netns ||
+            !gone.count({ns, l.link}) || gone.count({ns, idx}))
+          continue;
         gone.insert({ns, idx});
+        grew = true;
+        if (marked(l) && !kept_.count({ns, idx})) continue;
+        const LinkState* parent = ns_state(ns).by_index(l.link);
+        Error e;
+        e.what = kind_word(parent ? parent->kind : "") + " " +
+                 (parent ? parent->name : std::to_string(l.link)) + ns_suffix(ns) +
+                 ": deleting it would delete " + kind_word(l.kind) + " " + l.name +
+                 (marked(l) ? ", which the file still declares on it"
+                            : ", which vnet does not own (" +
+                                  (l.alias.empty() ? std::string("no alias")
+                                                   : "alias '" + l.alias + "'") +
+                                  "); remove or move " + l.name + " first");
+        e.exit = ExitCode::kFailed;
+        refusals_.push_back(std::move(e));
+      }
+  }
   deleted_ = gone;
   std::stable_sort(dels.begin(), dels.end(), [](const Del& a, const Del& b) {
     return std::make_tuple(-kind_rank(a.l->kind), a.ns) < std::make_tuple(-kind_rank(b.l->kind), b.ns);
@@ -981,7 +1014,8 @@ void Planner::plan_diffs() {
       bool any = false;
       if (w.mtu && cur.mtu != *w.mtu) {
         op.mtu = *w.mtu;
-        undo.mtu = cur.mtu;
+        // a link this plan creates has no MTU to go back to: deleting it is its undo
+        if (cur.mtu) undo.mtu = cur.mtu;
         any = true;
       }
       if (w.mac && !w.existing && cur.mac != *w.mac) {
@@ -989,12 +1023,17 @@ void Planner::plan_diffs() {
         undo.mac = cur.mac;
         any = true;
       }
-      if (manage) {
+      // Below IPv6's minimum MTU the kernel has IPv6 off on the link (nothing to
+      // autoconfigure) and refuses the mode with EAFNOSUPPORT: leave it alone there.
+      uint32_t final_mtu = w.mtu ? *w.mtu : cur.mtu;
+      bool ipv6_on = final_mtu == 0 || final_mtu >= kIpv6MinMtu;
+      if (manage && ipv6_on) {
         uint8_t want_mode = w.link_local == LinkLocal::kNone ? kAddrGenNone : kAddrGenEui64;
         bool is_none = cur.addr_gen_mode && *cur.addr_gen_mode == kAddrGenNone;
         if ((want_mode == kAddrGenNone) != is_none) {
           op.addr_gen_mode = want_mode;
-          undo.addr_gen_mode = cur.addr_gen_mode.value_or(kAddrGenEui64);
+          // a link whose IPv6 was off had no mode: the undo has none to put back
+          if (cur.addr_gen_mode) undo.addr_gen_mode = *cur.addr_gen_mode;
           any = true;
         }
       }
@@ -1134,17 +1173,22 @@ void Planner::plan_diffs() {
         emit(kPhDelRoute, std::move(op));
       }
     }
-    std::vector<AddrState> have;
-    for (const AddrState& a : cur.addrs)
-      if (a.scope != kScopeLink) have.push_back(a);
     const std::vector<Cidr> none;
     const std::vector<Cidr>& want_addrs = w.addresses ? *w.addresses : none;
+    // Link-scope addresses are the kernel's own (IPv6 autoconfiguration) unless declared
+    // or added by vnet (its IFA_PROTO): a declared fe80::1/64 converges like any
+    // address, and goes when the file drops it; the kernel's are left alone.
+    auto declared = [&](const AddrState& a) {
+      return std::any_of(want_addrs.begin(), want_addrs.end(), [&](const Cidr& c) {
+        return c.addr == a.addr && c.prefix == a.prefix;
+      });
+    };
+    std::vector<AddrState> have;
+    for (const AddrState& a : cur.addrs)
+      if (a.scope != kScopeLink || declared(a) || a.proto == kAddrProtoVnet) have.push_back(a);
     if (manage) {
       for (const AddrState& a : have) {
-        bool wanted = std::any_of(want_addrs.begin(), want_addrs.end(), [&](const Cidr& c) {
-          return c.addr == a.addr && c.prefix == a.prefix;
-        });
-        if (wanted) continue;
+        if (declared(a)) continue;
         Op op;
         op.kind = OpKind::kDelAddress;
         op.addr = a;

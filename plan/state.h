@@ -22,10 +22,15 @@ using topology::VlanEntry;
 inline constexpr uint8_t kAddrGenEui64 = 0;
 inline constexpr uint8_t kAddrGenNone = 1;
 
+// The IFA_PROTO vnet puts on addresses it adds (0-3 are the kernel's: unspec, loopback,
+// router advertisement, link-local; iproute2 names no others).
+constexpr uint8_t kAddrProtoVnet = 0x76;  // 'v'
+
 struct AddrState {
   IpAddress addr;
   uint8_t prefix = 0;
   uint8_t scope = 0;  // RT_SCOPE_UNIVERSE = 0, RT_SCOPE_LINK = 253, host = 254
+  uint8_t proto = 0;  // IFA_PROTO: kAddrProtoVnet on addresses vnet added
   bool operator==(const AddrState& o) const { return addr == o.addr && prefix == o.prefix; }
   std::string str() const { return addr.str() + "/" + std::to_string(prefix); }
 };

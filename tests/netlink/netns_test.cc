@@ -26,6 +26,7 @@ namespace {
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::UnorderedElementsAre;
 
 const char* kHost = R"(
@@ -224,6 +225,75 @@ TEST_F(NetnsTest, ForeignLinksAndLookalikesSurviveDestroy) {
   EXPECT_FALSE(link("", "vb-z").is_null());
 }
 
+TEST_F(NetnsTest, DestroyRefusesToTakeAForeignMacvlanWithVnetsBridge) {
+  const char* file = "[host]\nname = \"t1\"\n[bridges.br0]\n";
+  ASSERT_TRUE(apply(file));
+  // the kernel deletes a link's macvlans with it: someone else's must stop the destroy
+  sh("ip -n " + target_ + " link add link br0 name fmv0 type macvlan mode bridge");
+  std::string before = state();
+  auto d = destroy(file);
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().exit, ExitCode::kFailed);
+  EXPECT_THAT(d.error().what, HasSubstr("bridge br0: deleting it would delete macvlan fmv0, which vnet "
+                                        "does not own (no alias); remove or move fmv0 first"));
+  EXPECT_EQ(state(), before);
+  sh("ip -n " + target_ + " link del fmv0");
+  ASSERT_TRUE(destroy(file));
+  EXPECT_TRUE(link("", "br0").is_null());
+}
+
+TEST_F(NetnsTest, AdoptRefusesAVethWhosePeerDiffersAndLeavesThePair) {
+  std::string ns = kname("ca");
+  sh("ip netns add " + ns + " && ip -n " + target_ + " link add vb-a type veth peer name eth9 netns " + ns +
+     " && ip -n " + ns + " addr add 10.4.0.2/24 dev eth9");
+  std::string before = state();
+  auto r = apply("[host]\nname = \"t1\"\n[veths.vb-a]\nadopt = true\npeer = \"eth0\"\n"
+                 "peer_netns = \"ca\"\n");
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error().what, HasSubstr("adopt cannot take it over: its peer is eth9 in netns"));
+  EXPECT_EQ(state(), before);
+  EXPECT_THAT(addrs("ca", "eth9"), ElementsAre("10.4.0.2/24"));
+}
+
+TEST_F(NetnsTest, ABridgePortBelowIpv6sMinimumMtuApplies) {
+  const char* file = "[host]\nname = \"t1\"\n[bridges.br0]\nmtu = 1000\n[taps.t0]\nbridge = \"br0\"\n"
+                     "mtu = 1000\nlink_local = \"none\"\n[veths.v0]\npeer = \"eth0\"\nbridge = \"br0\"\n"
+                     "mtu = 1000\npeer_netns = \"ca\"\npeer_addresses = [\"10.4.0.2/24\"]\n";
+  auto r = apply(file);
+  ASSERT_TRUE(r) << r.error().str();
+  EXPECT_EQ(link("", "t0")["mtu"], 1000);
+  EXPECT_EQ(link("", "t0")["master"], "br0");
+  auto again = apply(file);
+  ASSERT_TRUE(again) << again.error().str();
+  EXPECT_FALSE(again->changed());
+  ASSERT_TRUE(destroy(file));
+}
+
+// every address of a link, whatever its scope ("fe80::1/64 link")
+std::vector<std::string> scoped_addrs(const nlohmann::json& links) {
+  std::vector<std::string> out;
+  for (auto& l : links)
+    for (auto& a : l["addr_info"])
+      out.push_back(a.value("local", "") + "/" + std::to_string(a.value("prefixlen", 0)) + " " +
+                    a.value("scope", ""));
+  return out;
+}
+
+TEST_F(NetnsTest, ADeclaredLinkLocalAddressIsAppliedAndInSync) {
+  const char* file = "[host]\nname = \"t1\"\n[bridges.br0]\naddresses = [\"fe80::1/64\", \"fd00:4::1/64\"]\n";
+  auto r = apply(file);
+  ASSERT_TRUE(r) << r.error().str();
+  EXPECT_THAT(scoped_addrs(ipj("", "addr show dev br0")), Contains("fe80::1/64 link"));
+  auto again = apply(file);
+  ASSERT_TRUE(again) << again.error().str();
+  EXPECT_FALSE(again->changed());
+  // dropped from the file, it goes; the kernel's own link-local address stays
+  auto dropped = apply("[host]\nname = \"t1\"\n[bridges.br0]\naddresses = [\"fd00:4::1/64\"]\n");
+  ASSERT_TRUE(dropped) << dropped.error().str();
+  EXPECT_THAT(scoped_addrs(ipj("", "addr show dev br0")), Not(Contains("fe80::1/64 link")));
+  ASSERT_TRUE(destroy(file));
+}
+
 TEST_F(NetnsTest, RefusesADeclaredNameItDoesNotOwn) {
   sh("ip -n " + target_ + " link add name br0 type bridge");
   std::string before = state();
@@ -351,16 +421,18 @@ TEST_F(NetnsTest, RealKernelRefusalMidwayRollsBackEverything) {
 }
 
 TEST_F(NetnsTest, VerifyFailureIsRolledBackAndNamesWhatTheKernelDidNotTake) {
-  // A tap's MTU above its maximum (65521) is accepted without an error and not applied:
-  // only verify sees it, and then everything the apply did must go, on a fresh namespace
-  // and on top of an applied file alike.
-  std::string bad = std::string(kHost) + "\n[taps.tap-rb]\nmtu = 65530\nnetns = \"cr\"\n";
+  // Another process changes a tap between apply's last request and its verify: only
+  // verify sees it, and then everything the apply did must go, on a fresh namespace and
+  // on top of an applied file alike.
+  std::string bad = std::string(kHost) + "\n[taps.tap-rb]\nmtu = 1400\nnetns = \"cr\"\n";
   for (bool on_top : {false, true}) {
     if (on_top) {
       ASSERT_TRUE(apply(kHost));
     }
     std::string before = state();
-    auto r = apply(bad);
+    netlink::EngineOptions o = opts();
+    o.before_verify = [&] { sh("ip -n " + kname("cr") + " link set tap-rb mtu 1300"); };
+    auto r = netlink::apply(load(bad), o);
     ASSERT_FALSE(r) << "on_top=" << on_top;
     EXPECT_EQ(r.error().exit, ExitCode::kFailed);
     EXPECT_THAT(r.error().what, HasSubstr("verify"));
@@ -369,6 +441,23 @@ TEST_F(NetnsTest, VerifyFailureIsRolledBackAndNamesWhatTheKernelDidNotTake) {
     EXPECT_THAT(r.error().what, HasSubstr("rolled back"));
     EXPECT_EQ(state(), before) << "on_top=" << on_top;
   }
+}
+
+TEST_F(NetnsTest, TapMtuAndMacAreAppliedAndOneAboveTheMaximumIsRolledBack) {
+  const char* file = "[host]\nname = \"t1\"\n[taps.t0]\nmtu = 9000\nmac = \"02:00:00:00:00:42\"\n";
+  auto r = apply(file);
+  ASSERT_TRUE(r) << r.error().str();
+  EXPECT_EQ(link("", "t0")["mtu"], 9000);
+  EXPECT_EQ(link("", "t0")["address"], "02:00:00:00:00:42");
+  EXPECT_FALSE(apply(file)->changed());
+  ASSERT_TRUE(destroy(file));
+  // a tap's maximum is 65521: the kernel refuses more, and the apply undoes itself
+  std::string before = state();
+  auto bad = apply(std::string(kHost) + "\n[taps.tap-rb]\nmtu = 65530\n");
+  ASSERT_FALSE(bad);
+  EXPECT_THAT(bad.error().what, HasSubstr("tap-rb"));
+  EXPECT_THAT(bad.error().what, HasSubstr("rolled back"));
+  EXPECT_EQ(state(), before);
 }
 
 TEST_F(NetnsTest, NameTakenBetweenPlanAndExecuteIsRolledBack) {

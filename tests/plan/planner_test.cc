@@ -302,6 +302,27 @@ TEST(Plan, LeavesLinkScopeAddressesAlone) {
   EXPECT_THAT(World::lines(w.plan()), ElementsAre("delete address 10.0.0.1/24 from bridge br0"));
 }
 
+TEST(Plan, ADeclaredLinkScopeAddressConverges) {
+  World w = synced_world();
+  Cidr ll;
+  ll.addr = IpAddress{10, {0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}};
+  ll.prefix = 64;
+  w.topo.bridges[0].addresses.push_back(ll);
+  EXPECT_THAT(World::lines(w.plan()), ElementsAre("add address fe80::1/64 to bridge br0"));
+  w.snap.netns[""].links[5].addrs.push_back(AddrState{ll.addr, 64, 253});
+  EXPECT_THAT(World::lines(w.plan()), IsEmpty());
+}
+
+TEST(Plan, AddrGenModeIsLeftAloneBelowIpv6sMinimumMtu) {
+  World w;
+  Tap& t = w.tap("t0");
+  t.link_local = LinkLocal::kNone;
+  t.mtu = 1000;
+  // the kernel has IPv6 off on it: there is nothing to autoconfigure, and it refuses
+  // the mode (EAFNOSUPPORT)
+  EXPECT_THAT(World::lines(w.plan()), ElementsAre("create tap t0 (vnet_hdr, mtu 1000)", "set tap t0 up"));
+}
+
 TEST(Plan, ReplacesGatewayDeleteFirst) {
   World w = synced_world();
   w.topo.veths[0].peer_gateway = ip4(10, 0, 0, 9);
@@ -483,6 +504,21 @@ TEST(Plan, DeletesChildrenBeforeParents) {
                           "delete bridge br0 (no longer declared)"));
 }
 
+TEST(Plan, RefusesToDeleteALinkAForeignLinkDependsOn) {
+  World w;
+  w.have("", 5, "br0", "bridge");
+  LinkState& v = w.have("", 6, "br0.40", "vlan");  // owned, goes along
+  v.link = 5;
+  LinkState& m = w.have("", 7, "mv-foreign", "macvlan", false);
+  m.link = 6;
+  Plan p = w.plan(true);
+  ASSERT_EQ(p.refusals.size(), 1u);
+  EXPECT_EQ(p.refusals[0].what,
+            "vlan br0.40: deleting it would delete macvlan mv-foreign, which vnet does not own "
+            "(no alias); remove or move mv-foreign first");
+  EXPECT_EQ(p.refusals[0].exit, ExitCode::kFailed);
+}
+
 TEST(Plan, DeletesVethButNotItsPeerSeparately) {
   World w;
   w.snap.created_netns = {"c1"};
@@ -583,6 +619,34 @@ TEST(Plan, AdoptRefusesLinkOfAnotherKind) {
   Plan p = w.plan();
   ASSERT_EQ(p.refusals.size(), 1u);
   EXPECT_THAT(p.refusals[0].what, HasSubstr("exists as a veth, not a bridge"));
+}
+
+TEST(Plan, AdoptRefusesAVethWhosePeerIsNotAsDeclared) {
+  World w;
+  Veth& v = w.veth("vb-a", "eth1", "c1");
+  v.adopt = true;
+  w.have_veth("", 5, "vb-a", "c1", 6, "eth0");
+  w.snap.netns[""].links[5].alias = "";  // the whole pair is someone else's
+  w.snap.netns["c1"].links[6].addrs = {addr4(10, 0, 0, 2, 24)};
+  Plan p = w.plan();
+  ASSERT_EQ(p.refusals.size(), 1u);
+  EXPECT_THAT(p.refusals[0].what, HasSubstr("adopt cannot take it over: its peer is eth0 in netns c1, "
+                                            "declared eth1"));
+  for (const Op& op : p.ops) EXPECT_NE(op.kind, OpKind::kDeleteLink) << op.describe();
+}
+
+TEST(Plan, AdoptTakesAVethWhosePeerIsAsDeclared) {
+  World w;
+  Veth& v = w.veth("vb-a", "eth0", "c1");
+  v.adopt = true;
+  v.mtu = 9000;
+  w.have_veth("", 5, "vb-a", "c1", 6, "eth0");
+  w.snap.netns[""].links[5].alias = "";
+  Plan p = w.plan();
+  EXPECT_THAT(p.refusals, IsEmpty());
+  EXPECT_THAT(World::lines(p), ElementsAre("mark veth vb-a as owned (alias vnet:h) (adopt)",
+                                           "set veth vb-a mtu 9000",
+                                           "set veth peer eth0 in netns c1 (of vb-a) mtu 9000"));
 }
 
 TEST(Plan, LinksEntryIsEnslavedWithoutOwnership) {
