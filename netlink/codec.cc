@@ -212,6 +212,20 @@ void encode_route(const Op& op, int index, bool add, std::vector<uint8_t>& out, 
 
 }  // namespace
 
+void encode_group_delete(uint32_t group, std::vector<uint8_t>& out, uint32_t& seq) {
+  Msg m(RTM_DELLINK, NLM_F_ACK, seq++);
+  link_header(m, 0);
+  m.u32(IFLA_GROUP, group);
+  m.append_to(out);
+}
+
+void encode_set_group(int ifindex, uint32_t group, std::vector<uint8_t>& out, uint32_t& seq) {
+  Msg m(RTM_SETLINK, NLM_F_ACK, seq++);
+  link_header(m, ifindex);
+  m.u32(IFLA_GROUP, group);
+  m.append_to(out);
+}
+
 size_t encode(const Op& op, const EncodeContext& ctx, std::vector<uint8_t>& out, uint32_t& seq) {
   size_t n = 0;
   int index = ctx.ifindex(op.ifindex);
@@ -224,8 +238,10 @@ size_t encode(const Op& op, const EncodeContext& ctx, std::vector<uint8_t>& out,
       encode_create(op, ctx, out, seq, n);
       return n;
     case OpKind::kDeleteLink: {
-      Msg m(RTM_DELLINK, NLM_F_ACK, seq++);
+      // grouped: only the join here; encode_group_delete deletes the group
+      Msg m(op.delete_group ? RTM_SETLINK : RTM_DELLINK, NLM_F_ACK, seq++);
       link_header(m, index);
+      if (op.delete_group) m.u32(IFLA_GROUP, op.delete_group);
       m.append_to(out);
       return 1;
     }
@@ -418,6 +434,7 @@ void decode_link(const nlmsghdr* nlh, plan::NetnsState& ns) {
   l.name = attr_str(t[IFLA_IFNAME]);
   l.alias = attr_str(t[IFLA_IFALIAS]);
   if (t[IFLA_MTU]) l.mtu = mnl_attr_get_u32(t[IFLA_MTU]);
+  if (t[IFLA_GROUP]) l.group = mnl_attr_get_u32(t[IFLA_GROUP]);
   l.mac = attr_mac(t[IFLA_ADDRESS]);
   if (t[IFLA_MASTER]) l.master = static_cast<int>(mnl_attr_get_u32(t[IFLA_MASTER]));
   if (t[IFLA_LINK]) l.link = static_cast<int>(mnl_attr_get_u32(t[IFLA_LINK]));

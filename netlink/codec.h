@@ -28,6 +28,11 @@ struct EncodeContext {
 // Returns how many messages were appended.
 size_t encode(const plan::Op& op, const EncodeContext& ctx, std::vector<uint8_t>& out,
               uint32_t& seq);
+// One RTM_DELLINK for every link of IFLA_GROUP `group` (grouped kDeleteLink ops joined it):
+// the kernel deletes all or none of them, in one unregister batch.
+void encode_group_delete(uint32_t group, std::vector<uint8_t>& out, uint32_t& seq);
+// RTM_SETLINK of IFLA_GROUP alone: puts a link back in its group when a group delete failed.
+void encode_set_group(int ifindex, uint32_t group, std::vector<uint8_t>& out, uint32_t& seq);
 
 enum class DumpKind { kLinks, kBridgeVlans, kAddrs, kRoutes };
 inline constexpr DumpKind kAllDumps[] = {DumpKind::kLinks, DumpKind::kBridgeVlans,

@@ -28,6 +28,8 @@ struct OpResult {
   std::string msg;
 };
 
+uint32_t grouped_delete(const Op& op) { return op.kind == OpKind::kDeleteLink ? op.delete_group : 0; }
+
 bool missing_error(int err) {
   return err == ENODEV || err == ENOENT || err == ESRCH || err == EADDRNOTAVAIL;
 }
@@ -50,10 +52,22 @@ class Executor {
     std::vector<uint8_t> buf;
     uint32_t seq = next_seq_;
     std::vector<std::pair<uint32_t, size_t>> ranges;  // first seq, count
-    for (const Op* op : ops) {
+    // seq of each group RTM_DELLINK -> the ops whose links joined that group
+    std::map<uint32_t, std::vector<size_t>> group_deletes;
+    std::vector<size_t> joining;
+    for (size_t i = 0; i < ops.size(); ++i) {
       uint32_t first = seq;
-      encode(*op, ctx_, buf, seq);
+      encode(*ops[i], ctx_, buf, seq);
       ranges.push_back({first, seq - first});
+      uint32_t g = grouped_delete(*ops[i]);
+      if (!g) continue;
+      joining.push_back(i);
+      // the group goes right after its last member, before any create that may reuse a name
+      if (i + 1 == ops.size() || grouped_delete(*ops[i + 1]) != g) {
+        group_deletes[seq] = std::move(joining);
+        joining.clear();
+        encode_group_delete(g, buf, seq);
+      }
     }
     next_seq_ = seq;
     if (buf.empty()) {
@@ -103,6 +117,30 @@ class Executor {
           }
         }
       }
+    }
+    // A grouped delete happened when its group's RTM_DELLINK did: joining the group is
+    // not yet a change anyone keeps. If the group delete failed, nothing was deleted
+    // (the kernel checks every member first): put the joined links back in their group.
+    std::vector<uint8_t> restore;
+    uint32_t rseq = next_seq_;
+    for (const auto& [gseq, members] : group_deletes) {
+      auto it = by_seq.find(gseq);
+      int err = it == by_seq.end() ? EIO : it->second->error;
+      for (size_t i : members) {
+        bool joined = res[i]->any_ok && !res[i]->failed;
+        res[i]->any_ok = joined && err == 0;
+        if (err == 0) continue;
+        if (joined) encode_set_group(ctx_.ifindex(ops[i]->ifindex), ops[i]->old_group, restore, rseq);
+        if (!res[i]->failed) {
+          res[i]->failed = true;
+          res[i]->err = err;
+          res[i]->msg = it == by_seq.end() ? "no ack from the kernel" : it->second->msg;
+        }
+      }
+    }
+    if (!restore.empty()) {
+      (void)(*t)->transact(restore, rseq - next_seq_);  // best effort: the links are intact
+      next_seq_ = rseq;
     }
   }
 

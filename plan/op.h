@@ -102,6 +102,12 @@ struct Op {
   // kSetUp
   bool up = true;
 
+  // kDeleteLink: the link joins IFLA_GROUP `delete_group` (a group no other link of the
+  // namespace is in) and is deleted with the others by one RTM_DELLINK of that group: the
+  // kernel then unregisters them in one batch instead of one wait per link. 0 = alone.
+  uint32_t delete_group = 0;
+  uint32_t old_group = 0;  // its group before, put back if the group delete fails
+
   std::string reason;  // why: recreation cause, "no longer declared", ...
   SourceLoc loc;
   bool undo_ignore_missing = false;  // in an undo list: ENODEV/ENOENT is success

@@ -39,6 +39,8 @@ enum Phase {
 };
 
 constexpr uint8_t kScopeLink = 253;
+// Where vnet's delete groups start ("vnet"): far from the small numbers people give groups.
+constexpr uint32_t kDeleteGroupBase = 0x766e6574;
 
 int kind_rank(const std::string& kind) {
   if (kind == "bridge") return 0;
@@ -843,9 +845,26 @@ void Planner::plan_deletes() {
   std::stable_sort(dels.begin(), dels.end(), [](const Del& a, const Del& b) {
     return std::make_tuple(-kind_rank(a.l->kind), a.ns) < std::make_tuple(-kind_rank(b.l->kind), b.ns);
   });
+  // Where a namespace loses several links, they are deleted as one IFLA_GROUP (see
+  // Op::delete_group): a group number no link there is in now.
+  std::map<std::string, size_t> per_ns;
+  for (const Del& d : dels) ++per_ns[d.ns];
+  std::map<std::string, uint32_t> group_of;
+  for (const auto& [ns, n] : per_ns) {
+    if (n < 2) continue;
+    std::set<uint32_t> used;
+    for (const auto& [idx, l] : ns_state(ns).links) used.insert(l.group);
+    uint32_t g = kDeleteGroupBase;
+    while (used.count(g)) ++g;
+    group_of[ns] = g;
+  }
   for (const Del& d : dels) {
     Op op;
     op.kind = OpKind::kDeleteLink;
+    if (auto it = group_of.find(d.ns); it != group_of.end()) {
+      op.delete_group = it->second;
+      op.old_group = d.l->group;
+    }
     op.ns = d.ns;
     op.ifindex = d.l->ifindex;
     op.ifname = d.l->name;

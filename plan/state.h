@@ -54,6 +54,7 @@ struct LinkState {
   int link = 0;            // IFLA_LINK: veth peer / vlan+macvlan parent
   bool link_other_netns = false;  // IFLA_LINK_NETNSID present
   std::optional<uint8_t> addr_gen_mode;
+  uint32_t group = 0;  // IFLA_GROUP
   // bridge
   bool vlan_filtering = false;
   std::optional<uint16_t> default_pvid;

@@ -5,7 +5,9 @@
 # A Linux bridge takes at most 1024 ports (BR_MAX_PORTS; beyond, enslaving fails with
 # EXFULL), so above 1000 pairs both sides use one bridge per 1000 ports.
 # Run by hand as root:  bench/apply/run.sh [VNET_BINARY] [N...]
-# Prints per N: vnet time, ip-batch time, ratio, no-op re-apply time, time per object.
+# Prints per N: vnet time, ip-batch time, ratio, no-op re-apply time, time per object;
+# then `vnet destroy` against `ip -batch` deleting the same links (bridges and host ends
+# of the veths; each peer goes with its veth), from the states the two applies built.
 set -euo pipefail
 VNET=${1:-$(dirname "$0")/../../build/vnet}
 shift || true
@@ -21,7 +23,8 @@ trap cleanup EXIT
 now() { date +%s.%N; }
 elapsed() { echo "$2 - $1" | bc -l; }
 
-printf "%6s %10s %10s %8s %12s %12s %12s\n" N vnet_s ipbatch_s ratio noop_ms vnet_us/obj ip_us/obj
+printf "%6s %10s %10s %8s %12s %12s %12s %10s %10s %8s\n" N vnet_s ipbatch_s ratio noop_ms vnet_us/obj ip_us/obj \
+  destroy_s ipdel_s ratio
 for N in $SIZES; do
   # host.toml
   {
@@ -68,8 +71,20 @@ for N in $SIZES; do
   a=$(ip -n "$PFX-v$N" -o -d link show | wc -l); b=$(ip -n "$PFX-i$N" -o -d link show | wc -l)
   [ "$a" = "$b" ] || echo "warning: link counts differ ($a vs $b)" >&2
 
-  printf "%6d %10.3f %10.3f %8.2f %12.1f %12.1f %12.1f\n" "$N" "$vnet_s" "$ip_s" \
+  {
+    for ((i = 0; i < N; i++)); do echo "link del v$i"; done
+    for ((b = 0; b * 1000 < N; b++)); do echo "link del br$b"; done
+  } > "$TMP/del-$N"
+  t0=$(now); "$VNET" --netns "$PFX-v$N" destroy "$TMP/host-$N.toml" > /dev/null; t1=$(now)
+  destroy_s=$(elapsed "$t0" "$t1")
+  t0=$(now); ip -n "$PFX-i$N" -batch "$TMP/del-$N"; t1=$(now)
+  ipdel_s=$(elapsed "$t0" "$t1")
+  left=$(ip -n "$PFX-v$N" -o link show | wc -l)
+  [ "$left" = 1 ] || echo "warning: $left links left after vnet destroy (lo only expected)" >&2
+
+  printf "%6d %10.3f %10.3f %8.2f %12.1f %12.1f %12.1f %10.3f %10.3f %8.3f\n" "$N" "$vnet_s" "$ip_s" \
     "$(echo "$vnet_s / $ip_s" | bc -l)" "$noop_ms" \
-    "$(echo "$vnet_s * 1000000 / ($N * 2 + 1)" | bc -l)" "$(echo "$ip_s * 1000000 / ($N * 2 + 1)" | bc -l)"
+    "$(echo "$vnet_s * 1000000 / ($N * 2 + 1)" | bc -l)" "$(echo "$ip_s * 1000000 / ($N * 2 + 1)" | bc -l)" \
+    "$destroy_s" "$ipdel_s" "$(echo "$destroy_s / $ipdel_s" | bc -l)"
   ip netns del "$PFX-v$N"; ip netns del "$PFX-i$N"
 done

@@ -127,6 +127,11 @@ std::map<std::string, Op> golden_ops() {
   mk.ifindex = 5;
   mk.alias = "vnet:h";
   m["mark"] = mk;
+  Op dg;
+  dg.kind = OpKind::kDeleteLink;
+  dg.ifindex = 5;
+  dg.delete_group = 0x766e6574;
+  m["delete_link_grouped"] = dg;  // joins the group; one RTM_DELLINK of the group follows
   Op mo;
   mo.kind = OpKind::kMoveLink;
   mo.ifindex = 5;

@@ -42,6 +42,38 @@ TEST(Executor, BatchesOneNamespaceIntoOneSendmsg) {
                                           ":SETLINK 4"));
 }
 
+Plan three_owned_bridges_go() {
+  World w;
+  w.have("", 5, "a", "bridge");
+  w.have("", 6, "b", "bridge");
+  w.have("", 7, "c", "bridge").group = 3;
+  return w.plan();
+}
+
+TEST(Executor, DeletesSeveralLinksOfANamespaceAsOneGroup) {
+  FakeKernel k;
+  Plan p = three_owned_bridges_go();
+  auto r = netlink::execute(p.ops, k);
+  ASSERT_TRUE(r);
+  // each joins the group, then one RTM_DELLINK by group (ifindex 0)
+  EXPECT_THAT(k.log.requests, ElementsAre(":SETLINK 5", ":SETLINK 6", ":SETLINK 7", ":DELLINK 0"));
+  EXPECT_EQ(r->sendmsgs, 1u);
+}
+
+TEST(Executor, AFailedGroupDeletePutsTheLinksBackInTheirGroups) {
+  FakeKernel k;
+  Plan p = three_owned_bridges_go();
+  k.log.failures[3] = {EOPNOTSUPP, "a member cannot be deleted"};
+  auto r = netlink::execute(p.ops, k);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().error.err, EOPNOTSUPP);
+  // nothing was deleted, so nothing is recreated: the links go back to groups 0, 0, 3
+  std::vector<std::string> after(k.log.requests.begin() + 4, k.log.requests.end());
+  EXPECT_THAT(after, ElementsAre(":SETLINK 5", ":SETLINK 6", ":SETLINK 7"));
+  EXPECT_EQ(k.log.groups.at(7), 3u);
+  EXPECT_EQ(k.log.groups.at(5), 0u);
+}
+
 TEST(Executor, UndoesEverythingThatRanAfterAFailureInReverse) {
   FakeKernel k;
   Plan p = three_bridges();

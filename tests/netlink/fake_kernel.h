@@ -32,6 +32,7 @@ struct FakeLog {
   std::vector<std::string> requests;  // "ns:TYPE idx"
   std::map<size_t, std::pair<int, std::string>> failures;  // request number -> errno, msg
   size_t next = 0;
+  std::map<int, uint32_t> groups;  // ifindex -> IFLA_GROUP of its last RTM_SETLINK that set one
 };
 
 class FakeTransport : public netlink::Transport {
@@ -50,6 +51,16 @@ class FakeTransport : public netlink::Transport {
         idx = static_cast<int>(reinterpret_cast<const ifaddrmsg*>(NLMSG_DATA(nlh))->ifa_index);
       if (nlh->nlmsg_type == RTM_NEWROUTE || nlh->nlmsg_type == RTM_DELROUTE) idx = 0;
       log_.requests.push_back(ns_ + ":" + msg_type(nlh->nlmsg_type) + " " + std::to_string(idx));
+      if (nlh->nlmsg_type == RTM_SETLINK) {
+        const auto* attr = reinterpret_cast<const uint8_t*>(ifi) + NLMSG_ALIGN(sizeof(ifinfomsg));
+        const auto* end = reinterpret_cast<const uint8_t*>(nlh) + nlh->nlmsg_len;
+        while (attr + sizeof(nlattr) <= end) {
+          const auto* na = reinterpret_cast<const nlattr*>(attr);
+          if (na->nla_len < sizeof(nlattr)) break;
+          if (na->nla_type == IFLA_GROUP) log_.groups[idx] = *reinterpret_cast<const uint32_t*>(na + 1);
+          attr += NLA_ALIGN(na->nla_len);
+        }
+      }
       netlink::Ack a;
       a.seq = nlh->nlmsg_seq;
       auto f = log_.failures.find(log_.next++);

@@ -294,6 +294,18 @@ TEST_F(NetnsTest, ADeclaredLinkLocalAddressIsAppliedAndInSync) {
   ASSERT_TRUE(destroy(file));
 }
 
+TEST_F(NetnsTest, GroupedDeletesLeaveAForeignLinkInVnetsGroupNumber) {
+  ASSERT_TRUE(apply(kHost));
+  // a foreign link already in the group vnet would pick first, and one in another group
+  sh("ip -n " + target_ + " link add name fg0 group " + std::to_string(0x766e6574) + " type bridge");
+  sh("ip -n " + target_ + " link add name fg1 group 5 type bridge");
+  auto r = destroy(kHost);
+  ASSERT_TRUE(r) << r.error().str();
+  EXPECT_TRUE(link("", "br0").is_null());
+  EXPECT_EQ(link("", "fg0")["group"], std::to_string(0x766e6574));
+  EXPECT_EQ(link("", "fg1")["group"], "5");
+}
+
 TEST_F(NetnsTest, RefusesADeclaredNameItDoesNotOwn) {
   sh("ip -n " + target_ + " link add name br0 type bridge");
   std::string before = state();

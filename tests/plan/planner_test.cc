@@ -519,6 +519,26 @@ TEST(Plan, RefusesToDeleteALinkAForeignLinkDependsOn) {
   EXPECT_EQ(p.refusals[0].exit, ExitCode::kFailed);
 }
 
+TEST(Plan, SeveralDeletesInANamespaceShareAGroupNoLinkThereIsIn) {
+  World w;
+  w.have("", 5, "a", "bridge");
+  w.have("", 6, "b", "bridge").group = 7;
+  w.have("", 7, "foreign", "bridge", false).group = 0x766e6574;  // vnet's first choice
+  Plan p = w.plan();
+  ASSERT_EQ(p.ops.size(), 2u);
+  for (const Op& op : p.ops) {
+    ASSERT_EQ(op.kind, OpKind::kDeleteLink) << op.describe();
+    EXPECT_EQ(op.delete_group, 0x766e6575u) << op.describe();
+  }
+  EXPECT_EQ(p.ops[0].old_group + p.ops[1].old_group, 7u);
+  // one delete alone needs no group
+  World one;
+  one.have("", 5, "a", "bridge");
+  Plan q = one.plan();
+  ASSERT_EQ(q.ops.size(), 1u);
+  EXPECT_EQ(q.ops[0].delete_group, 0u);
+}
+
 TEST(Plan, DeletesVethButNotItsPeerSeparately) {
   World w;
   w.snap.created_netns = {"c1"};
