@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -26,6 +27,16 @@ const char* vnet_binary();
 // "vsw<pid>x<n>": unique per process and call, at most 15 bytes.
 std::string unique_name(const char* tag);
 int sh(const std::string& script);  // exit code; output goes to the test log
+
+// Polls `ok` every 20 ms for up to `limit`: for what the switch does in its own time.
+template <class F>
+bool eventually(F ok, std::chrono::milliseconds limit = std::chrono::milliseconds(5000)) {
+  for (auto end = std::chrono::steady_clock::now() + limit;;
+       std::this_thread::sleep_for(std::chrono::milliseconds(20))) {
+    if (ok()) return true;
+    if (std::chrono::steady_clock::now() > end) return false;
+  }
+}
 
 // host.toml declaring switch "lab" serving at `socket`, then `extra` (keys, ports).
 std::string switch_toml(const std::string& socket, const std::string& extra = "");

@@ -113,8 +113,12 @@ TEST(SwitchLimits, SilentClientsAreClosedAfterTheIdleLimit) {
   EXPECT_GE(std::chrono::steady_clock::now() - start, kClientIdle - 1s);
   EXPECT_TRUE(closed_by_peer(query.get(), 2s));
   EXPECT_TRUE(closed_by_peer(vde.get(), 2s));
-  EXPECT_THAT(proc.log(), HasSubstr("control connection closed: idle for 10 s (2 times)"));
-  EXPECT_THAT(proc.log(), HasSubstr("VDE client closed: no handshake within 10 s"));
+  // The switch logs after it closes: a loaded machine may run the test in between.
+  auto logged = [&](const char* line) {
+    return eventually([&] { return proc.log().find(line) != std::string::npos; });
+  };
+  EXPECT_TRUE(logged("control connection closed: idle for 10 s (2 times)")) << proc.log();
+  EXPECT_TRUE(logged("VDE client closed: no handshake within 10 s")) << proc.log();
 }
 
 }  // namespace

@@ -141,10 +141,12 @@ TEST(SwitchLab, QemuGuestsOnVdeStreamAndDgramReachEachOther) {
         << read_file(work + "/qemu" + std::to_string(id) + ".log") << "\nswitch:\n"
         << proc.log();
     std::string line = con.substr(at, con.find('\n', at) - at);
-    for (int p = 1; p <= 3; ++p)
-      if (p != id)
+    for (int p = 1; p <= 3; ++p) {
+      if (p != id) {
         EXPECT_NE(line.find("10.90.0." + std::to_string(p)), std::string::npos)
             << line << "\nswitch:\n" << proc.log();
+      }
+    }
   }
   auto ports = proc.call({{"cmd", "ports"}});
   std::cout << "switch ports at the end: " << ports.dump() << "\n";

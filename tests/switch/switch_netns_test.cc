@@ -37,16 +37,6 @@ using namespace std::chrono_literals;
 
 std::string socket_dir() { return "/tmp/" + unique_name("vsd"); }
 
-// Polls `ok` every 20 ms for up to `limit`: for what the switch does in its own time.
-template <class F>
-bool eventually(F ok, std::chrono::milliseconds limit = 5000ms) {
-  for (auto end = std::chrono::steady_clock::now() + limit;;
-       std::this_thread::sleep_for(20ms)) {
-    if (ok()) return true;
-    if (std::chrono::steady_clock::now() > end) return false;
-  }
-}
-
 // Whether this process may create an io_uring (kernel.io_uring_disabled, seccomp).
 bool io_uring_here() {
   io_uring_params params{};
