@@ -196,17 +196,23 @@ void encode_addr(const Op& op, int index, uint16_t type, uint16_t flags, std::ve
 }
 
 void encode_route(const Op& op, int index, bool add, std::vector<uint8_t>& out, uint32_t seq) {
+  const plan::RouteState& r = op.route;
   Msg m(add ? RTM_NEWROUTE : RTM_DELROUTE, NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_EXCL : 0), seq);
   auto* rt = m.header<rtmsg>();
-  rt->rtm_family = static_cast<uint8_t>(op.gateway.family);
-  rt->rtm_dst_len = 0;
+  int family = r.af();
+  rt->rtm_family = static_cast<uint8_t>(family);
+  rt->rtm_dst_len = r.dst_len;
   rt->rtm_table = RT_TABLE_MAIN;
-  rt->rtm_protocol = add ? RTPROT_STATIC : 0;
-  rt->rtm_scope = add ? RT_SCOPE_UNIVERSE : RT_SCOPE_NOWHERE;
+  rt->rtm_protocol = add ? r.proto : 0;
+  // as iproute2 does: IPv4 routes without a next hop are on-link (scope link)
+  rt->rtm_scope = !add ? RT_SCOPE_NOWHERE
+                  : family == AF_INET && !r.gateway.family ? RT_SCOPE_LINK
+                                                           : RT_SCOPE_UNIVERSE;
   rt->rtm_type = add ? RTN_UNICAST : 0;
-  m.bytes(RTA_GATEWAY, op.gateway.bytes.data(), addr_len(op.gateway.family));
+  if (r.dst_len) m.bytes(RTA_DST, r.dst.bytes.data(), addr_len(family));
+  if (r.gateway.family) m.bytes(RTA_GATEWAY, r.gateway.bytes.data(), addr_len(family));
   m.u32(RTA_OIF, static_cast<uint32_t>(index));
-  if (op.route_priority) m.u32(RTA_PRIORITY, op.route_priority);
+  if (r.priority) m.u32(RTA_PRIORITY, r.priority);
   m.append_to(out);
 }
 
@@ -526,13 +532,20 @@ void decode_addr(const nlmsghdr* nlh, plan::NetnsState& ns) {
 
 void decode_route(const nlmsghdr* nlh, plan::NetnsState& ns) {
   const auto* rt = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(nlh));
-  if (rt->rtm_dst_len != 0 || rt->rtm_type != RTN_UNICAST) return;
+  if (rt->rtm_type != RTN_UNICAST) return;
   if (rt->rtm_family != AF_INET && rt->rtm_family != AF_INET6) return;
+  // the routes the kernel makes for addresses and links come and go with them
+  if (rt->rtm_protocol == RTPROT_KERNEL) return;
   Attrs t = parse(nlh, sizeof(rtmsg));
   uint32_t table = t[RTA_TABLE] ? mnl_attr_get_u32(t[RTA_TABLE]) : rt->rtm_table;
   if (table != RT_TABLE_MAIN) return;
   plan::RouteState r;
-  if (!attr_ip(t[RTA_GATEWAY], rt->rtm_family, r.gateway)) return;
+  r.family = rt->rtm_family;
+  r.dst.family = rt->rtm_family;
+  r.dst_len = rt->rtm_dst_len;
+  r.proto = rt->rtm_protocol;
+  if (r.dst_len && !attr_ip(t[RTA_DST], rt->rtm_family, r.dst)) return;
+  if (t[RTA_GATEWAY] && !attr_ip(t[RTA_GATEWAY], rt->rtm_family, r.gateway)) return;
   if (t[RTA_OIF]) r.oif = static_cast<int>(mnl_attr_get_u32(t[RTA_OIF]));
   if (t[RTA_PRIORITY]) r.priority = mnl_attr_get_u32(t[RTA_PRIORITY]);
   ns.routes.push_back(r);

@@ -123,8 +123,16 @@ std::string Op::describe() const {
     }
     case OpKind::kAddAddress: s = "add address " + addr.str() + " to " + object; break;
     case OpKind::kDelAddress: s = "delete address " + addr.str() + " from " + object; break;
-    case OpKind::kAddRoute: s = "add default route via " + gateway.str() + " dev " + object; break;
-    case OpKind::kDelRoute: s = "delete default route via " + gateway.str() + " dev " + object; break;
+    case OpKind::kAddRoute:
+    case OpKind::kDelRoute: {
+      s = kind == OpKind::kAddRoute ? "add " : "delete ";
+      s += route.dst_len == 0 ? std::string("default route")
+                              : "route " + route.dst.str() + "/" + std::to_string(route.dst_len);
+      if (route.gateway.family) s += " via " + route.gateway.str();
+      if (route.priority) s += " metric " + std::to_string(route.priority);
+      s += " dev " + object;
+      break;
+    }
     case OpKind::kSetUp: s = "set " + object + (up ? " up" : " down"); break;
   }
   if (!reason.empty()) s += " (" + reason + ")";

@@ -30,7 +30,7 @@ enum class OpKind {
   kSetVlans,    // bridge VLAN entries of a port, or of the bridge itself (self)
   kAddAddress,
   kDelAddress,
-  kAddRoute,    // default route via gateway
+  kAddRoute,    // a route through the link (`route`)
   kDelRoute,
   kSetUp,       // up or down
 };
@@ -93,10 +93,10 @@ struct Op {
   // kSetVlans: adds go first (moving the PVID), then deletes
   bool self = false;
   std::vector<VlanEntry> vlan_add, vlan_del;
-  // addresses and routes
+  // addresses and routes (route.oif is the op's link; priority 0 = the kernel's default,
+  // sent only when set)
   AddrState addr;
-  IpAddress gateway;
-  uint32_t route_priority = 0;  // metric; 0 = the kernel's default (sent only when set)
+  RouteState route;
   // kMoveLink
   std::string to_ns;
   // kSetUp

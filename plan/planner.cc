@@ -8,6 +8,7 @@
 //      routes. Each op carries its undo, computed from the state it replaces.
 #include "plan/planner.h"
 
+#include <linux/rtnetlink.h>
 #include <netinet/in.h>
 
 #include <algorithm>
@@ -73,6 +74,24 @@ uint32_t macvlan_mode_bits(MacvlanMode m) {
   return 4;
 }
 
+// The metric the kernel keeps for `r` (IPv6 turns 0 into its user default, 1024).
+uint32_t effective_metric(const RouteState& r) {
+  return r.priority == 0 ? kernel_metric(r.af(), std::nullopt) : r.priority;
+}
+
+// Whether the kernel's route `have` is the route `want` (destination, next hop, link,
+// metric); the protocol aside, so a route someone added by hand is not added twice.
+bool same_route(const RouteState& want, const RouteState& have) {
+  return want.same_dst(have) && want.oif == have.oif && want.gateway == have.gateway &&
+         effective_metric(want) == effective_metric(have);
+}
+
+std::string route_phrase(const RouteState& r) {
+  std::string s = r.dst_len == 0 ? (r.af() == AF_INET6 ? "::/0" : "0.0.0.0/0")
+                                 : r.dst.str() + "/" + std::to_string(r.dst_len);
+  return s + " metric " + std::to_string(effective_metric(r));
+}
+
 enum class Action { kKeep, kCreate, kRecreate, kMove, kRefused };
 
 // One declared link, flattened: the attributes every kind shares, plus pointers to the
@@ -86,6 +105,7 @@ struct Want {
   std::optional<Mac> mac;
   const std::vector<Cidr>* addresses = nullptr;
   std::optional<IpAddress> gateway;
+  const std::vector<Route>* routes = nullptr;
   LinkLocal link_local = LinkLocal::kIpv6;
   const BridgePort* port = nullptr;
   bool adopt = false;
@@ -167,6 +187,15 @@ class Planner {
     return it == n->second.end() ? nullptr : &wants_[it->second];
   }
   Want* find_parent(const Want& w, const std::string& link);
+  struct WantRoute {
+    RouteState route;
+    SourceLoc loc;
+  };
+  // The routes `w` declares (its gateway first), through its final ifindex.
+  static std::vector<WantRoute> declared_routes(const Want& w);
+  // A route to add whose destination and metric the kernel already has for another next
+  // hop or link is refused, unless that route goes in this plan.
+  void refuse_route_conflicts();
 
   const Topology& topo_;
   const Snapshot& snap_;
@@ -187,7 +216,68 @@ class Planner {
   std::vector<Op> phases_[kPhCount];
   std::vector<Error> refusals_;
   std::vector<std::string> notes_;
+  struct PlannedRoute {
+    std::string ns;
+    RouteState route;
+    const Want* want = nullptr;
+    SourceLoc loc;
+  };
+  std::vector<PlannedRoute> going_routes_, added_routes_;
 };
+
+std::vector<Planner::WantRoute> Planner::declared_routes(const Want& w) {
+  std::vector<WantRoute> out;
+  auto base = [&](int family) {
+    RouteState r;
+    r.family = family;
+    r.dst.family = family;
+    r.oif = w.ifindex;
+    r.proto = kRouteProtoVnet;
+    return r;
+  };
+  if (w.gateway) {
+    RouteState r = base(w.gateway->family);
+    r.gateway = *w.gateway;
+    out.push_back({r, w.loc});
+  }
+  if (w.routes) {
+    for (const Route& d : *w.routes) {
+      RouteState r = base(d.to.addr.family);
+      r.dst = d.to.addr;
+      r.dst_len = d.to.prefix;
+      if (d.via) r.gateway = *d.via;
+      r.priority = d.metric.value_or(0);
+      out.push_back({r, d.loc});
+    }
+  }
+  return out;
+}
+
+void Planner::refuse_route_conflicts() {
+  for (const PlannedRoute& a : added_routes_) {
+    for (const RouteState& h : ns_state(a.ns).routes) {
+      if (!a.route.same_dst(h) || effective_metric(a.route) != effective_metric(h) ||
+          same_route(a.route, h))
+        continue;
+      bool going = deleted_.count({a.ns, h.oif}) ||
+                   std::any_of(going_routes_.begin(), going_routes_.end(), [&](const PlannedRoute& g) {
+                     return g.ns == a.ns && same_route(g.route, h);
+                   });
+      if (going) continue;
+      const LinkState* dev = ns_state(a.ns).by_index(h.oif);
+      Error e;
+      e.what = a.want->object + ": route to " + route_phrase(a.route) +
+               ": the kernel already has one" +
+               (h.gateway.family ? " via " + h.gateway.str() : std::string()) + " dev " +
+               (dev ? dev->name : "#" + std::to_string(h.oif)) +
+               " that vnet did not add (one route per destination and metric); remove it or "
+               "give this route another metric";
+      e.loc = a.loc;
+      e.exit = ExitCode::kFailed;
+      refusals_.push_back(std::move(e));
+    }
+  }
+}
 
 void Planner::index_snapshot() {
   int max_index = 1;
@@ -252,6 +342,7 @@ void Planner::collect_wants() {
     w.mac = c.mac;
     w.addresses = &c.addresses;
     w.gateway = c.gateway;
+    w.routes = &c.routes;
     w.link_local = c.link_local;
     w.port = c.port ? &*c.port : nullptr;
     w.adopt = c.adopt;
@@ -285,6 +376,7 @@ void Planner::collect_wants() {
     p.mac = v.peer_mac;
     p.addresses = &v.peer_addresses;
     p.gateway = v.peer_gateway;
+    p.routes = &v.peer_routes;
     p.link_local = v.peer_link_local;
     p.loc = v.loc;
     add_want(std::move(p));
@@ -721,13 +813,13 @@ std::vector<Op> Planner::recreate_ops(const std::string& ns, const LinkState& l)
       o.up = true;
       ops.push_back(o);
     }
-    // Default routes through it went with it (they need the link up and its address).
+    // Routes through it went with it (they need the link up and its address). Those a
+    // router advertisement or a redirect made expire: bringing them back would pin them.
     for (const RouteState& r : ns_state(ons).routes) {
-      if (r.oif != s.ifindex) continue;
+      if (r.oif != s.ifindex || r.proto == RTPROT_RA || r.proto == RTPROT_REDIRECT) continue;
       Op o = base;
       o.kind = OpKind::kAddRoute;
-      o.gateway = r.gateway;
-      o.route_priority = r.priority;
+      o.route = r;
       ops.push_back(o);
     }
   };
@@ -1176,19 +1268,24 @@ void Planner::plan_diffs() {
     // routes (deletes first), addresses
     const NetnsState& st = ns_state(w.ns);
     bool exists_now = w.action == Action::kKeep;
-    if (exists_now && manage) {
+    std::vector<WantRoute> want_routes = declared_routes(w);
+    auto is_declared = [&](const RouteState& r) {
+      return std::any_of(want_routes.begin(), want_routes.end(), [&](const WantRoute& d) {
+        return same_route(d.route, r);
+      });
+    };
+    if (exists_now) {
+      // Only routes vnet added (its protocol) are vnet's to remove.
       for (const RouteState& r : st.routes) {
-        if (r.oif != w.ifindex) continue;
-        if (w.gateway && r.gateway == *w.gateway) continue;
+        if (r.oif != w.ifindex || r.proto != kRouteProtoVnet || is_declared(r)) continue;
         Op op;
         op.kind = OpKind::kDelRoute;
-        op.gateway = r.gateway;
-        op.route_priority = r.priority;
+        op.route = r;
         Op undo;
         undo.kind = OpKind::kAddRoute;
-        undo.gateway = r.gateway;
-        undo.route_priority = r.priority;
+        undo.route = r;
         op.undo.push_back(undo);
+        going_routes_.push_back({w.ns, r, &w, {}});
         emit(kPhDelRoute, std::move(op));
       }
     }
@@ -1245,23 +1342,26 @@ void Planner::plan_diffs() {
       }
       emit(kPhUp, std::move(op));
     }
-    if (w.gateway) {
-      bool present = exists_now && std::any_of(st.routes.begin(), st.routes.end(), [&](const RouteState& r) {
-                       return r.oif == w.ifindex && r.gateway == *w.gateway;
-                     });
-      if (!present) {
-        Op op;
-        op.kind = OpKind::kAddRoute;
-        op.gateway = *w.gateway;
-        Op undo;
-        undo.kind = OpKind::kDelRoute;
-        undo.gateway = *w.gateway;
-        undo.undo_ignore_missing = true;
-        op.undo.push_back(undo);
-        emit(kPhAddRoute, std::move(op));
-      }
+    for (const WantRoute& want : want_routes) {
+      const RouteState& r = want.route;
+      const SourceLoc& loc = want.loc;
+      bool present = exists_now && std::any_of(st.routes.begin(), st.routes.end(),
+                                               [&](const RouteState& h) { return same_route(r, h); });
+      if (present) continue;
+      Op op;
+      op.kind = OpKind::kAddRoute;
+      op.route = r;
+      op.loc = loc;
+      Op undo;
+      undo.kind = OpKind::kDelRoute;
+      undo.route = r;
+      undo.undo_ignore_missing = true;
+      op.undo.push_back(undo);
+      added_routes_.push_back({w.ns, r, &w, loc});
+      emit(kPhAddRoute, std::move(op));
     }
   }
+  refuse_route_conflicts();
 }
 
 void Planner::plan_netns_deletes() {

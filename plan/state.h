@@ -35,11 +35,25 @@ struct AddrState {
   std::string str() const { return addr.str() + "/" + std::to_string(prefix); }
 };
 
-// A default route of the main table.
+// The RTM_NEWROUTE protocol vnet puts on routes it adds (iproute2's rt_protos names 0-4
+// and a dozen daemons' numbers; none is 0x76): only routes carrying it are vnet's to remove.
+constexpr uint8_t kRouteProtoVnet = 0x76;  // 'v'
+
+// A unicast route of the main table, other than those the kernel makes for addresses.
 struct RouteState {
-  IpAddress gateway;
+  IpAddress gateway;     // family 0: none (on-link)
   int oif = 0;
-  uint32_t priority = 0;
+  uint32_t priority = 0;  // as the kernel keeps it (IPv6: 1024 when none was asked for)
+  IpAddress dst;          // meaningful when dst_len > 0
+  uint8_t dst_len = 0;    // 0: the default route
+  uint8_t proto = 0;      // RTPROT_*, or kRouteProtoVnet
+  int family = 0;         // AF_INET or AF_INET6
+
+  int af() const { return family ? family : gateway.family ? gateway.family : dst.family; }
+  // Same destination (the kernel's key with the metric).
+  bool same_dst(const RouteState& o) const {
+    return af() == o.af() && dst_len == o.dst_len && (dst_len == 0 || dst == o.dst);
+  }
 };
 
 struct LinkState {
@@ -75,7 +89,7 @@ struct LinkState {
 struct NetnsState {
   bool exists = true;
   std::map<int, LinkState> links;  // by ifindex
-  std::vector<RouteState> routes;  // default routes, main table
+  std::vector<RouteState> routes;  // main table, without the kernel's prefix routes
 
   const LinkState* by_name(const std::string& name) const;
   const LinkState* by_index(int ifindex) const;

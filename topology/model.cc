@@ -2,6 +2,7 @@
 #include "topology/model.h"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -30,6 +31,27 @@ bool Cidr::contains(const IpAddress& a) const {
   if (rest == 0) return true;
   uint8_t mask = static_cast<uint8_t>(0xff << (8 - rest));
   return (a.bytes[full] & mask) == (addr.bytes[full] & mask);
+}
+
+Cidr Cidr::network() const {
+  Cidr n = *this;
+  int full = prefix / 8, rest = prefix % 8;
+  if (rest) n.addr.bytes[full] &= static_cast<uint8_t>(0xff << (8 - rest));
+  for (size_t i = full + (rest ? 1 : 0); i < n.addr.bytes.size(); ++i) n.addr.bytes[i] = 0;
+  return n;
+}
+
+std::string Route::str() const {
+  std::string s = to.str();
+  if (via) s += " via " + via->str();
+  if (metric) s += " metric " + std::to_string(*metric);
+  return s;
+}
+
+uint32_t kernel_metric(int family, std::optional<uint32_t> metric) {
+  // IPv6 takes metric 0 as "the default" too (IP6_RT_PRIO_USER)
+  if (family == AF_INET6 && metric.value_or(0) == 0) return 1024;
+  return metric.value_or(0);
 }
 
 const Bridge* Topology::find_bridge(const std::string& name, const std::string& ns) const {

@@ -42,6 +42,7 @@ struct Cidr {
   SourceLoc loc;
   std::string str() const;
   bool contains(const IpAddress& a) const;  // same family and same network
+  Cidr network() const;                     // host bits cleared: "10.1.40.0/24"
   bool operator==(const Cidr& o) const { return addr == o.addr && prefix == o.prefix; }
 };
 
@@ -70,6 +71,20 @@ struct VlanEntry {
   auto operator<=>(const VlanEntry&) const = default;
 };
 
+// A static route through a link, in its namespace's main table: `routes = [{ to, via,
+// metric }]`. The `gateway` short form is a route to the default network with no metric.
+struct Route {
+  Cidr to;                         // a network address (host bits zero); /0 = default
+  std::optional<IpAddress> via;    // absent: on-link (scope link)
+  std::optional<uint32_t> metric;  // absent: the kernel's default (IPv4 0, IPv6 1024)
+  SourceLoc loc;                   // the route's table
+  SourceLoc via_loc, metric_loc;
+  std::string str() const;         // "10.2.0.0/16 via 10.1.10.1 metric 100"
+};
+
+// The metric the kernel gives a route when none is asked for.
+uint32_t kernel_metric(int family, std::optional<uint32_t> metric);
+
 // Attributes every link vnet manages can carry.
 struct LinkCommon {
   std::string name;
@@ -79,6 +94,7 @@ struct LinkCommon {
   std::vector<Cidr> addresses;
   std::optional<IpAddress> gateway;  // default route via this address
   SourceLoc gateway_loc;
+  std::vector<Route> routes;
   LinkLocal link_local = LinkLocal::kIpv6;  // resolved default (none for bridge ports)
   bool adopt = false;
   std::optional<BridgePort> port;  // enslaved to a bridge
@@ -107,6 +123,7 @@ struct Veth : LinkCommon {
   std::vector<Cidr> peer_addresses;
   std::optional<IpAddress> peer_gateway;
   SourceLoc peer_gateway_loc;
+  std::vector<Route> peer_routes;
   std::optional<Mac> peer_mac;
   LinkLocal peer_link_local = LinkLocal::kIpv6;
 };

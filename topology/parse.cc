@@ -150,6 +150,60 @@ std::optional<BridgePort> read_port(TableReader& r) {
   return p;
 }
 
+// `routes = [{ to = "10.2.0.0/16", via = "10.1.10.1", metric = 100 }, ...]` (inline
+// tables or [[X.routes]]): per-value checks here, relations in validate.
+std::vector<Route> read_routes(TableReader& r, const std::string& key) {
+  std::vector<Route> out;
+  const toml::node* n = r.get(key);
+  if (!n) return out;
+  Diagnostics& d = r.diags();
+  const char* shape = " like [{ to = \"10.2.0.0/16\", via = \"10.1.10.1\" }]";
+  const toml::array* arr = n->as_array();
+  if (!arr) {
+    r.error(d.loc(*n), "'" + key + "' must be an array of routes" + shape + ", not " + type_name(*n));
+    return out;
+  }
+  size_t i = 0;
+  for (const toml::node& e : *arr) {
+    const toml::table* t = e.as_table();
+    if (!t) {
+      r.error(d.loc(e), "elements of '" + key + "' must be tables" + shape + ", not " + type_name(e));
+      continue;
+    }
+    TableReader rr(*t, r.where() + " " + key + "[" + std::to_string(i++) + "]", d);
+    Route route;
+    route.loc = rr.loc();
+    rr.required("to");
+    if (auto to = rr.string("to")) {
+      SourceLoc at = rr.loc_of("to");
+      auto c = parse_cidr(*to);
+      if (!c) {
+        r.error(at, "route destination '" + *to + "' is not a network like 10.2.0.0/16 or " +
+                        "fd00:2::/48 (0.0.0.0/0 or ::/0 for the default route)");
+      } else if (!(c->network() == *c)) {
+        r.error(at, "route destination '" + *to + "' has host bits set; the network is " +
+                        c->network().str());
+      } else {
+        route.to = *c;
+        route.to.loc = at;
+      }
+    }
+    route.via = read_ip(rr, "via");
+    route.via_loc = rr.loc_of("via");
+    if (auto m = rr.integer("metric", 0, UINT32_MAX, "metric")) route.metric = static_cast<uint32_t>(*m);
+    route.metric_loc = rr.loc_of("metric");
+    rr.finish();
+    if (route.to.addr.family == 0) continue;  // reported above
+    if (route.via && route.via->family != route.to.addr.family) {
+      r.error(route.via_loc, "route to " + route.to.str() + " goes via " + route.via->str() +
+                                 ", an address of the other family");
+      continue;
+    }
+    out.push_back(std::move(route));
+  }
+  return out;
+}
+
 // Keys every created link kind shares; `ports` says whether bridge/pvid/tagged apply.
 void read_common(TableReader& r, LinkCommon& c, bool ports) {
   if (auto ns = read_netns(r, "netns")) c.netns = *ns;
@@ -158,6 +212,7 @@ void read_common(TableReader& r, LinkCommon& c, bool ports) {
   c.addresses = read_addresses(r, "addresses");
   c.gateway = read_ip(r, "gateway");
   c.gateway_loc = r.loc_of("gateway");
+  c.routes = read_routes(r, "routes");
   if (auto a = r.boolean("adopt")) c.adopt = *a;
   if (ports) c.port = read_port(r);
   auto ll = read_link_local(r, "link_local");
@@ -212,7 +267,7 @@ void read_links(const toml::node& n, Diagnostics& d, Topology& t) {
     Link l;
     l.name = name;
     l.loc = at;
-    for (const char* key : {"netns", "adopt", "addresses", "gateway", "mac"}) {
+    for (const char* key : {"netns", "adopt", "addresses", "gateway", "routes", "mac"}) {
       if (const toml::node* v = r.get(key))
         r.error(d.loc(*v), std::string("'") + key +
                                "' is not accepted in [links]: vnet does not create, move or "
@@ -256,6 +311,7 @@ void read_veths(const toml::node& n, Diagnostics& d, Topology& t) {
     v.peer_addresses = read_addresses(r, "peer_addresses");
     v.peer_gateway = read_ip(r, "peer_gateway");
     v.peer_gateway_loc = r.loc_of("peer_gateway");
+    v.peer_routes = read_routes(r, "peer_routes");
     v.peer_mac = read_mac(r, "peer_mac");
     if (auto ll = read_link_local(r, "peer_link_local")) v.peer_link_local = *ll;
     t.veths.push_back(std::move(v));

@@ -174,19 +174,103 @@ class Validator {
                            it->second.second.str());
   }
 
+  // A link's addresses and routes, whichever end of which kind carries them.
+  struct Addressed {
+    std::string owner, ns;
+    const std::vector<Cidr>* addresses;
+    const std::vector<Route>* routes;
+    std::optional<IpAddress> gateway;
+    SourceLoc gateway_loc;
+    std::optional<uint32_t> mtu;
+    LinkLocal link_local;
+  };
+
   void check_addresses() {
+    std::vector<Addressed> all;
     auto common = [&](const LinkCommon& l) {
-      check_address_list(l.name, l.netns, l.addresses, l.gateway, l.gateway_loc, l.mtu);
+      all.push_back({l.name, l.netns, &l.addresses, &l.routes, l.gateway, l.gateway_loc, l.mtu,
+                     l.link_local});
     };
     for (const Bridge& b : t_.bridges) common(b);
     for (const Vlan& v : t_.vlans) common(v);
     for (const Veth& v : t_.veths) {
       common(v);
-      check_address_list(v.peer, v.peer_netns, v.peer_addresses, v.peer_gateway,
-                         v.peer_gateway_loc, v.mtu);
+      all.push_back({v.peer, v.peer_netns, &v.peer_addresses, &v.peer_routes, v.peer_gateway,
+                     v.peer_gateway_loc, v.mtu, v.peer_link_local});
     }
     for (const Tap& tp : t_.taps) common(tp);
     for (const Macvlan& m : t_.macvlans) common(m);
+    for (const Addressed& a : all)
+      check_address_list(a.owner, a.ns, *a.addresses, a.gateway, a.gateway_loc, a.mtu);
+    // Routes once every address and gateway is known: they take route keys too.
+    for (const Addressed& a : all) {
+      for (const Cidr& c : *a.addresses) {
+        bool v4 = c.addr.family == AF_INET;
+        if (c.prefix == (v4 ? 32 : 128)) continue;  // a host address makes no prefix route
+        route_keys_.try_emplace({a.ns, c.network().str(), v4 ? 0u : 256u},
+                                "the route the kernel adds for address " + c.str() + " of '" +
+                                    a.owner + "'",
+                                c.loc);
+      }
+    }
+    for (const auto& [key, g] : gateways_) {
+      int family = key.second;
+      route_keys_.try_emplace({key.first, family == AF_INET ? "0.0.0.0/0" : "::/0",
+                               kernel_metric(family, std::nullopt)},
+                              "the default route of '" + g.first + "' (its gateway)", g.second);
+    }
+    for (const Addressed& a : all) check_routes(a);
+  }
+
+  // The kernel keys a main-table route by (destination, metric): a second route with the
+  // same key is refused (EEXIST), whichever link it goes through. Each address makes one
+  // too: its prefix route (IPv4 metric 0, IPv6 metric 256).
+  void check_routes(const Addressed& a) {
+    for (const Route& r : *a.routes) {
+      const Cidr& to = r.to;
+      bool v4 = to.addr.family == AF_INET;
+      if (!v4 && a.mtu && *a.mtu < kIpv6MinMtu)
+        d_.error(to.loc, "IPv6 route to " + to.str() + " on '" + a.owner + "', whose mtu " +
+                             std::to_string(*a.mtu) + " is below IPv6's minimum of " +
+                             std::to_string(kIpv6MinMtu) + " (the kernel turns IPv6 off there)");
+      if (r.via) {
+        const IpAddress& via = *r.via;
+        bool link_local_v6 = !v4 && via.bytes[0] == 0xfe && (via.bytes[1] & 0xc0) == 0x80;
+        bool own = std::any_of(a.addresses->begin(), a.addresses->end(),
+                               [&](const Cidr& c) { return c.addr == via; });
+        bool inside = std::any_of(a.addresses->begin(), a.addresses->end(),
+                                  [&](const Cidr& c) { return c.contains(via); });
+        std::string list;
+        for (const Cidr& c : *a.addresses) list += (list.empty() ? "" : ", ") + c.str();
+        if (own) {
+          d_.error(r.via_loc, "route to " + to.str() + " goes via " + via.str() + ", an address of '" +
+                                  a.owner + "' itself; via names the next router");
+          continue;
+        }
+        if (link_local_v6 && a.link_local == LinkLocal::kNone && !inside) {
+          d_.error(r.via_loc, "route to " + to.str() + " goes via the link-local " + via.str() +
+                                  ", but '" + a.owner +
+                                  "' has link_local = \"none\"; set link_local = \"ipv6\"");
+          continue;
+        }
+        if (!inside && !link_local_v6) {
+          d_.error(r.via_loc, "route to " + to.str() + ": via " + via.str() +
+                                  " is outside every address of '" + a.owner + "'" +
+                                  (list.empty() ? " (it has none)" : " (" + list + ")") +
+                                  "; the next router must be on the link");
+          continue;
+        }
+      }
+      uint32_t metric = kernel_metric(to.addr.family, r.metric);
+      auto [it, fresh] = route_keys_.try_emplace({a.ns, to.str(), metric},
+                                                 "a route of '" + a.owner + "'", r.loc);
+      if (!fresh)
+        d_.error(r.loc, "route to " + to.str() + " with metric " + std::to_string(metric) +
+                            ns_phrase(a.ns) + " is already " + it->second.first + " at " +
+                            it->second.second.str() +
+                            "; the kernel keeps one route per destination and metric: give "
+                            "one a different metric");
+    }
   }
 
   void check_guests() {
@@ -306,6 +390,8 @@ class Validator {
   std::map<std::pair<std::string, std::string>, Named> names_;
   std::map<std::pair<std::string, std::string>, std::pair<std::string, SourceLoc>> addresses_;
   std::map<std::pair<std::string, int>, std::pair<std::string, SourceLoc>> gateways_;
+  std::map<std::tuple<std::string, std::string, uint32_t>, std::pair<std::string, SourceLoc>>
+      route_keys_;
 };
 
 }  // namespace

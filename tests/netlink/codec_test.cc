@@ -114,7 +114,8 @@ std::map<std::string, Op> golden_ops() {
   Op r;
   r.kind = OpKind::kAddRoute;
   r.ifindex = 101;
-  r.gateway = ip4(10, 1, 40, 1);
+  r.route.gateway = ip4(10, 1, 40, 1);
+  r.route.proto = kRouteProtoVnet;
   m["add_default_route"] = r;
   r.kind = OpKind::kDelRoute;
   m["del_default_route"] = r;

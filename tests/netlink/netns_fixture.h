@@ -15,6 +15,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -113,6 +114,14 @@ class NetnsTest : public ::testing::Test {
           out.push_back(a.value("local", "") + "/" + std::to_string(a.value("prefixlen", 0)));
     return out;
   }
+  // `ip -4|-6 route show` lines of a namespace, without the kernel's own routes.
+  std::vector<std::string> routes(const std::string& logical, const std::string& family) {
+    std::vector<std::string> out;
+    std::istringstream in(ip(logical, family + " route show"));
+    for (std::string line; std::getline(in, line);)
+      if (line.find("proto kernel") == std::string::npos) out.push_back(line);
+    return out;
+  }
   // The namespaces of this test that exist, by logical name ("" = target).
   std::vector<std::string> namespaces() const {
     std::vector<std::string> out;
@@ -145,7 +154,11 @@ class NetnsTest : public ::testing::Test {
       }
       std::sort(lines.begin(), lines.end());
       for (auto& l : lines) s += l + "\n";
-      s += ip(ns, "route show default");
+      // every IPv4 route of the main table, and the IPv6 ones the kernel did not make
+      s += ip(ns, "route show");
+      std::istringstream v6(ip(ns, "-6 route show"));
+      for (std::string line; std::getline(v6, line);)
+        if (line.find("proto kernel") == std::string::npos) s += line + "\n";
       if (with_vlans_) s += sh("bridge -n " + kname(ns) + " vlan show");
     }
     return s;
@@ -175,7 +188,10 @@ class NetnsTest : public ::testing::Test {
           if (a.scope != 253) s += " " + a.str();
         s += "\n";
       }
-      for (const auto& r : st.routes) s += "  default via " + r.gateway.str() + " oif " + std::to_string(r.oif) + "\n";
+      for (const auto& r : st.routes)
+        s += "  route " + (r.dst_len ? r.dst.str() + "/" + std::to_string(r.dst_len) : "default") +
+             " via " + r.gateway.str() + " oif " + std::to_string(r.oif) + " metric " +
+             std::to_string(r.priority) + " proto " + std::to_string(r.proto) + "\n";
     }
     return s;
   }

@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 
 #include <chrono>
+#include <sstream>
 #include <thread>
 
 #include "netlink/executor.h"
@@ -453,6 +454,75 @@ TEST_F(NetnsTest, VerifyFailureIsRolledBackAndNamesWhatTheKernelDidNotTake) {
     EXPECT_THAT(r.error().what, HasSubstr("rolled back"));
     EXPECT_EQ(state(), before) << "on_top=" << on_top;
   }
+}
+
+const char* kRoutes = R"(
+[host]
+name = "t1"
+[veths.v0]
+peer = "eth0"
+peer_netns = "ra"
+addresses = ["10.20.0.1/24", "fd20::1/64"]
+routes = [{ to = "10.40.0.0/16", via = "10.20.0.2" }]
+peer_addresses = ["10.20.0.2/24", "fd20::2/64"]
+peer_gateway = "10.20.0.1"
+peer_routes = [{ to = "10.30.0.0/16", via = "10.20.0.1", metric = 100 },
+               { to = "10.31.0.0/16" },
+               { to = "fd30::/48", via = "fd20::1" }]
+)";
+
+TEST_F(NetnsTest, RoutesAreAppliedMarkedAndOnlyVnetsOwnGo) {
+  auto r = apply(kRoutes);
+  ASSERT_TRUE(r) << r.error().str();
+  EXPECT_THAT(routes("ra", "-4"),
+              UnorderedElementsAre("default via 10.20.0.1 dev eth0 proto 118 ",
+                                   "10.30.0.0/16 via 10.20.0.1 dev eth0 proto 118 metric 100 ",
+                                   "10.31.0.0/16 dev eth0 proto 118 scope link "));
+  EXPECT_THAT(routes("ra", "-6"),
+              ElementsAre("fd30::/48 via fd20::1 dev eth0 proto 118 metric 1024 pref medium"));
+  EXPECT_THAT(routes("", "-4"),
+              ElementsAre("10.40.0.0/16 via 10.20.0.2 dev v0 proto 118 "));
+  EXPECT_FALSE(apply(kRoutes)->changed());
+  // someone else's route through the same link stays; vnet's undeclared one goes
+  sh("ip -n " + kname("ra") + " route add 10.50.0.0/16 via 10.20.0.1 proto static");
+  std::string fewer = kRoutes;
+  fewer.replace(fewer.find("               { to = \"10.31.0.0/16\" },\n"),
+                std::string("               { to = \"10.31.0.0/16\" },\n").size(), "");
+  r = apply(fewer);
+  ASSERT_TRUE(r) << r.error().str();
+  EXPECT_THAT(routes("ra", "-4"),
+              UnorderedElementsAre("default via 10.20.0.1 dev eth0 proto 118 ",
+                                   "10.30.0.0/16 via 10.20.0.1 dev eth0 proto 118 metric 100 ",
+                                   "10.50.0.0/16 via 10.20.0.1 dev eth0 proto static "));
+  EXPECT_FALSE(apply(fewer)->changed());
+  ASSERT_TRUE(destroy(fewer));
+  EXPECT_THAT(routes("", "-4"), Not(Contains(HasSubstr("10.40.0.0/16"))));
+}
+
+TEST_F(NetnsTest, ARouteSomeoneElseHoldsIsRefusedAndARolledBackApplyPutsRoutesBack) {
+  std::string first = kRoutes;
+  first.replace(first.find("metric = 100"), 12, "metric = 200");
+  ASSERT_TRUE(apply(first));
+  // the same destination and metric through another next hop, not vnet's
+  sh("ip -n " + kname("ra") + " route add 10.30.0.0/16 via 10.20.0.3 metric 100 proto static");
+  std::string before = state();
+  auto r = apply(kRoutes);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().exit, ExitCode::kFailed);
+  EXPECT_THAT(r.error().what, HasSubstr("route to 10.30.0.0/16 metric 100: the kernel already has "
+                                        "one via 10.20.0.3 dev eth0 that vnet did not add"));
+  EXPECT_EQ(state(), before);
+  sh("ip -n " + kname("ra") + " route del 10.30.0.0/16 via 10.20.0.3 metric 100");
+  // a route the kernel lost before verify: the whole change is undone, routes as they were
+  before = state();
+  netlink::EngineOptions o = opts();
+  o.before_verify = [&] { sh("ip -n " + kname("ra") + " route del 10.30.0.0/16 metric 100"); };
+  r = netlink::apply(load(kRoutes), o);
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error().what, HasSubstr("verify"));
+  EXPECT_THAT(r.error().what, HasSubstr("route 10.30.0.0/16"));
+  EXPECT_THAT(r.error().what, HasSubstr("rolled back"));
+  EXPECT_EQ(state(), before);
 }
 
 TEST_F(NetnsTest, TapMtuAndMacAreAppliedAndOneAboveTheMaximumIsRolledBack) {

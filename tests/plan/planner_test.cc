@@ -1,5 +1,7 @@
 // Planner unit tests: desired topology + synthetic kernel state -> the exact ordered plan.
 // No root, no kernel. Each test reads as want / have / plan.
+#include <sys/socket.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -212,7 +214,7 @@ World synced_world() {
   w.snap.netns[""].links[6].addr_gen_mode = kAddrGenNone;
   w.snap.netns["c1"].links[1].up = true;
   w.snap.netns["c1"].links[7].addrs = {addr4(10, 0, 0, 2, 24)};
-  w.snap.netns["c1"].routes = {RouteState{ip4(10, 0, 0, 1), 7, 0}};
+  w.snap.netns["c1"].routes = {RouteState{ip4(10, 0, 0, 1), 7, 0, {}, 0, kRouteProtoVnet}};
   return w;
 }
 
@@ -329,6 +331,94 @@ TEST(Plan, ReplacesGatewayDeleteFirst) {
   EXPECT_THAT(World::lines(w.plan()),
               ElementsAre("delete default route via 10.0.0.1 dev veth peer eth0 in netns c1 (of vb-a)",
                           "add default route via 10.0.0.9 dev veth peer eth0 in netns c1 (of vb-a)"));
+}
+
+Route route4(std::array<uint8_t, 4> to, uint8_t len, std::optional<IpAddress> via = {},
+             std::optional<uint32_t> metric = {}) {
+  Route r;
+  r.to = cidr4(to[0], to[1], to[2], to[3], len);
+  r.via = via;
+  r.metric = metric;
+  return r;
+}
+
+RouteState vnet_route(std::array<uint8_t, 4> to, uint8_t len, IpAddress via, int oif,
+                      uint32_t metric = 0, uint8_t proto = kRouteProtoVnet) {
+  RouteState r;
+  r.family = AF_INET;
+  r.dst = ip4(to[0], to[1], to[2], to[3]);
+  r.dst_len = len;
+  r.gateway = via;
+  r.oif = oif;
+  r.priority = metric;
+  r.proto = proto;
+  return r;
+}
+
+TEST(Plan, AddsDeclaredRoutesAfterTheDefaultRouteWithTheirMetric) {
+  World w = synced_world();
+  w.topo.veths[0].peer_routes = {route4({10, 2, 0, 0}, 16, ip4(10, 0, 0, 1), 100),
+                                 route4({10, 3, 0, 0}, 16)};
+  Plan p = w.plan();
+  EXPECT_THAT(World::lines(p),
+              ElementsAre("add route 10.2.0.0/16 via 10.0.0.1 metric 100 dev veth peer eth0 in netns c1 (of vb-a)",
+                          "add route 10.3.0.0/16 dev veth peer eth0 in netns c1 (of vb-a)"));
+  EXPECT_EQ(p.ops[0].route.proto, kRouteProtoVnet);
+  EXPECT_EQ(p.ops[0].route.priority, 100u);
+  ASSERT_EQ(p.ops[0].undo.size(), 1u);
+  EXPECT_EQ(p.ops[0].undo[0].kind, OpKind::kDelRoute);
+}
+
+TEST(Plan, RoutesInSyncAreLeftAndOnlyVnetsUndeclaredRoutesGo) {
+  World w = synced_world();
+  w.topo.veths[0].peer_routes = {route4({10, 2, 0, 0}, 16, ip4(10, 0, 0, 1), 100)};
+  auto& routes = w.snap.netns["c1"].routes;
+  routes.push_back(vnet_route({10, 2, 0, 0}, 16, ip4(10, 0, 0, 1), 7, 100));
+  routes.push_back(vnet_route({10, 4, 0, 0}, 16, ip4(10, 0, 0, 1), 7));  // vnet's, dropped
+  routes.push_back(vnet_route({10, 5, 0, 0}, 16, ip4(10, 0, 0, 1), 7, 0, 4));  // someone's static
+  Plan p = w.plan();
+  EXPECT_THAT(World::lines(p),
+              ElementsAre("delete route 10.4.0.0/16 via 10.0.0.1 dev veth peer eth0 in netns c1 (of vb-a)"));
+  ASSERT_EQ(p.ops[0].undo.size(), 1u);
+  EXPECT_EQ(p.ops[0].undo[0].kind, OpKind::kAddRoute);
+  EXPECT_EQ(p.ops[0].undo[0].route.dst_len, 16);
+}
+
+TEST(Plan, RefusesARouteWhoseDestinationAndMetricSomeoneElseHolds) {
+  World w = synced_world();
+  w.topo.veths[0].peer_routes = {route4({10, 2, 0, 0}, 16, ip4(10, 0, 0, 9))};
+  w.snap.netns["c1"].routes.push_back(vnet_route({10, 2, 0, 0}, 16, ip4(10, 0, 0, 1), 7, 0, 4));
+  Plan p = w.plan();
+  ASSERT_EQ(p.refusals.size(), 1u);
+  EXPECT_THAT(p.refusals[0].what,
+              HasSubstr("route to 10.2.0.0/16 metric 0: the kernel already has one via 10.0.0.1 "
+                        "dev eth0 that vnet did not add"));
+}
+
+TEST(Plan, AVnetRouteThatGoesMakesRoomForItsReplacement) {
+  World w = synced_world();
+  w.topo.veths[0].peer_routes = {route4({10, 2, 0, 0}, 16, ip4(10, 0, 0, 9))};
+  w.snap.netns["c1"].routes.push_back(vnet_route({10, 2, 0, 0}, 16, ip4(10, 0, 0, 1), 7));
+  Plan p = w.plan();
+  EXPECT_THAT(p.refusals, IsEmpty());
+  EXPECT_THAT(World::lines(p),
+              ElementsAre("delete route 10.2.0.0/16 via 10.0.0.1 dev veth peer eth0 in netns c1 (of vb-a)",
+                          "add route 10.2.0.0/16 via 10.0.0.9 dev veth peer eth0 in netns c1 (of vb-a)"));
+}
+
+TEST(Plan, RoutesThroughADeletedLinkComeBackWithItsUndo) {
+  World w = synced_world();
+  w.topo.veths.clear();
+  w.snap.netns["c1"].routes.push_back(vnet_route({10, 2, 0, 0}, 16, ip4(10, 0, 0, 1), 7, 100));
+  Plan p = w.plan();
+  const Op* del = nullptr;
+  for (const Op& op : p.ops)
+    if (op.kind == OpKind::kDeleteLink && op.ifname == "vb-a") del = &op;
+  ASSERT_NE(del, nullptr);
+  std::vector<std::string> undo;
+  for (const Op& u : del->undo) undo.push_back(u.describe());
+  EXPECT_THAT(undo, ::testing::Contains(HasSubstr("add route 10.2.0.0/16 via 10.0.0.1 metric 100")));
+  EXPECT_THAT(undo, ::testing::Contains(HasSubstr("add default route via 10.0.0.1")));
 }
 
 TEST(Plan, BringsDownLinkBackUp) {

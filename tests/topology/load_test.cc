@@ -1,4 +1,6 @@
 // The loader on valid input: what the model holds after parse + expansion.
+#include <sys/socket.h>
+
 #include <gtest/gtest.h>
 
 #include "topology/load.h"
@@ -187,6 +189,32 @@ TEST(Load, TapOwnerAcceptsNamesAndIds) {
   EXPECT_EQ(t.taps[0].group, 104u);
   EXPECT_EQ(t.taps[1].owner, 1000u);
   EXPECT_EQ(t.taps[1].group, 1u);
+}
+
+TEST(Load, ReadsRoutesOfLinksAndVethPeers) {
+  auto t = load_ok(kHost + R"([bridges.br0]
+addresses = ["10.1.10.2/24", "fd00::2/64"]
+routes = [{ to = "10.2.0.0/16", via = "10.1.10.1", metric = 100 },
+          { to = "fd00:2::/48", via = "fe80::1" }, { to = "10.3.0.0/16" }]
+[veths.v0]
+peer = "eth0"
+peer_netns = "a"
+peer_addresses = ["10.8.0.2/24"]
+[[veths.v0.peer_routes]]
+to = "0.0.0.0/0"
+via = "10.8.0.1"
+metric = 7
+)");
+  ASSERT_EQ(t.bridges[0].routes.size(), 3u);
+  const Route& r = t.bridges[0].routes[0];
+  EXPECT_EQ(r.str(), "10.2.0.0/16 via 10.1.10.1 metric 100");
+  EXPECT_EQ(r.loc.str(), "t.toml:5:11");
+  EXPECT_EQ(t.bridges[0].routes[1].str(), "fd00:2::/48 via fe80::1");
+  EXPECT_EQ(kernel_metric(AF_INET6, t.bridges[0].routes[1].metric), 1024u);
+  EXPECT_EQ(t.bridges[0].routes[2].str(), "10.3.0.0/16");
+  EXPECT_FALSE(t.bridges[0].routes[2].via);
+  ASSERT_EQ(t.veths[0].peer_routes.size(), 1u);
+  EXPECT_EQ(t.veths[0].peer_routes[0].str(), "0.0.0.0/0 via 10.8.0.1 metric 7");
 }
 
 TEST(Load, UnknownTapOwnerOrGroupIsAnErrorAtItsValue) {
