@@ -22,7 +22,7 @@ int verb_check(const Invocation& inv) {
     }
     const auto& t = *topo;
     size_t links = t.bridges.size() + t.links.size() + t.vlans.size() + t.veths.size() +
-                   t.taps.size() + t.macvlans.size();
+                   t.taps.size() + t.macvlans.size() + t.kind_links.size();
     std::cout << file << ": ok (host " << t.host_name << ": " << links << " links, "
               << t.netns.size() << " namespaces, " << t.switches.size() << " switches, "
               << t.guests.size() << " guests";

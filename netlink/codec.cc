@@ -119,6 +119,26 @@ void put_vlans(Msg& m, const std::vector<plan::VlanEntry>& entries, bool self) {
   m.end(spec);
 }
 
+// One attribute of a described kind (topology/kind.h) into IFLA_INFO_DATA.
+void put_info(Msg& m, const topology::KindAttr& a, const topology::InfoValue& v) {
+  using T = topology::KindAttr::Type;
+  switch (a.type) {
+    case T::kU8:
+    case T::kBool: m.u8(a.nla, static_cast<uint8_t>(v.number)); break;
+    case T::kEnum:
+      if (a.enum_bytes == 4) m.u32(a.nla, static_cast<uint32_t>(v.number));
+      else m.u8(a.nla, static_cast<uint8_t>(v.number));
+      break;
+    case T::kU16: m.u16(a.nla, static_cast<uint16_t>(v.number)); break;
+    case T::kU32: m.u32(a.nla, static_cast<uint32_t>(v.number)); break;
+    case T::kPort: m.u16(a.nla, htons(static_cast<uint16_t>(v.number))); break;
+    case T::kIp:
+      m.bytes(v.ip.family == AF_INET6 ? a.nla6 : a.nla, v.ip.bytes.data(), addr_len(v.ip.family));
+      break;
+    case T::kLink: break;  // the link's ifindex: the caller's
+  }
+}
+
 void encode_create(const Op& op, const EncodeContext& ctx, std::vector<uint8_t>& out,
                    uint32_t& seq, size_t& n) {
   const plan::LinkSpec& s = op.spec;
@@ -151,6 +171,11 @@ void encode_create(const Op& op, const EncodeContext& ctx, std::vector<uint8_t>&
       m.u16(IFLA_VLAN_ID, s.vlan_id);
     } else if (s.kind == "macvlan") {
       m.u32(IFLA_MACVLAN_MODE, s.macvlan_mode);
+    } else if (s.desc) {
+      for (const auto& [attr, value] : s.info) put_info(m, *attr, value);
+      for (const topology::KindAttr& a : s.desc->attrs)
+        if (a.type == topology::KindAttr::Type::kLink && s.parent)
+          m.u32(a.nla, static_cast<uint32_t>(ctx.ifindex(s.parent)));
     }
     m.end(data);
     m.end(info);
@@ -298,6 +323,18 @@ size_t encode(const Op& op, const EncodeContext& ctx, std::vector<uint8_t>& out,
         m.append_to(out);
         ++n;
       }
+      if (op.desc && !op.info.empty()) {
+        Msg m(RTM_NEWLINK, NLM_F_ACK, seq++);
+        link_header(m, index);
+        auto info = m.nest(IFLA_LINKINFO);
+        m.str(IFLA_INFO_KIND, op.desc->info_kind);
+        auto data = m.nest(IFLA_INFO_DATA);
+        for (const auto& [attr, value] : op.info) put_info(m, *attr, value);
+        m.end(data);
+        m.end(info);
+        m.append_to(out);
+        ++n;
+      }
       return n;
     }
     case OpKind::kSetMaster: {
@@ -431,6 +468,37 @@ bool attr_ip(const nlattr* a, int family, plan::IpAddress& out) {
   return true;
 }
 
+// The attributes of a described kind (topology/kind.h) out of IFLA_INFO_DATA.
+void decode_info(const topology::KindDesc& k, const Attrs& d, plan::LinkState& l) {
+  using T = topology::KindAttr::Type;
+  for (const topology::KindAttr& a : k.attrs) {
+    const nlattr* at = d[a.nla];
+    if (a.type == T::kIp && !at && a.nla6) at = d[a.nla6];
+    if (!at) continue;
+    topology::InfoValue v;
+    size_t len = mnl_attr_get_payload_len(at);
+    switch (a.type) {
+      case T::kLink:
+        // the kernel deletes this link with its lower one: it is a dependent, like a vlan
+        if (len == 4) l.link = static_cast<int>(mnl_attr_get_u32(at));
+        continue;
+      case T::kIp:
+        if (!attr_ip(at, at == d[a.nla] ? AF_INET : AF_INET6, v.ip)) continue;
+        break;
+      case T::kPort:
+        if (len != 2) continue;
+        v.number = ntohs(mnl_attr_get_u16(at));
+        break;
+      default:
+        if (len == 1) v.number = mnl_attr_get_u8(at);
+        else if (len == 2) v.number = mnl_attr_get_u16(at);
+        else if (len == 4) v.number = mnl_attr_get_u32(at);
+        else continue;
+    }
+    l.info[a.nla] = v;
+  }
+}
+
 void decode_link(const nlmsghdr* nlh, plan::NetnsState& ns) {
   const auto* ifi = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(nlh));
   Attrs t = parse(nlh, sizeof(ifinfomsg));
@@ -464,6 +532,8 @@ void decode_link(const nlmsghdr* nlh, plan::NetnsState& ns) {
       if (d[IFLA_VLAN_ID]) l.vlan_id = mnl_attr_get_u16(d[IFLA_VLAN_ID]);
     } else if (l.kind == "macvlan") {
       if (d[IFLA_MACVLAN_MODE]) l.macvlan_mode = mnl_attr_get_u32(d[IFLA_MACVLAN_MODE]);
+    } else if (const topology::KindDesc* k = topology::kind_by_info(l.kind)) {
+      decode_info(*k, d, l);
     } else if (l.kind == "tun") {
       if (d[IFLA_TUN_TYPE]) l.tun_tap = mnl_attr_get_u8(d[IFLA_TUN_TYPE]) == IFF_TAP;
       if (d[IFLA_TUN_OWNER]) l.tun_owner = mnl_attr_get_u32(d[IFLA_TUN_OWNER]);

@@ -74,6 +74,8 @@ std::string Op::describe() const {
         add("peer " + spec.peer + (spec.peer_ns.empty() || spec.peer_ns == ns ? ""
                                                                               : " in netns " + spec.peer_ns));
       if (spec.kind == "vlan") add("id " + std::to_string(spec.vlan_id));
+      for (const auto& [attr, value] : spec.info)
+        add(std::string(attr->key) + " " + topology::info_text(*attr, value));
       if (spec.kind == "macvlan") add(std::string("mode ") + mode_name(spec.macvlan_mode));
       if (spec.kind == "tun") {
         if (spec.owner) add("owner " + principal(spec.owner_name, *spec.owner));
@@ -101,6 +103,8 @@ std::string Op::describe() const {
       if (default_pvid) add("default_pvid " + std::to_string(*default_pvid));
       if (stp) add(std::string("stp ") + (*stp ? "on" : "off"));
       if (macvlan_mode) add(std::string("mode ") + mode_name(*macvlan_mode));
+      for (const auto& [attr, value] : info)
+        add(std::string(attr->key) + " " + topology::info_text(*attr, value));
       s = "set " + object + " " + d;
       break;
     }

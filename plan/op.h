@@ -63,6 +63,9 @@ struct LinkSpec {
   std::string owner_name, group_name;  // as written, when a name: for people
   bool multi_queue = false;
   bool vnet_hdr = true;
+  // table-described kinds (topology/kind.h): their attributes; a kLink one is `parent`
+  const topology::KindDesc* desc = nullptr;
+  std::vector<std::pair<const topology::KindAttr*, topology::InfoValue>> info;
 };
 
 struct Op {
@@ -82,6 +85,8 @@ struct Op {
   std::optional<uint16_t> default_pvid;
   std::optional<bool> stp;
   std::optional<uint32_t> macvlan_mode;
+  const topology::KindDesc* desc = nullptr;  // with `info`: attributes of a described kind
+  std::vector<std::pair<const topology::KindAttr*, topology::InfoValue>> info;
   // kMark
   std::string alias;
   // kSetTap

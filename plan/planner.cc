@@ -92,6 +92,25 @@ std::string route_phrase(const RouteState& r) {
   return s + " metric " + std::to_string(effective_metric(r));
 }
 
+// Why `have` cannot become `want` in place: an attribute the kernel fixes at creation
+// differs (or the link it hangs on, `parent`); "" when none does.
+std::string fixed_attr_change(const KindLink& want, const LinkState& have, int parent) {
+  const KindDesc& k = *want.desc;
+  for (const KindAttr& a : k.attrs) {
+    if (a.type == KindAttr::Type::kLink && have.link != parent)
+      return std::string("the kernel cannot change a ") + k.word + "'s " + a.key;
+  }
+  for (const auto& [attr, value] : want.info()) {
+    if (attr->in_place) continue;
+    auto it = have.info.find(attr->nla);
+    if (it != have.info.end() && it->second == value) continue;
+    return std::string("the kernel cannot change a ") + k.word + "'s " + attr->key + " (" +
+           (it == have.info.end() ? std::string("none") : info_text(*attr, it->second)) + " -> " +
+           info_text(*attr, value) + ")";
+  }
+  return "";
+}
+
 enum class Action { kKeep, kCreate, kRecreate, kMove, kRefused };
 
 // One declared link, flattened: the attributes every kind shares, plus pointers to the
@@ -115,6 +134,7 @@ struct Want {
   const Tap* tap = nullptr;
   const Vlan* vlan = nullptr;
   const Macvlan* macvlan = nullptr;
+  const KindLink* kl = nullptr;  // a table-described kind
   size_t owner_want = 0;  // peers: index of their veth's Want
 
   // resolution
@@ -124,8 +144,8 @@ struct Want {
   std::string from_ns;             // kMove: where it is now
   bool adopt_mark = false;
   int ifindex = 0;     // final ifindex (existing or planned)
-  std::string parent_ns;  // vlan/macvlan: namespace of the parent link
-  int parent = 0;         // vlan/macvlan: parent ifindex (final)
+  std::string parent_ns;  // vlan/macvlan/kLink: namespace of the parent link
+  int parent = 0;         // vlan/macvlan/kLink: parent ifindex (final)
   LinkState predicted;    // the state the diff starts from
 };
 
@@ -320,7 +340,8 @@ void Planner::index_snapshot() {
 
 void Planner::collect_wants() {
   wants_.reserve(topo_.bridges.size() + 2 * topo_.veths.size() + topo_.links.size() +
-                 topo_.vlans.size() + topo_.macvlans.size() + topo_.taps.size());
+                 topo_.vlans.size() + topo_.macvlans.size() + topo_.taps.size() +
+                 topo_.kind_links.size());
   if (opt_.destroy) {
     for (const Link& l : topo_.links) {
       Want w;
@@ -405,6 +426,14 @@ void Planner::collect_wants() {
     w.object = "macvlan " + m.name + ns_suffix(w.ns);
     add_want(std::move(w));
   }
+  for (const KindLink& l : topo_.kind_links) {
+    Want w;
+    common(w, l);
+    w.kind = l.desc->info_kind;
+    w.kl = &l;
+    w.object = std::string(l.desc->word) + " " + l.name + ns_suffix(w.ns);
+    add_want(std::move(w));
+  }
   for (const Tap& t : topo_.taps) {
     Want w;
     common(w, t);
@@ -442,6 +471,8 @@ LinkState fresh_state(const Want& w, int ifindex) {
     }
   }
   if (w.macvlan) s.macvlan_mode = macvlan_mode_bits(w.macvlan->mode);
+  if (w.kl)
+    for (const auto& [attr, value] : w.kl->info()) s.info[attr->nla] = value;
   if (w.tap) {
     s.tun_tap = true;
     s.tun_owner = w.tap->owner;
@@ -472,8 +503,9 @@ void Planner::resolve_one(size_t i) {
     return;
   }
   // Parent of vlans and macvlans: resolved first (they come later in the list).
-  if (w.vlan || w.macvlan) {
-    const std::string& link = w.vlan ? w.vlan->link : w.macvlan->link;
+  std::string lower = w.kl ? w.kl->lower() : "";
+  if (w.vlan || w.macvlan || !lower.empty()) {
+    const std::string& link = w.vlan ? w.vlan->link : w.macvlan ? w.macvlan->link : lower;
     if (Want* p = find_parent(w, link)) {
       w.parent_ns = p->ns;
       w.parent = p->ifindex;
@@ -554,6 +586,9 @@ void Planner::resolve_one(size_t i) {
             w.action = Action::kRecreate;
             w.reason = "the kernel cannot change a macvlan's parent link";
           }
+        } else if (w.kl) {
+          w.reason = fixed_attr_change(*w.kl, *cur, w.parent);
+          if (!w.reason.empty()) w.action = Action::kRecreate;
         }
         if (w.action == Action::kRecreate && !marked(*cur)) {
           // Adopting converges attributes in place; recreating would delete a link (and
@@ -586,7 +621,8 @@ void Planner::resolve_one(size_t i) {
         if (find_want(ns, w.name)) continue;
         if (ns_state(w.ns).by_index(other->ifindex)) continue;  // index taken there
         if (w.vlan && (other->vlan_id != w.vlan->id)) continue;
-        if (w.vlan || w.macvlan) {
+        if (w.kl && !fixed_attr_change(*w.kl, *other, w.parent).empty()) continue;
+        if (w.vlan || w.macvlan || w.kl) {
           // the parent link must stay the same one
           if (other->link != w.parent) continue;
         }
@@ -659,8 +695,9 @@ void Planner::resolve_peer(size_t i) {
 
 void Planner::resolve() {
   for (size_t i = 0; i < wants_.size(); ++i) want_index_[wants_[i].ns][wants_[i].name] = i;
-  // Kinds in dependency order: bridges, veths (+peers), links, vlans, macvlans, taps. A
-  // vlan may sit on a macvlan or the other way round only in declaration order.
+  // Kinds in dependency order: bridges, veths (+peers), links, vlans, macvlans, the
+  // described kinds (kind.h), taps. A vlan may sit on a macvlan or the other way round
+  // only in declaration order.
   for (size_t i = 0; i < wants_.size(); ++i) {
     if (wants_[i].is_peer) resolve_peer(i);
     else resolve_one(i);
@@ -759,6 +796,12 @@ std::vector<Op> Planner::recreate_ops(const std::string& ns, const LinkState& l)
   c.spec.group = l.tun_group;
   c.spec.multi_queue = l.tun_multi_queue;
   c.spec.vnet_hdr = l.tun_vnet_hdr;
+  if ((c.spec.desc = kind_by_info(l.kind))) {
+    for (const KindAttr& a : c.spec.desc->attrs) {
+      auto it = l.info.find(a.nla);
+      if (it != l.info.end() && a.type != KindAttr::Type::kLink) c.spec.info.push_back({&a, it->second});
+    }
+  }
   const LinkState* peer = nullptr;
   std::string peer_ns = ns;
   if (l.kind == "veth") {
@@ -978,7 +1021,7 @@ void Planner::plan_creates() {
   // namespace the op runs in
   auto run_ns = [](const Want* w) {
     if (w->action == Action::kMove) return w->from_ns;
-    if (w->vlan || w->macvlan) return w->parent_ns;
+    if (w->vlan || w->macvlan || w->parent) return w->parent_ns;
     return w->ns;
   };
   std::stable_sort(creates.begin(), creates.end(), [&](const Want* a, const Want* b) {
@@ -1030,7 +1073,11 @@ void Planner::plan_creates() {
       s.peer_ifindex = p.ifindex;
       s.peer_mac = p.mac;
     }
-    if (w.vlan || w.macvlan) {
+    if (w.kl) {
+      s.desc = w.kl->desc;
+      s.info = w.kl->info();
+    }
+    if (w.vlan || w.macvlan || (w.kl && w.parent)) {
       s.parent = w.parent;
       if (w.ns != w.parent_ns) {
         s.has_dest = true;
@@ -1162,6 +1209,17 @@ void Planner::plan_diffs() {
         if (cur.stp != w.bridge->stp) {
           op.stp = w.bridge->stp;
           undo.stp = cur.stp;
+          any = true;
+        }
+      }
+      if (w.kl) {
+        for (const auto& [attr, value] : w.kl->info()) {
+          if (!attr->in_place) continue;
+          auto it = cur.info.find(attr->nla);
+          if (it != cur.info.end() && it->second == value) continue;
+          op.desc = undo.desc = w.kl->desc;
+          op.info.push_back({attr, value});
+          if (it != cur.info.end()) undo.info.push_back({attr, it->second});
           any = true;
         }
       }
@@ -1447,6 +1505,7 @@ std::vector<std::string> involved_netns(const Topology& want, const Snapshot* ha
   for (const Tap& t : want.taps) add(t.netns);
   for (const Vlan& v : want.vlans) add(v.netns);
   for (const Macvlan& m : want.macvlans) add(m.netns);
+  for (const KindLink& l : want.kind_links) add(l.netns);
   if (have)
     for (const std::string& ns : have->created_netns) add(ns);
   return out;

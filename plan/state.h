@@ -81,6 +81,9 @@ struct LinkState {
   bool tun_tap = false;  // IFF_TAP (not IFF_TUN)
   std::optional<uint32_t> tun_owner, tun_group;
   bool tun_multi_queue = false, tun_vnet_hdr = false, tun_persist = false;
+  // a table-described kind's attributes (topology/kind.h), by their IPv4/only attribute
+  // id; its kLink attribute is `link`
+  std::map<uint16_t, topology::InfoValue> info;
   // bridge VLAN entries (port or bridge itself); empty where the kernel has none
   std::vector<VlanEntry> vlans;
   std::vector<AddrState> addrs;

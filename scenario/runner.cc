@@ -60,6 +60,7 @@ std::vector<Iface> interfaces(const Topology& t) {
   for (const auto& v : t.vlans) add(v);
   for (const auto& tp : t.taps) add(tp);
   for (const auto& m : t.macvlans) add(m);
+  for (const auto& l : t.kind_links) add(l);
   for (const auto& v : t.veths) {
     add(v);
     out.push_back({v.peer_netns, v.peer, &v.peer_addresses});

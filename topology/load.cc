@@ -55,6 +55,7 @@ LoadResult load_string(const std::string& text, const std::string& file,
     sort_by_place(t.veths);
     sort_by_place(t.taps);
     sort_by_place(t.macvlans);
+    sort_by_place(t.kind_links);
     sort_by_place(t.switches);
     sort_by_place(t.guests);
     for (Switch& sw : t.switches) sort_by_place(sw.ports);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "topology/kind.h"
 
 namespace vnet::topology {
 
@@ -143,6 +144,36 @@ struct Macvlan : LinkCommon {
   MacvlanMode mode = MacvlanMode::kBridge;
 };
 
+// An attribute of a table-described kind as the kernel carries it (kLink aside).
+struct InfoValue {
+  uint64_t number = 0;
+  IpAddress ip;
+  bool operator==(const InfoValue&) const = default;
+};
+// "100", "192.0.2.1", "on", "802.3ad": for plans and messages.
+std::string info_text(const KindAttr& attr, const InfoValue& v);
+
+// One attribute of a table-described kind (kind.h), in the kind's attribute order.
+struct AttrValue {
+  bool set = false;     // written, or the attribute's fallback applies
+  bool written = false;
+  uint64_t number = 0;  // integers, booleans, enums
+  IpAddress ip;         // kIp
+  std::string text;     // kLink: the link's name; kEnum: the name
+  SourceLoc loc;        // of the value
+};
+
+// A link of a kind described by a table ([vxlans.X], [dummies.X], ...).
+struct KindLink : LinkCommon {
+  const KindDesc* desc = nullptr;
+  std::vector<AttrValue> attrs;  // one per desc->attrs
+  const AttrValue* attr(const char* key) const;  // nullptr when the kind has no such key
+  // The attributes the kernel is told (set, kLink aside), as it carries them.
+  std::vector<std::pair<const KindAttr*, InfoValue>> info() const;
+  // The link it is attached to (a kLink attribute), "" when none.
+  std::string lower() const;
+};
+
 // [switches.NAME.ports.PORT]
 struct SwitchPort {
   enum class Kind { kTap, kStream, kDgram, kPacket, kVdePort };
@@ -262,6 +293,7 @@ struct Topology {
   std::vector<Veth> veths;
   std::vector<Tap> taps;
   std::vector<Macvlan> macvlans;
+  std::vector<KindLink> kind_links;  // every table-described kind, in declaration order
   std::vector<Switch> switches;
   std::vector<Guest> guests;
   std::optional<Scenario> scenario;

@@ -378,6 +378,61 @@ void read_taps(const toml::node& n, Diagnostics& d, Topology& t) {
   });
 }
 
+// [TABLE.NAME] of a table-described kind: the shared link keys, then each attribute of
+// the kind's table by its type.
+void read_kind_links(const KindDesc& k, const toml::node& n, Diagnostics& d, Topology& t) {
+  each_object(n, k.table, d, true, [&](const std::string& name, SourceLoc at, TableReader& r) {
+    KindLink l;
+    l.name = name;
+    l.loc = at;
+    l.desc = &k;
+    read_common(r, l, k.port);
+    for (const KindAttr& a : k.attrs) {
+      AttrValue v;
+      v.loc = r.loc_of(a.key);
+      using T = KindAttr::Type;
+      switch (a.type) {
+        case T::kU8:
+        case T::kU16:
+        case T::kU32:
+        case T::kPort:
+          if (auto x = r.integer(a.key, a.lo, a.hi, a.key)) v.number = static_cast<uint64_t>(*x), v.written = true;
+          break;
+        case T::kBool:
+          if (auto x = r.boolean(a.key)) v.number = *x ? 1 : 0, v.written = true;
+          break;
+        case T::kEnum:
+          if (auto x = r.string(a.key)) {
+            std::string list;
+            for (const auto& [text, number] : a.names) {
+              list += (list.empty() ? "" : ", ") + std::string(text);
+              if (*x == text) v.number = number, v.text = *x, v.written = true;
+            }
+            if (!v.written)
+              r.error(v.loc, std::string(k.word) + " " + a.key + " '" + *x + "' is not one of " + list);
+          }
+          break;
+        case T::kIp:
+          if (auto ip = read_ip(r, a.key)) v.ip = *ip, v.written = true;
+          break;
+        case T::kLink:
+          if (auto x = r.string(a.key)) v.text = *x, v.written = true;
+          break;
+      }
+      if (v.written) {
+        v.set = true;
+      } else if (a.fallback && !r.has(a.key)) {
+        v.set = true;
+        v.number = *a.fallback;
+      }
+      l.attrs.push_back(std::move(v));
+    }
+    for (const KindAttr& a : k.attrs)
+      if (a.required) r.required(a.key);
+    t.kind_links.push_back(std::move(l));
+  });
+}
+
 void read_macvlans(const toml::node& n, Diagnostics& d, Topology& t) {
   each_object(n, "macvlans", d, true, [&](const std::string& name, SourceLoc at,
                                           TableReader& r) {
@@ -783,26 +838,30 @@ void read_document(const toml::table& root, Diagnostics& d, const LoadOptions& o
       {"switches", read_switches}, {"guests", read_guests}};
   for (auto& [key, reader] : kinds)
     if (const toml::node* n = top.get(key)) reader(*n, d, t);
+  for (const KindDesc* k : topology::kinds())
+    if (const toml::node* n = top.get(k->table)) read_kind_links(*k, *n, d, t);
   if (options.allow_scenario) {
     if (const toml::node* n = top.get("scenario")) read_scenario(*n, d, t);
     if (const toml::node* n = top.get("checks")) read_checks(*n, d, t);
   }
   // Unknown top-level names are tables the user meant as a kind: say which kinds exist.
+  std::vector<std::string> names = {"host", "netns", "bridges", "links", "vlans",
+                                    "veths", "taps", "macvlans"};
+  for (const KindDesc* k : topology::kinds()) names.push_back(k->table);
+  names.insert(names.end(), {"switches", "guests"});
+  if (options.allow_scenario) names.insert(names.end(), {"scenario", "checks"});
   for (auto&& [k, v] : root) {
     std::string key(k.str());
-    if (top.has(key) && (key == "host" || key == "netns" || key == "bridges" ||
-                         key == "links" || key == "vlans" || key == "veths" || key == "taps" ||
-                         key == "macvlans" || key == "switches" || key == "guests" ||
-                         (options.allow_scenario && (key == "scenario" || key == "checks"))))
-      continue;
-    std::vector<std::string> names = {"host", "netns", "bridges", "links",    "vlans",
-                                      "veths", "taps", "macvlans", "switches", "guests"};
-    if (options.allow_scenario) names.insert(names.end(), {"scenario", "checks"});
+    if (top.has(key) && std::find(names.begin(), names.end(), key) != names.end()) continue;
     std::string msg = "unknown table '" + key + "'";
     std::string near = did_you_mean(key, names);
-    if (!near.empty()) msg += "; did you mean '" + near + "'?";
-    else msg += " (known: host, netns, bridges, links, vlans, veths, taps, macvlans, switches, guests" +
-                std::string(options.allow_scenario ? ", scenario, checks)" : ")");
+    if (!near.empty()) {
+      msg += "; did you mean '" + near + "'?";
+    } else {
+      std::string list;
+      for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
+      msg += " (known: " + list + ")";
+    }
     d.error(d.loc(k.source()), msg);
   }
 }

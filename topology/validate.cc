@@ -75,6 +75,7 @@ class Validator {
     }
     for (const Tap& tp : t_.taps) add_name(tp.netns, tp.name, {"tap", &tp, tp.derived_from, tp.loc});
     for (const Macvlan& m : t_.macvlans) add_name(m.netns, m.name, {"macvlan", &m, "", m.loc});
+    for (const KindLink& l : t_.kind_links) add_name(l.netns, l.name, {l.desc->word, &l, "", l.loc});
   }
 
   std::string declared_bridges(const std::string& ns) const {
@@ -108,6 +109,7 @@ class Validator {
     for (const Vlan& v : t_.vlans) check_port(v);
     for (const Veth& v : t_.veths) check_port(v);
     for (const Tap& tp : t_.taps) check_port(tp);
+    for (const KindLink& l : t_.kind_links) check_port(l);
   }
 
   // A vlan's or macvlan's parent: declared in the object's namespace or in the target.
@@ -137,6 +139,13 @@ class Validator {
                             it->second->loc.str());
     }
     for (const Macvlan& m : t_.macvlans) check_parent(m, m.link, "macvlan");
+    for (const KindLink& l : t_.kind_links) {
+      check_parent(l, l.lower(), l.desc->word);
+      if (!l.desc->check) continue;
+      KindCheck c;
+      l.desc->check(l, c);
+      for (auto& [at, what] : c.errors) d_.error(at, std::move(what));
+    }
   }
 
   void check_address_list(const std::string& owner, const std::string& ns,
@@ -200,6 +209,7 @@ class Validator {
     }
     for (const Tap& tp : t_.taps) common(tp);
     for (const Macvlan& m : t_.macvlans) common(m);
+    for (const KindLink& l : t_.kind_links) common(l);
     for (const Addressed& a : all)
       check_address_list(a.owner, a.ns, *a.addresses, a.gateway, a.gateway_loc, a.mtu);
     // Routes once every address and gateway is known: they take route keys too.
@@ -348,6 +358,7 @@ class Validator {
     }
     for (const Tap& tp : t_.taps) common(tp);
     for (const Macvlan& m : t_.macvlans) common(m);
+    for (const KindLink& l : t_.kind_links) common(l);
     for (const Guest& g : t_.guests) note_netns(g.netns, g.loc);
   }
 

@@ -1,0 +1,73 @@
+// Link kinds described as data. A kind is a table of its own attributes — the host.toml
+// key, how the kernel carries it in IFLA_INFO_DATA, whether it changes in place — and
+// every layer works from that table: the parser reads and range-checks the keys, the
+// planner diffs them (recreating where the kernel cannot change one), the codec encodes
+// and decodes them, the renderers name them. A new kind is one file in topology/kinds/
+// and one line in kinds.cc (see docs/architecture.md, "Adding a link kind").
+//
+// The first kinds (bridge, veth, tap, vlan, macvlan) predate this table and keep their own
+// structs in model.h; they move onto it one at a time.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/error.h"
+
+namespace vnet::topology {
+
+struct KindLink;  // model.h
+
+struct KindAttr {
+  enum class Type {
+    kU8,     // integer, one byte
+    kU16,    // integer, host order
+    kU32,    // integer, host order
+    kPort,   // integer 1..65535, network order (be16)
+    kBool,   // true/false as a u8
+    kEnum,   // a name from `names`, sent as its number (u8 or u32: `enum_bytes`)
+    kIp,     // an address: `nla` for IPv4, `nla6` for IPv6
+    kLink,   // the name of another link (in the object's namespace or the target),
+             // sent as its ifindex (u32); the kernel deletes this link with it
+  };
+  const char* key;  // host.toml key
+  Type type;
+  uint16_t nla;       // attribute in IFLA_INFO_DATA
+  uint16_t nla6 = 0;  // kIp: the IPv6 attribute
+  int64_t lo = 0, hi = 0;             // integers: accepted range
+  std::optional<uint64_t> fallback;   // sent on create when unwritten ("default" in docs)
+  std::vector<std::pair<const char*, uint32_t>> names;  // kEnum
+  uint8_t enum_bytes = 1;
+  bool in_place = false;  // the kernel changes it on an existing link (else: recreate)
+  bool required = false;
+  const char* networkd = "";  // the .netdev key that carries it, for render
+};
+
+// Reports what the table alone cannot check: relations between a kind's own keys.
+struct KindCheck {
+  std::vector<std::pair<SourceLoc, std::string>> errors;
+  void error(const SourceLoc& at, std::string what) { errors.emplace_back(at, std::move(what)); }
+};
+
+struct KindDesc {
+  const char* table;      // "vxlans": [vxlans.NAME]
+  const char* word;       // "vxlan": in messages and plans
+  const char* info_kind;  // IFLA_INFO_KIND
+  std::vector<KindAttr> attrs;
+  bool port = true;       // may be a bridge port (bridge, pvid, tagged)
+  void (*check)(const KindLink&, KindCheck&) = nullptr;
+  const char* networkd_kind = "";  // .netdev [NetDev] Kind=
+  const char* networkd_section = "";  // .netdev section of the attributes ("VXLAN")
+
+  int index_of(const char* key) const;  // position in attrs, -1 if none
+};
+
+// Every kind described by a table, in dependency order (a kind may reference links of
+// the kinds before it and of the older kinds).
+const std::vector<const KindDesc*>& kinds();
+const KindDesc* kind_by_info(const std::string& info_kind);
+
+}  // namespace vnet::topology

@@ -1,0 +1,62 @@
+// The table of table-described link kinds (kind.h). Adding a kind: its file here, and one
+// line below.
+#include <cstring>
+
+#include "topology/model.h"
+
+namespace vnet::topology {
+
+const KindDesc& dummy_kind();
+const KindDesc& vxlan_kind();
+
+const std::vector<const KindDesc*>& kinds() {
+  static const std::vector<const KindDesc*> all = {&dummy_kind(), &vxlan_kind()};
+  return all;
+}
+
+const KindDesc* kind_by_info(const std::string& info_kind) {
+  for (const KindDesc* k : kinds())
+    if (info_kind == k->info_kind) return k;
+  return nullptr;
+}
+
+int KindDesc::index_of(const char* key) const {
+  for (size_t i = 0; i < attrs.size(); ++i)
+    if (std::strcmp(attrs[i].key, key) == 0) return static_cast<int>(i);
+  return -1;
+}
+
+const AttrValue* KindLink::attr(const char* key) const {
+  int i = desc ? desc->index_of(key) : -1;
+  return i < 0 || static_cast<size_t>(i) >= attrs.size() ? nullptr : &attrs[i];
+}
+
+std::vector<std::pair<const KindAttr*, InfoValue>> KindLink::info() const {
+  std::vector<std::pair<const KindAttr*, InfoValue>> out;
+  for (size_t i = 0; desc && i < desc->attrs.size() && i < attrs.size(); ++i) {
+    const KindAttr& a = desc->attrs[i];
+    if (!attrs[i].set || a.type == KindAttr::Type::kLink) continue;
+    out.push_back({&a, InfoValue{attrs[i].number, attrs[i].ip}});
+  }
+  return out;
+}
+
+std::string info_text(const KindAttr& attr, const InfoValue& v) {
+  switch (attr.type) {
+    case KindAttr::Type::kBool: return v.number ? "on" : "off";
+    case KindAttr::Type::kIp: return v.ip.str();
+    case KindAttr::Type::kEnum:
+      for (const auto& [name, number] : attr.names)
+        if (number == v.number) return name;
+      return std::to_string(v.number);
+    default: return std::to_string(v.number);
+  }
+}
+
+std::string KindLink::lower() const {
+  for (size_t i = 0; desc && i < desc->attrs.size() && i < attrs.size(); ++i)
+    if (desc->attrs[i].type == KindAttr::Type::kLink && attrs[i].set) return attrs[i].text;
+  return "";
+}
+
+}  // namespace vnet::topology
