@@ -797,9 +797,11 @@ std::vector<Op> Planner::recreate_ops(const std::string& ns, const LinkState& l)
   c.spec.multi_queue = l.tun_multi_queue;
   c.spec.vnet_hdr = l.tun_vnet_hdr;
   if ((c.spec.desc = kind_by_info(l.kind))) {
+    std::set<uint16_t> sent;  // keys that share an attribute (remote, group) go once
     for (const KindAttr& a : c.spec.desc->attrs) {
       auto it = l.info.find(a.nla);
-      if (it != l.info.end() && a.type != KindAttr::Type::kLink) c.spec.info.push_back({&a, it->second});
+      if (it == l.info.end() || a.type == KindAttr::Type::kLink || !sent.insert(a.nla).second) continue;
+      c.spec.info.push_back({&a, it->second});
     }
   }
   const LinkState* peer = nullptr;

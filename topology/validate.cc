@@ -113,7 +113,8 @@ class Validator {
   }
 
   // A vlan's or macvlan's parent: declared in the object's namespace or in the target.
-  void check_parent(const LinkCommon& l, const std::string& parent, const std::string& kind) {
+  void check_parent(const LinkCommon& l, const std::string& parent, const std::string& kind,
+                    const SourceLoc& at = {}) {
     if (parent.empty()) return;
     for (const std::string& ns : {l.netns, std::string()}) {
       if (names_.count({ns, parent})) return;
@@ -122,7 +123,7 @@ class Validator {
     for (auto& [key, n] : names_)
       if ((key.first == l.netns || key.first.empty()) && key.second != l.name)
         known += (known.empty() ? "" : ", ") + key.second;
-    d_.error(l.loc, kind + " '" + l.name + "': link '" + parent + "' is not declared" +
+    d_.error(at.known() ? at : l.loc, kind + " '" + l.name + "': link '" + parent + "' is not declared" +
                         (known.empty() ? "" : "; declared links: " + known) +
                         " (an existing NIC goes under [links." + parent + "])");
   }
@@ -140,7 +141,9 @@ class Validator {
     }
     for (const Macvlan& m : t_.macvlans) check_parent(m, m.link, "macvlan");
     for (const KindLink& l : t_.kind_links) {
-      check_parent(l, l.lower(), l.desc->word);
+      for (size_t i = 0; i < l.desc->attrs.size(); ++i)
+        if (l.desc->attrs[i].type == KindAttr::Type::kLink && l.attrs[i].set)
+          check_parent(l, l.attrs[i].text, l.desc->word, l.attrs[i].loc);
       if (!l.desc->check) continue;
       KindCheck c;
       l.desc->check(l, c);

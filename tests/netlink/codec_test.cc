@@ -133,6 +133,31 @@ std::map<std::string, Op> golden_ops() {
   dg.ifindex = 5;
   dg.delete_group = 0x766e6574;
   m["delete_link_grouped"] = dg;  // joins the group; one RTM_DELLINK of the group follows
+  // a described kind: every attribute type on the wire (u32, IPv4, be16 port, bool, link)
+  Op vx;
+  vx.kind = OpKind::kCreateLink;
+  vx.ifindex = 0x66;
+  vx.spec.kind = "vxlan";
+  vx.spec.name = "vx0";
+  vx.spec.parent = 5;
+  vx.spec.desc = topology::kind_by_info("vxlan");
+  for (const topology::KindAttr& a : vx.spec.desc->attrs) {
+    topology::InfoValue v;
+    if (std::string(a.key) == "vni") v.number = 100;
+    else if (std::string(a.key) == "local") v.ip = ip4(192, 0, 2, 1);
+    else if (std::string(a.key) == "remote") v.ip = ip4(192, 0, 2, 2);
+    else if (std::string(a.key) == "dstport") v.number = 4789;
+    else if (std::string(a.key) == "learning") v.number = 0;
+    else continue;
+    vx.spec.info.push_back({&a, v});
+  }
+  m["create_vxlan"] = vx;
+  Op vs;
+  vs.kind = OpKind::kSetLink;
+  vs.ifindex = 0x66;
+  vs.desc = vx.spec.desc;
+  vs.info = {{&vx.spec.desc->attrs[vx.spec.desc->index_of("learning")], topology::InfoValue{1, {}}}};
+  m["set_vxlan_learning"] = vs;
   Op mo;
   mo.kind = OpKind::kMoveLink;
   mo.ifindex = 5;

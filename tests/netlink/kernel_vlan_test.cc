@@ -187,6 +187,42 @@ TEST_F(KernelVlan, DestroyReleasesTheUplinkAndRemovesTheRest) {
   EXPECT_EQ(state(), before);
 }
 
+// The kinds this host kernel lacks (dummy; vxlan it has) as VLAN-aware bridge ports, with
+// an address and a route; every failed step of adding them leaves the bridge as it was.
+TEST_F(KernelVlan, DummiesAndAVxlanTrunkArePortsAndEveryFailedStepRestoresTheBridge) {
+  std::string file = std::string(kVilla) + R"(
+[dummies.svc0]
+addresses = ["192.0.2.10/32"]
+routes = [{ to = "198.51.100.0/24" }]
+
+[dummies.d-port]
+bridge = "br0"
+pvid = 40
+
+[vxlans.vx40]
+vni = 40
+local = "10.1.40.2"
+remote = "10.1.40.254"
+bridge = "br0"
+tagged = [10, 40]
+)";
+  ASSERT_TRUE(apply(kVilla));
+  fail_every_step(file, lib_state(), 8);
+  auto r = apply(file);
+  ASSERT_TRUE(r) << r.error().str();
+  auto svc = link("", "svc0");
+  ASSERT_FALSE(svc.is_null());
+  EXPECT_EQ(svc["linkinfo"]["info_kind"], "dummy");
+  EXPECT_THAT(addrs("", "svc0"), ElementsAre("192.0.2.10/32"));
+  EXPECT_THAT(routes("", "-4"), ::testing::Contains("198.51.100.0/24 dev svc0 proto 118 scope link "));
+  EXPECT_EQ(vlans_of("d-port"), nlohmann::json::parse(R"([{"vlan":40,"flags":["PVID","Egress Untagged"]}])"));
+  EXPECT_EQ(vlans_of("vx40"), nlohmann::json::parse(R"([{"vlan":10},{"vlan":40}])"));
+  EXPECT_FALSE(apply(file)->changed());
+  ASSERT_TRUE(destroy(file));
+  EXPECT_TRUE(link("", "svc0").is_null());
+  EXPECT_TRUE(link("", "vx40").is_null());
+}
+
 TEST_F(KernelVlan, FailingEveryStepRestoresTheVlanState) {
   fail_every_step(kVilla, lib_state(), 0);
 }

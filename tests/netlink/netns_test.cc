@@ -525,6 +525,56 @@ TEST_F(NetnsTest, ARouteSomeoneElseHoldsIsRefusedAndARolledBackApplyPutsRoutesBa
   EXPECT_EQ(state(), before);
 }
 
+// One "host" of the two below: an uplink it does not own, a bridge, a vxlan port on the
+// uplink and a container namespace on the bridge.
+std::string vxlan_host(const std::string& name, const std::string& uplink, const std::string& local,
+                       const std::string& remote, int vni, const std::string& container_addr) {
+  return "[host]\nname = \"" + name + "\"\n[links." + uplink + "]\n[bridges.br0]\n" +
+         "[vxlans.vx0]\nvni = " + std::to_string(vni) + "\nlocal = \"" + local +
+         "\"\nremote = \"" + remote + "\"\ndev = \"" + uplink + "\"\nbridge = \"br0\"\n" +
+         "[veths.vb-c]\npeer = \"eth0\"\nbridge = \"br0\"\npeer_netns = \"c\"\n" +
+         "peer_addresses = [\"" + container_addr + "\"]\n";
+}
+
+TEST_F(NetnsTest, VxlanJoinsContainersOnTwoHostsAndAnotherVniDoesNot) {
+  auto status = [](const std::string& cmd) {
+    int rc = -1;
+    sh(cmd, &rc);
+    return rc;
+  };
+  // host A is this test's target; host B a second namespace; a veth is their underlay
+  std::string b = id_ + "-hb";
+  ASSERT_TRUE(netlink::create_netns(b));
+  ASSERT_EQ(status("ip -n " + target_ + " link add ul1 type veth peer name ul2 netns " + b +
+               " && ip -n " + target_ + " addr add 10.77.0.1/24 dev ul1 && ip -n " + target_ +
+               " link set ul1 up && ip -n " + b + " addr add 10.77.0.2/24 dev ul2 && ip -n " + b +
+               " link set ul2 up"),
+            0);
+  netlink::EngineOptions ob = opts();
+  ob.target_netns = b;
+  ob.netns_prefix = prefix() + "b-";
+  auto host_b = [&](int vni) {
+    return load(vxlan_host("vxb", "ul2", "10.77.0.2", "10.77.0.1", vni, "10.88.0.2/24"));
+  };
+  auto a = apply(vxlan_host("vxa", "ul1", "10.77.0.1", "10.77.0.2", 100, "10.88.0.1/24"));
+  ASSERT_TRUE(a) << a.error().str();
+  auto rb = netlink::apply(host_b(100), ob);
+  ASSERT_TRUE(rb) << rb.error().str();
+  auto vx = link("", "vx0");
+  EXPECT_EQ(vx["linkinfo"]["info_data"]["id"], 100);
+  EXPECT_EQ(vx["linkinfo"]["info_data"]["port"], 4789);
+  EXPECT_EQ(vx["master"], "br0");
+  std::string ping = "ip netns exec " + kname("c") + " ping -c 2 -i 0.2 -W 2 -q 10.88.0.2 >/dev/null";
+  EXPECT_EQ(status(ping), 0) << "containers on one VNI across the underlay";
+  EXPECT_FALSE(netlink::apply(host_b(100), ob)->changed());
+  // host B moves to VNI 101: the kernel cannot change a VNI, so vnet recreates the vxlan
+  rb = netlink::apply(host_b(101), ob);
+  ASSERT_TRUE(rb) << rb.error().str();
+  EXPECT_EQ(status("ip -n " + b + " -d link show vx0 | grep -q 'vxlan id 101'"), 0);
+  EXPECT_NE(status(ping), 0) << "another VNI is another segment";
+  ASSERT_TRUE(netlink::destroy(host_b(101), ob));
+}
+
 TEST_F(NetnsTest, TapMtuAndMacAreAppliedAndOneAboveTheMaximumIsRolledBack) {
   const char* file = "[host]\nname = \"t1\"\n[taps.t0]\nmtu = 9000\nmac = \"02:00:00:00:00:42\"\n";
   auto r = apply(file);

@@ -1,5 +1,6 @@
 // Planner unit tests: desired topology + synthetic kernel state -> the exact ordered plan.
 // No root, no kernel. Each test reads as want / have / plan.
+#include <linux/if_link.h>
 #include <sys/socket.h>
 
 #include <gmock/gmock.h>
@@ -8,11 +9,13 @@
 #include <algorithm>
 
 #include "plan/format.h"
+#include "topology/load.h"
 #include "tests/plan/builders.h"
 
 namespace vnet::testing {
 namespace {
 
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -419,6 +422,91 @@ TEST(Plan, RoutesThroughADeletedLinkComeBackWithItsUndo) {
   for (const Op& u : del->undo) undo.push_back(u.describe());
   EXPECT_THAT(undo, ::testing::Contains(HasSubstr("add route 10.2.0.0/16 via 10.0.0.1 metric 100")));
   EXPECT_THAT(undo, ::testing::Contains(HasSubstr("add default route via 10.0.0.1")));
+}
+
+// ---------------------------------------------------------------- described kinds
+
+World world_from(const std::string& toml) {
+  World w;
+  auto t = topology::load_string("[host]\nname = \"h\"\n" + toml, "host.toml");
+  EXPECT_TRUE(t) << (t ? "" : topology::format_diagnostics(t.error(), toml));
+  if (t) w.topo = *t;
+  return w;
+}
+
+const char* kVxlan = R"([links.u0]
+[vxlans.vx0]
+vni = 100
+remote = "192.0.2.2"
+dev = "u0"
+learning = false
+[dummies.d0]
+addresses = ["192.0.2.10/32"]
+)";
+
+TEST(Plan, CreatesADescribedKindWithItsAttributesOnItsLowerLink) {
+  World w = world_from(kVxlan);
+  w.have("", 3, "u0", "veth", false);
+  Plan p = w.plan();
+  EXPECT_THAT(World::lines(p),
+              ElementsAre("create vxlan vx0 (vni 100, remote 192.0.2.2, dstport 4789, learning off)",
+                          "create dummy d0", "add address 192.0.2.10/32 to dummy d0",
+                          "set vxlan vx0 up", "set dummy d0 up"));
+  ASSERT_NE(p.ops[0].spec.desc, nullptr);
+  EXPECT_EQ(p.ops[0].spec.parent, 3);
+  EXPECT_EQ(p.ops[0].spec.info.size(), 4u);
+}
+
+// The kernel as the plan above leaves it: vx0 on u0 with its attributes, d0 addressed.
+World vxlan_synced() {
+  World w = world_from(kVxlan);
+  w.have("", 3, "u0", "veth", false);
+  LinkState& vx = w.have("", 4, "vx0", "vxlan");
+  vx.link = 3;
+  vx.info[IFLA_VXLAN_ID].number = 100;
+  vx.info[IFLA_VXLAN_GROUP].ip = ip4(192, 0, 2, 2);
+  vx.info[IFLA_VXLAN_PORT].number = 4789;
+  vx.info[IFLA_VXLAN_LEARNING].number = 0;
+  LinkState& d = w.have("", 5, "d0", "dummy");
+  d.addrs = {addr4(192, 0, 2, 10, 32)};
+  return w;
+}
+
+TEST(Plan, ADescribedKindInSyncNeedsNothing) {
+  EXPECT_THAT(World::lines(vxlan_synced().plan()), IsEmpty());
+}
+
+TEST(Plan, ADescribedKindChangesInPlaceWhatTheKernelChangesAndRecreatesForTheRest) {
+  World w = vxlan_synced();
+  w.topo.kind_links[0].attrs[w.topo.kind_links[0].desc->index_of("learning")].number = 1;
+  Plan p = w.plan();
+  EXPECT_THAT(World::lines(p), ElementsAre("set vxlan vx0 learning on"));
+  ASSERT_EQ(p.ops[0].undo.size(), 1u);
+  EXPECT_EQ(p.ops[0].undo[0].describe(), "set vxlan vx0 learning off");
+
+  w = vxlan_synced();
+  w.topo.kind_links[0].attrs[w.topo.kind_links[0].desc->index_of("vni")].number = 200;
+  EXPECT_THAT(World::lines(w.plan()),
+              Contains(HasSubstr("delete vxlan vx0 (recreate: the kernel cannot change a vxlan's "
+                                 "vni (100 -> 200))")));
+  w = vxlan_synced();
+  w.snap.netns[""].links[4].link = 7;  // on another lower link
+  EXPECT_THAT(World::lines(w.plan()),
+              Contains(HasSubstr("recreate: the kernel cannot change a vxlan's dev")));
+}
+
+TEST(Plan, ADeletedDescribedKindComesBackWithItsAttributesInTheUndo) {
+  World w = vxlan_synced();
+  w.topo.kind_links.clear();
+  Plan p = w.plan();
+  const Op* del = nullptr;
+  for (const Op& op : p.ops)
+    if (op.kind == OpKind::kDeleteLink && op.ifname == "vx0") del = &op;
+  ASSERT_NE(del, nullptr);
+  ASSERT_FALSE(del->undo.empty());
+  EXPECT_THAT(del->undo[0].describe(),
+              HasSubstr("create vxlan vx0 (vni 100, remote 192.0.2.2, dstport 4789, learning off, "));
+  EXPECT_EQ(del->undo[0].spec.parent, 3);
 }
 
 TEST(Plan, BringsDownLinkBackUp) {

@@ -27,7 +27,7 @@ void check_vxlan(const KindLink& l, KindCheck& c) {
     c.error(remote->loc, "remote " + remote->ip.str() + " is a multicast address; write it as 'group'");
   if (group->set && !multicast(group->ip))
     c.error(group->loc, "group " + group->ip.str() + " is not a multicast address; a unicast peer is 'remote'");
-  if (group->set && !dev->set)
+  if (group->set && multicast(group->ip) && !dev->set)
     c.error(group->loc, "vxlan '" + l.name + "' joins group " + group->ip.str() +
                             " and needs 'dev', the link to join it on (the kernel refuses "
                             "a multicast group without one)");
