@@ -127,6 +127,7 @@ struct Want {
   const std::vector<Route>* routes = nullptr;
   LinkLocal link_local = LinkLocal::kIpv6;
   const BridgePort* port = nullptr;
+  std::string member_of;  // [links]: the bond it is a member of
   bool adopt = false;
   SourceLoc loc;
   const Bridge* bridge = nullptr;
@@ -351,6 +352,7 @@ void Planner::collect_wants() {
       w.name = l.name;
       w.object = "link " + l.name + ns_suffix(w.ns);
       w.port = l.port ? &*l.port : nullptr;
+      w.member_of = l.member_of;
       w.loc = l.loc;
       add_want(std::move(w));
     }
@@ -407,6 +409,7 @@ void Planner::collect_wants() {
     common(w, l);
     w.kind = "";
     w.existing = true;
+    w.member_of = l.member_of;
     w.object = "link " + l.name + ns_suffix(w.ns);
     add_want(std::move(w));
   }
@@ -872,9 +875,20 @@ std::vector<Op> Planner::recreate_ops(const std::string& ns, const LinkState& l)
   if (peer) restore(peer_ns, *peer);
   // A bridge's ports that outlive it (the kernel released them) join it again, with the
   // VLANs they had.
-  if (l.kind == "bridge")
+  if (l.kind == "bridge" || l.kind == "bond")
     for (const auto& [idx, p] : ns_state(ns).links) {
       if (p.master != l.ifindex || deleted_.count({ns, idx})) continue;
+      if (l.kind == "bond") {
+        // released slaves are down (the driver closes them): enslave as the driver wants
+        Op o;
+        o.kind = OpKind::kSetUp;
+        o.up = false;
+        o.ns = ns;
+        o.ifindex = idx;
+        o.ifname = p.name;
+        o.object = kind_word(p.kind) + " " + p.name + ns_suffix(ns);
+        ops.push_back(o);
+      }
       Op o;
       o.kind = OpKind::kSetMaster;
       o.ns = ns;
@@ -1162,6 +1176,13 @@ void Planner::plan_diffs() {
         undo_master(op, w.ns, cur);
         emit(kPhMaster, std::move(op));
       }
+      // a bond member: the driver closes it when its bond goes; it was up, so up again
+      if (!w.member_of.empty() && cur.master && deleted_.count({w.ns, cur.master}) && cur.up) {
+        Op op;
+        op.kind = OpKind::kSetUp;
+        op.up = true;
+        emit(kPhUp, std::move(op));
+      }
       continue;
     }
 
@@ -1259,7 +1280,32 @@ void Planner::plan_diffs() {
 
     // master
     const Want* bridge = nullptr;
-    if (w.port) {
+    if (!w.member_of.empty()) {
+      const Want* bond = find_want(w.ns, w.member_of);
+      if (!bond || bond->action == Action::kRefused) continue;
+      if (cur.master != bond->ifindex) {
+        // the bonding driver refuses an up slave, and brings it up itself once enslaved
+        // (down and master in one request leave it down since 6.1)
+        if (cur.up) {
+          Op down;
+          down.kind = OpKind::kSetUp;
+          down.up = false;
+          Op up;
+          up.kind = OpKind::kSetUp;
+          up.up = true;
+          down.undo.push_back(up);
+          emit(kPhMaster, std::move(down));
+        }
+        Op op;
+        op.kind = OpKind::kSetMaster;
+        op.master = bond->ifindex;
+        op.master_name = bond->name;
+        undo_master(op, w.ns, cur);
+        emit(kPhMaster, std::move(op));
+        cur.master = bond->ifindex;
+        cur.up = true;
+      }
+    } else if (w.port) {
       bridge = find_want(w.ns, w.port->bridge);
       if (!bridge || !bridge->bridge) {
         refuse(w, "bridge '" + w.port->bridge + "' is not declared" +

@@ -1,6 +1,9 @@
 // Guests -> the links they imply (design.md "Derived names"): a qemu NIC on a bridge gets
 // tap vm-<guest>-<index>; an nspawn NIC gets veth vb-<guest>[-<index>] with its peer
 // (host0, host1, ...) in namespace vnet-<guest>; a NIC on a switch gets a switch port.
+#include <algorithm>
+#include <map>
+
 #include "topology/parse.h"
 
 namespace vnet::topology::detail {
@@ -91,6 +94,43 @@ void expand_guests(Diagnostics& d, Topology& t) {
       if (nic.kind == GuestNic::Kind::kBridge) v.port = port_for(nic);
       else add_switch_port(t, g, nic, SwitchPort::Kind::kPacket, nic.host_name, nic.host_name);
       t.veths.push_back(std::move(v));
+    }
+  }
+}
+
+// A bond's members are existing links ([links]): each becomes a [links] entry (or
+// marks the one declared) with `member_of`, so the planner enslaves it like any port.
+void expand_members(Diagnostics& d, Topology& t) {
+  std::map<std::string, std::string> taken;  // member -> its bond
+  for (const KindLink& k : t.kind_links) {
+    for (const auto& [name, at] : k.members) {
+      if (!k.netns.empty()) {
+        d.error(at, std::string(k.desc->word) + " '" + k.name + "' takes members, existing links of the " +
+                        "target namespace ([links]), so it lives there too; drop its netns");
+        break;
+      }
+      auto [it, fresh] = taken.try_emplace(name, k.name);
+      if (!fresh) {
+        d.error(at, "'" + name + "' is already a member of " + k.desc->word + " '" + it->second + "'");
+        continue;
+      }
+      auto declared = std::find_if(t.links.begin(), t.links.end(),
+                                   [&](const Link& l) { return l.name == name; });
+      if (declared != t.links.end()) {
+        if (declared->port)
+          d.error(declared->port->loc, "'" + name + "' is a member of " + k.desc->word + " '" +
+                                           k.name + "' and cannot be a bridge port too; make '" +
+                                           k.name + "' the port");
+        declared->member_of = k.name;
+        declared->member_loc = at;
+        continue;
+      }
+      Link l;
+      l.name = name;
+      l.loc = at;
+      l.member_of = k.name;
+      l.member_loc = at;
+      t.links.push_back(std::move(l));
     }
   }
 }

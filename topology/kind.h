@@ -61,6 +61,9 @@ struct KindDesc {
   void (*check)(const KindLink&, KindCheck&) = nullptr;
   const char* networkd_kind = "";  // .netdev [NetDev] Kind=
   const char* networkd_section = "";  // .netdev section of the attributes ("VXLAN")
+  // The key listing existing links it takes as members (slaves: IFLA_MASTER of each),
+  // null when the kind has none. They are expanded into [links] entries (model.h Link).
+  const char* members_key = nullptr;
 
   int index_of(const char* key) const;  // position in attrs, -1 if none
 };

@@ -62,6 +62,7 @@ LoadResult load_string(const std::string& text, const std::string& file,
   };
   sort_all();
   detail::expand_guests(d, t);
+  detail::expand_members(d, t);
   sort_all();
   detail::validate(d, t);
   if (!d.list().empty()) {

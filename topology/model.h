@@ -111,7 +111,11 @@ struct Bridge : LinkCommon {
 };
 
 // An existing link vnet does not create ([links]): only master, VLANs and MTU are set.
-struct Link : LinkCommon {};
+// A bond's member is one too, declared by the bond's `members` (or also under [links]).
+struct Link : LinkCommon {
+  std::string member_of;  // the bond it is a member (slave) of, "" when none
+  SourceLoc member_loc;   // its name in the bond's `members`
+};
 
 struct Vlan : LinkCommon {
   std::string link;  // parent
@@ -167,6 +171,7 @@ struct AttrValue {
 struct KindLink : LinkCommon {
   const KindDesc* desc = nullptr;
   std::vector<AttrValue> attrs;  // one per desc->attrs
+  std::vector<std::pair<std::string, SourceLoc>> members;  // desc->members_key, as written
   const AttrValue* attr(const char* key) const;  // nullptr when the kind has no such key
   // The attributes the kernel is told (set, kLink aside), as it carries them.
   std::vector<std::pair<const KindAttr*, InfoValue>> info() const;

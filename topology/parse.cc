@@ -429,6 +429,18 @@ void read_kind_links(const KindDesc& k, const toml::node& n, Diagnostics& d, Top
     }
     for (const KindAttr& a : k.attrs)
       if (a.required) r.required(a.key);
+    if (k.members_key) {
+      if (auto names = r.strings(k.members_key)) {
+        const toml::array* arr = r.get(k.members_key)->as_array();
+        for (size_t i = 0; i < names->size(); ++i) {
+          SourceLoc at = d.loc((*arr)[i]);
+          if (std::string problem = interface_name_problem((*names)[i]); !problem.empty())
+            r.error(at, problem);
+          else
+            l.members.emplace_back((*names)[i], at);
+        }
+      }
+    }
     t.kind_links.push_back(std::move(l));
   });
 }

@@ -9,6 +9,7 @@ namespace vnet::topology::detail {
 void read_document(const toml::table& root, Diagnostics& d, const LoadOptions& options,
                    Topology& t);
 void expand_guests(Diagnostics& d, Topology& t);
+void expand_members(Diagnostics& d, Topology& t);
 void validate(Diagnostics& d, Topology& t);
 
 }  // namespace vnet::topology::detail

@@ -223,6 +223,52 @@ tagged = [10, 40]
   EXPECT_TRUE(link("", "vx40").is_null());
 }
 
+// The Proxmox pattern: two NICs bonded, the bond a trunk port of the VLAN-aware bridge.
+// Members are enslaved down (the driver refuses up ones), and destroy gives them back up.
+TEST_F(KernelVlan, ABondOfTwoNicsIsATrunkPortAndDestroyGivesTheNicsBack) {
+  std::string up = kname("upstream");
+  for (const char* m : {"m0", "m1"}) {
+    sh("ip -n " + target_ + " link add " + m + " type veth peer name " + m + "p netns " + up);
+    sh("ip -n " + target_ + " link set " + m + " up");
+  }
+  std::string file = R"([host]
+name = "bondt"
+[bridges.br0]
+vlan_filtering = true
+[bonds.bond0]
+mode = "active-backup"
+miimon = 100
+members = ["m0", "m1"]
+bridge = "br0"
+tagged = [40]
+)";
+  std::string before = lib_state();
+  fail_every_step(file, before, 6);
+  auto r = apply(file);
+  ASSERT_TRUE(r) << r.error().str();
+  auto bond = link("", "bond0");
+  ASSERT_FALSE(bond.is_null());
+  EXPECT_EQ(bond["linkinfo"]["info_kind"], "bond");
+  EXPECT_EQ(bond["linkinfo"]["info_data"]["mode"], "active-backup");
+  EXPECT_EQ(bond["linkinfo"]["info_data"]["miimon"], 100);
+  for (const char* m : {"m0", "m1"}) {
+    EXPECT_EQ(link("", m)["master"], "bond0") << m;
+    EXPECT_NE(link("", m)["flags"].dump().find("\"UP\""), std::string::npos) << m;
+  }
+  EXPECT_EQ(vlans_of("bond0"), nlohmann::json::parse(R"([{"vlan":40}])"));
+  EXPECT_FALSE(apply(file)->changed());
+  std::string slower = file;
+  slower.replace(slower.find("miimon = 100"), 12, "miimon = 200");
+  auto pl = netlink::plan(load(slower), opts());
+  ASSERT_TRUE(pl);
+  ASSERT_EQ(pl->plan.ops.size(), 1u);
+  EXPECT_EQ(pl->plan.ops[0].describe(), "set bond bond0 miimon 200");
+  ASSERT_TRUE(apply(slower));
+  EXPECT_EQ(link("", "bond0")["linkinfo"]["info_data"]["miimon"], 200);
+  ASSERT_TRUE(destroy(slower));
+  EXPECT_EQ(lib_state(), before);
+}
+
 TEST_F(KernelVlan, FailingEveryStepRestoresTheVlanState) {
   fail_every_step(kVilla, lib_state(), 0);
 }

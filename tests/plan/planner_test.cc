@@ -509,6 +509,36 @@ TEST(Plan, ADeletedDescribedKindComesBackWithItsAttributesInTheUndo) {
   EXPECT_EQ(del->undo[0].spec.parent, 3);
 }
 
+TEST(Plan, ABondTakesItsMembersDownFirstAndDestroyBringsThemBackUp) {
+  World w = world_from(R"([bonds.bond0]
+mode = "active-backup"
+members = ["m0", "m1"]
+)");
+  w.have("", 3, "m0", "veth", false).up = true;
+  w.have("", 4, "m1", "veth", false).up = false;
+  Plan p = w.plan();
+  EXPECT_THAT(World::lines(p),
+              ElementsAre("create bond bond0 (mode active-backup)", "set link m0 down",
+                          "enslave link m0 to bond0", "enslave link m1 to bond0",
+                          "set bond bond0 up"));
+  ASSERT_EQ(p.ops[1].undo.size(), 1u);
+  EXPECT_TRUE(p.ops[1].undo[0].up);
+  // enslaved: destroy deletes the bond and brings the member that was up back up
+  LinkState& b = w.have("", 5, "bond0", "bond");
+  b.info[IFLA_BOND_MODE].number = 1;
+  b.up = true;
+  w.snap.netns[""].links[3].master = 5;
+  w.snap.netns[""].links[4].master = 5;
+  EXPECT_THAT(World::lines(w.plan()), IsEmpty());
+  p = w.plan(true);
+  EXPECT_THAT(World::lines(p), ElementsAre("delete bond bond0 (destroy)", "set link m0 up"));
+  // its undo puts the members back, down first as the driver wants
+  std::vector<std::string> undo;
+  for (const Op& u : p.ops[0].undo) undo.push_back(u.describe());
+  EXPECT_THAT(undo, Contains("set veth m0 down"));
+  EXPECT_THAT(undo, Contains("enslave veth m0 to #5"));
+}
+
 TEST(Plan, BringsDownLinkBackUp) {
   World w = synced_world();
   w.snap.netns[""].links[5].up = false;

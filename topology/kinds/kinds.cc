@@ -8,9 +8,10 @@ namespace vnet::topology {
 
 const KindDesc& dummy_kind();
 const KindDesc& vxlan_kind();
+const KindDesc& bond_kind();
 
 const std::vector<const KindDesc*>& kinds() {
-  static const std::vector<const KindDesc*> all = {&dummy_kind(), &vxlan_kind()};
+  static const std::vector<const KindDesc*> all = {&dummy_kind(), &vxlan_kind(), &bond_kind()};
   return all;
 }
 
