@@ -15,18 +15,6 @@ namespace po = boost::program_options;
 namespace vnet::cli {
 namespace {
 
-void print_help(std::ostream& out) {
-  out << "usage: vnet [--netns NAME] [-v] [--json] VERB [ARGS...]\n\nverbs:\n";
-  for (const Verb& v : verbs()) {
-    std::string line = std::string("  ") + v.synopsis;
-    if (line.size() < 44) line.resize(44, ' ');
-    else line += "\n" + std::string(44, ' ');
-    out << line << v.summary << "\n";
-  }
-  out << "\nexit codes: 0 ok, 1 failed or changes/drift, 2 bad input, 3 environment lacks "
-         "something\n";
-}
-
 // Global options may stand before or after the verb; everything after "--" belongs to
 // the verb untouched (vm-run's command).
 Invocation split(int argc, char** argv) {
@@ -65,24 +53,67 @@ Invocation split(int argc, char** argv) {
 }  // namespace
 
 const std::vector<Verb>& verbs() {
+  static const char* kFileExits =
+      "0  done\n"
+      "1  failed (everything done was rolled back), refused, or stopped by a signal\n"
+      "2  bad input (every problem printed) or usage\n"
+      "3  the environment lacks something (kernel feature, permission), named\n";
   static const std::vector<Verb> table = {
-      {"check", "check FILE", "validate a host.toml or scenario file", verb_check},
-      {"plan", "plan FILE [--json]", "show what apply would change", verb_plan},
-      {"apply", "apply FILE", "converge the kernel to FILE", verb_apply},
-      {"destroy", "destroy FILE", "remove what vnet owns for this host", verb_destroy},
-      {"status", "status FILE [--json]", "live state vs declared, per object", verb_status},
+      {"check", "check FILE...", "validate a host.toml or scenario file", verb_check, nullptr,
+       "0  every file is valid\n2  a file is invalid (every problem printed) or usage\n", ""},
+      {"plan", "plan FILE [--json]", "show what apply would change", verb_plan, nullptr,
+       "0  nothing to change\n1  changes (or refusals) to make\n"
+       "2  bad input or usage\n3  kernel state unreadable\n",
+       ""},
+      {"apply", "apply FILE", "converge the kernel to FILE", verb_apply, nullptr, kFileExits,
+       ""},
+      {"destroy", "destroy FILE", "remove what vnet owns for this host", verb_destroy, nullptr,
+       kFileExits, ""},
+      {"status", "status FILE [--json]", "live state vs declared, per object", verb_status,
+       nullptr, "0  in sync\n1  drift\n2  bad input or usage\n3  kernel state unreadable\n",
+       ""},
       {"render", "render networkd|nixos|units FILE [-o DIR]",
-       "write the topology as networkd files, a NixOS module or units", verb_render},
+       "write the topology as networkd files, a NixOS module or units (not built yet)",
+       verb_render, nullptr, "3  not built yet in this version\n", "networkd nixos units"},
       {"switch", "switch NAME -c FILE [--show ports|fdb|stats]",
-       "run (or query) a userspace VLAN-aware switch", verb_switch},
-      {"guest", "guest start|stop|status|console NAME -c FILE", "QEMU and nspawn guests",
-       verb_guest},
-      {"scenario", "scenario run FILE... [--junit F] [--vm] [--keep]",
-       "build a topology in namespaces, run its checks, tear it down", verb_scenario},
-      {"vm-run", "vm-run [--kernel K] [--memory M] [--timeout S] -- CMD...",
-       "run CMD as root under a stock kernel in QEMU", verb_vm_run},
+       "run (or query) a userspace VLAN-aware switch", verb_switch, switch_options,
+       "0  stopped by SIGTERM/SIGINT, or --show answered\n"
+       "1  the switch failed while serving, or refused the query\n"
+       "2  bad input (FILE invalid, NAME not declared) or usage\n"
+       "3  the environment lacks something (socket folder, permission, switch not "
+       "running)\n",
+       ""},
+      {"guest", "guest start|stop|status|console NAME -c FILE",
+       "QEMU and nspawn guests (not built yet)", verb_guest, nullptr,
+       "3  not built yet in this version\n", "start stop status console"},
+      {"scenario", "scenario run FILE... [--junit F] [--vm] [--keep]\nscenario clean",
+       "build a topology in namespaces, run its checks, tear it down; clean removes what "
+       "killed runs left",
+       verb_scenario, scenario_run_options,
+       "0  every check passed (clean: leftovers removed)\n"
+       "1  a check failed or the topology could not be built\n"
+       "2  bad input or usage\n"
+       "3  not root, or the kernel lacks a required feature (see --vm)\n",
+       "run clean"},
+      {"vm-run",
+       "vm-run [--kernel K] [--memory M] [--cpus N] [--timeout S] [--accel auto|kvm|tcg] "
+       "[--share DIR]... [--no-pvh] -- CMD...",
+       "run CMD as root under a stock kernel in QEMU", verb_vm_run, vm_run_options,
+       "N    CMD's own exit status\n2    usage (nothing started)\n"
+       "125  vm-run itself failed (message on stderr)\n",
+       ""},
+      {"help", "help [VERB]", "this list, or one verb's usage, options and exit codes",
+       verb_help, nullptr, "0  help printed\n2  unknown verb\n", ""},
+      {"completion", "completion bash|zsh", "print a shell completion script",
+       verb_completion, nullptr, "0  script printed\n2  unknown shell\n", "bash zsh"},
   };
   return table;
+}
+
+const Verb* find_verb(const std::string& name) {
+  for (const Verb& v : verbs())
+    if (name == v.name) return &v;
+  return nullptr;
 }
 
 po::variables_map parse_args(const Invocation& inv, const po::options_description& options,
@@ -140,6 +171,19 @@ int report(int exit_code, const std::string& message) {
 
 }  // namespace vnet::cli
 
+namespace {
+
+// `VERB --help` or `-h` anywhere before "--" (after it, the words are vm-run's command).
+bool asks_help(const std::vector<std::string>& args) {
+  for (const std::string& a : args) {
+    if (a == "--") return false;
+    if (a == "--help" || a == "-h") return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace vnet::cli;
   vnet::raise_descriptor_limit();
@@ -149,24 +193,31 @@ int main(int argc, char** argv) {
   } catch (const UsageError& e) {
     return report(2, e.what());
   }
-  if (inv.verb.empty() || inv.verb == "help" ||
-      (inv.verb.empty() && !inv.args.empty() && inv.args[0] == "--help")) {
-    bool asked = inv.verb == "help" || (!inv.args.empty() && (inv.args[0] == "--help" ||
-                                                              inv.args[0] == "-h"));
-    print_help(asked ? std::cout : std::cerr);
+  if (inv.verb.empty()) {
+    if (inv.args.size() == 1 && inv.args[0] == "--version") {
+      std::cout << version_text();
+      return 0;
+    }
+    bool asked = inv.args.size() == 1 && (inv.args[0] == "--help" || inv.args[0] == "-h");
+    (asked ? std::cout : std::cerr) << general_help();
     return asked ? 0 : 2;
   }
-  for (const Verb& v : verbs()) {
-    if (inv.verb != v.name) continue;
-    try {
-      return v.run(inv);
-    } catch (const UsageError& e) {
-      std::cerr << "vnet " << v.name << ": " << e.what() << "\nusage: vnet " << v.synopsis
-                << "\n";
-      return 2;
-    }
+  const Verb* v = find_verb(inv.verb);
+  if (!v) {
+    std::string near = nearest_verb(inv.verb);
+    if (!near.empty())
+      return report(2, "unknown verb '" + inv.verb + "'; did you mean '" + near + "'?");
+    std::cerr << "vnet: unknown verb '" << inv.verb << "'\n" << general_help();
+    return 2;
   }
-  std::cerr << "vnet: unknown verb '" << inv.verb << "'\n";
-  print_help(std::cerr);
-  return 2;
+  if (asks_help(inv.args)) {
+    std::cout << help_text(*v);
+    return 0;
+  }
+  try {
+    return v->run(inv);
+  } catch (const UsageError& e) {
+    std::cerr << "vnet " << v->name << ": " << e.what() << "\n" << usage_lines(*v);
+    return 2;
+  }
 }

@@ -19,6 +19,16 @@ std::string self_exe() {
 }
 }  // namespace
 
+// `scenario clean` takes no options; these are `scenario run`'s.
+po::options_description scenario_run_options() {
+  po::options_description opts("scenario run options");
+  opts.add_options()("junit", po::value<std::string>()->value_name("F"),
+                     "write JUnit XML to this file")(
+      "vm", po::bool_switch(), "run inside vnet vm-run when the kernel lacks a feature")(
+      "keep", po::bool_switch(), "leave the lab up and say how to enter it");
+  return opts;
+}
+
 int verb_scenario(const Invocation& inv) {
   if (inv.args.empty()) throw UsageError("missing action: run or clean");
   Invocation rest = inv;
@@ -32,11 +42,7 @@ int verb_scenario(const Invocation& inv) {
     return 0;
   }
   if (action != "run") throw UsageError("unknown action '" + action + "': run or clean");
-  po::options_description opts("scenario run options");
-  opts.add_options()("junit", po::value<std::string>(), "write JUnit XML to this file")(
-      "vm", po::bool_switch(), "run inside vnet vm-run when the kernel lacks a feature")(
-      "keep", po::bool_switch(), "leave the lab up and say how to enter it");
-  auto vm = parse_args(rest, opts, {"file"}, true);
+  auto vm = parse_args(rest, scenario_run_options(), {"file"}, true);
   if (geteuid() != 0)
     return report(3, "scenario run needs root (network namespaces); run it as root");
   scenario::RunOptions o;

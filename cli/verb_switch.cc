@@ -37,11 +37,17 @@ Result<sw::SwitchConfig> load_switch(const std::string& file, const std::string&
 
 }  // namespace
 
-int verb_switch(const Invocation& inv) {
+po::options_description switch_options() {
   po::options_description opts("switch options");
-  opts.add_options()("config,c", po::value<std::string>(), "host.toml declaring the switch")(
-      "show", po::value<std::string>(), "ask the running switch: ports | fdb | stats");
-  auto vm = parse_args(inv, opts, {"name"});
+  opts.add_options()("config,c", po::value<std::string>()->value_name("FILE"),
+                     "host.toml declaring the switch")(
+      "show", po::value<std::string>()->value_name("ports|fdb|stats"),
+      "ask the running switch instead of serving: its ports, learned MACs or counters");
+  return opts;
+}
+
+int verb_switch(const Invocation& inv) {
+  auto vm = parse_args(inv, switch_options(), {"name"});
   if (!vm.count("config")) throw UsageError("missing -c FILE");
   std::string name = vm["name"].as<std::string>();
   std::string file = vm["config"].as<std::string>();

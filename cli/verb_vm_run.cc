@@ -1,6 +1,5 @@
-// `vnet vm-run [--kernel K] [--memory M] [--timeout S] [--share DIR]... [--accel
-// auto|kvm|tcg] [--no-pvh] -- CMD...`: runs CMD under a stock kernel in QEMU (vmrun/vmrun.h). CMD's exit status
-// is ours; vm-run's own failures exit 125 ("vnet vm-run: WHAT"), as env(1) and
+// `vnet vm-run [options] -- CMD...`: runs CMD under a stock kernel in QEMU (vmrun/vmrun.h).
+// CMD's exit status is ours; vm-run's own failures exit 125 ("vnet vm-run: WHAT"), as env(1) and
 // timeout(1) do, so they cannot be mistaken for CMD's.
 #include <cstdlib>
 #include <iostream>
@@ -12,6 +11,26 @@ namespace po = boost::program_options;
 
 namespace vnet::cli {
 
+po::options_description vm_run_options() {
+  po::options_description opts("vm-run options");
+  opts.add_options()
+      ("kernel", po::value<std::string>()->value_name("K"),
+       "a Debian kernel .deb or a folder with a kernel and modules (default: Debian's, "
+       "fetched and cached)")
+      ("memory", po::value<std::string>()->value_name("M")->default_value("1G"),
+       "guest memory, e.g. 512M, 2G")
+      ("cpus", po::value<int>()->value_name("N")->default_value(2), "guest CPUs")
+      ("timeout", po::value<int>()->value_name("S")->default_value(0),
+       "kill QEMU after S seconds (0: never)")
+      ("accel", po::value<std::string>()->value_name("auto|kvm|tcg")->default_value("auto"),
+       "auto (KVM if a probe boot works, else TCG), kvm or tcg")
+      ("share", po::value<std::vector<std::string>>()->value_name("DIR")->composing(),
+       "also share this folder writable at its path (repeatable; e.g. a source tree "
+       "under /tmp)")
+      ("no-pvh", "boot the bzImage instead of the extracted PVH vmlinux");
+  return opts;
+}
+
 int verb_vm_run(const Invocation& inv) {
   Invocation own = inv;
   std::vector<std::string> cmd;
@@ -21,25 +40,12 @@ int verb_vm_run(const Invocation& inv) {
     cmd.assign(inv.args.begin() + long(i) + 1, inv.args.end());
     break;
   }
-  po::options_description opts("vm-run options");
-  opts.add_options()
-      ("kernel", po::value<std::string>()->default_value(""),
-       "a Debian kernel .deb or a folder with a kernel and modules (default: Debian's)")
-      ("memory", po::value<std::string>()->default_value("1G"), "guest memory, e.g. 512M, 2G")
-      ("cpus", po::value<int>()->default_value(2), "guest CPUs")
-      ("timeout", po::value<int>()->default_value(0), "kill QEMU after S seconds (0: never)")
-      ("accel", po::value<std::string>()->default_value("auto"),
-       "auto (KVM if a probe boot works, else TCG), kvm or tcg")
-      ("share", po::value<std::vector<std::string>>()->composing(),
-       "also share this folder writable at its path (repeatable; e.g. a source tree "
-       "under /tmp)")
-      ("no-pvh", "boot the bzImage instead of the extracted PVH vmlinux");
-  auto vm = parse_args(own, opts, {});
+  auto vm = parse_args(own, vm_run_options(), {});
   if (cmd.empty()) throw UsageError("no command: put it after --");
 
   vmrun::Options o;
   o.argv = cmd;
-  o.kernel = vm["kernel"].as<std::string>();
+  if (vm.count("kernel")) o.kernel = vm["kernel"].as<std::string>();
   o.cpus = vm["cpus"].as<int>();
   o.timeout_s = vm["timeout"].as<int>();
   o.pvh = !vm.count("no-pvh");

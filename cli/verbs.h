@@ -27,15 +27,29 @@ struct Invocation {
 };
 
 using VerbFn = int (*)(const Invocation&);
+// A verb's own options: the parser, `VERB --help`, the completions and the man page test
+// all read this one description, so they cannot drift apart.
+using OptionsFn = boost::program_options::options_description (*)();
 
 struct Verb {
   const char* name;
-  const char* synopsis;
+  const char* synopsis;  // one form per line, without "vnet "; names every option
   const char* summary;
   VerbFn run;
+  OptionsFn options;     // nullptr: the verb has no options of its own
+  const char* exits;     // "N  meaning" per line
+  const char* actions;   // words the first argument may be ("run clean"), for completion
 };
 
 const std::vector<Verb>& verbs();
+const Verb* find_verb(const std::string& name);
+
+// cli/help.cc: text of `vnet help`, `vnet VERB --help`, and the nearest verb to a typo.
+std::string general_help();
+std::string help_text(const Verb& v);
+std::string usage_lines(const Verb& v);  // "usage: vnet FORM" per form
+std::string nearest_verb(const std::string& typo);  // "" when nothing is close
+std::string version_text();
 
 // Parses a verb's own options; positional names in order (the last may repeat when
 // `last_repeats`). Throws UsageError, which main turns into exit 2 with the verb's usage.
@@ -58,6 +72,12 @@ std::function<int()> hold_stop_signals();
 // "vnet: WHAT" on stderr, returns the exit code given.
 int report(int exit_code, const std::string& message);
 
+boost::program_options::options_description switch_options();
+boost::program_options::options_description scenario_run_options();
+boost::program_options::options_description vm_run_options();
+
+int verb_help(const Invocation&);
+int verb_completion(const Invocation&);
 int verb_check(const Invocation&);
 int verb_plan(const Invocation&);
 int verb_apply(const Invocation&);
