@@ -3,6 +3,7 @@
 // terminal, or forge a second log line with a newline.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -12,5 +13,8 @@ namespace vnet {
 // bytes that are not UTF-8 -> "\\xNN" (so the result is valid UTF-8, fit for JSON too);
 // tabs kept when keep_tabs (source lines, where carets line up under them).
 std::string printable(std::string_view s, bool keep_tabs = false);
+
+// Levenshtein distance, for did-you-mean suggestions (words are short: a quadratic table).
+size_t edit_distance(std::string_view a, std::string_view b);
 
 }  // namespace vnet

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "base/text.h"
 #include "cli/verbs.h"
 #include "cli/version.h"
 
@@ -13,21 +14,6 @@ namespace po = boost::program_options;
 namespace vnet::cli {
 namespace {
 
-// Levenshtein distance; verbs are short, so the quadratic table is nothing.
-size_t distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
 
 std::string pad(std::string s, size_t width) {
   if (s.size() < width) s.resize(width, ' ');
@@ -103,7 +89,7 @@ std::string nearest_verb(const std::string& typo) {
   std::string best;
   size_t best_d = SIZE_MAX;
   for (const Verb& v : verbs()) {
-    size_t d = distance(typo, v.name);
+    size_t d = edit_distance(typo, v.name);
     if (d < best_d) best_d = d, best = v.name;
   }
   if (best_d <= 2 && best_d * 2 <= typo.size()) return best;
