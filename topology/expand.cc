@@ -103,7 +103,9 @@ void expand_guests(Diagnostics& d, Topology& t) {
 void expand_members(Diagnostics& d, Topology& t) {
   std::map<std::string, std::string> taken;  // member -> its bond
   for (const KindLink& k : t.kind_links) {
-    for (const auto& [name, at] : k.members) {
+    for (const auto& member : k.members) {
+      const std::string& name = member.first;
+      const SourceLoc& at = member.second;
       if (!k.netns.empty()) {
         d.error(at, std::string(k.desc->word) + " '" + k.name + "' takes members, existing links of the " +
                         "target namespace ([links]), so it lives there too; drop its netns");

@@ -17,7 +17,7 @@ done
 "$CXX" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -I"$SRC" \
   $(pkg-config --cflags tomlplusplus libmnl) \
   "$SRC/tests/topology/fuzz/host_toml_fuzz.cc" \
-  $(ls "$SRC"/base/*.cc "$SRC"/topology/*.cc "$SRC"/plan/*.cc) "$SRC/netlink/codec.cc" \
+  $(ls "$SRC"/base/*.cc "$SRC"/topology/*.cc "$SRC"/topology/kinds/*.cc "$SRC"/plan/*.cc) "$SRC/netlink/codec.cc" \
   $(pkg-config --libs tomlplusplus libmnl) -o "$OUT/host_toml_fuzz"
 # libFuzzer's own error exit code is 77, which ctest would read as "skipped".
 VNET_SOURCE_DIR="$SRC" exec "$OUT/host_toml_fuzz" -max_total_time="$SECS" -max_len=8192 \
