@@ -50,6 +50,8 @@ struct Cidr {
 // IPv6's minimum link MTU (RFC 8200): below it the kernel turns IPv6 off on the link,
 // and IPv6 addresses and IFLA_INET6_ADDR_GEN_MODE are refused there.
 constexpr uint32_t kIpv6MinMtu = 1280;
+// The largest MTU the tun driver takes (the kernel publishes it as the tap's max_mtu).
+constexpr uint32_t kMaxTapMtu = 65521;
 
 // networkd's LinkLocalAddressing=: kIpv6 is the kernel's default (autoconfigure), kNone
 // sets IFLA_INET6_ADDR_GEN_MODE=none before the link goes up.

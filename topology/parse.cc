@@ -370,6 +370,10 @@ void read_taps(const toml::node& n, Diagnostics& d, Topology& t) {
     tap.name = name;
     tap.loc = at;
     read_common(r, tap, true);
+    // the tun driver's own limit (drivers/net/tun.c: MAX_MTU 65535 less its headers)
+    if (tap.mtu && *tap.mtu > kMaxTapMtu)
+      r.error(r.loc_of("mtu"), "mtu " + std::to_string(*tap.mtu) + " is above a tap's maximum of " +
+                                   std::to_string(kMaxTapMtu));
     read_principal(r, "owner", tap.owner_name, tap.owner);
     read_principal(r, "group", tap.group_name, tap.group);
     if (auto v = r.boolean("multi_queue")) tap.multi_queue = *v;

@@ -89,6 +89,11 @@ class Validator {
   void check_port(const LinkCommon& l) {
     if (!l.port) return;
     const BridgePort& p = *l.port;
+    // The bridge takes every frame a port receives: an address there is never reached.
+    for (const Cidr& c : l.addresses)
+      d_.error(c.loc, "address " + c.str() + " on '" + l.name + "', a port of bridge '" + p.bridge +
+                          "', is never reached (the bridge takes what the port receives); put "
+                          "it on the bridge, or on a vlan of it");
     const Bridge* b = t_.find_bridge(p.bridge, l.netns);
     if (!b) {
       d_.error(p.loc, "bridge '" + p.bridge + "' is not declared" + ns_phrase(l.netns) + "; " +
@@ -128,6 +133,15 @@ class Validator {
                         " (an existing NIC goes under [links." + parent + "])");
   }
 
+  // The bridge port called `name` where an object of `ns` would find it, if any.
+  const BridgePort* port_named(const std::string& name, const std::string& ns) const {
+    for (const std::string& where : {ns, std::string()}) {
+      auto it = names_.find({where, name});
+      if (it != names_.end()) return it->second.link && it->second.link->port ? &*it->second.link->port : nullptr;
+    }
+    return nullptr;
+  }
+
   void check_parents() {
     std::map<std::tuple<std::string, std::string, uint16_t>, const Vlan*> ids;
     for (const Vlan& v : t_.vlans) {
@@ -139,7 +153,14 @@ class Validator {
                             "' is already declared as '" + it->second->name + "' at " +
                             it->second->loc.str());
     }
-    for (const Macvlan& m : t_.macvlans) check_parent(m, m.link, "macvlan");
+    for (const Macvlan& m : t_.macvlans) {
+      check_parent(m, m.link, "macvlan");
+      // the bridge and a macvlan both want the port's receive hook: the kernel says EBUSY
+      if (const BridgePort* port = port_named(m.link, m.netns))
+        d_.error(m.loc, "macvlan '" + m.name + "': its link '" + m.link + "' is a port of bridge '" +
+                            port->bridge + "', and the kernel refuses a macvlan on a bridge port "
+                            "(EBUSY); put it on the bridge, or on a vlan of it");
+    }
     for (const KindLink& l : t_.kind_links) {
       for (size_t i = 0; i < l.desc->attrs.size(); ++i)
         if (l.desc->attrs[i].type == KindAttr::Type::kLink && l.attrs[i].set)
