@@ -3,7 +3,7 @@
 // every layer works from that table: the parser reads and range-checks the keys, the
 // planner diffs them (recreating where the kernel cannot change one), the codec encodes
 // and decodes them, the renderers name them. A new kind is one file in topology/kinds/
-// and one line in kinds.cc (see docs/architecture.md, "Adding a link kind").
+// and its line in kinds.cc and CMakeLists.txt (docs/architecture.md, "Adding a link kind").
 //
 // The first kinds (bridge, veth, tap, vlan, macvlan) predate this table and keep their own
 // structs in model.h; they move onto it one at a time.
@@ -31,7 +31,7 @@ struct KindAttr {
     kEnum,   // a name from `names`, sent as its number (u8 or u32: `enum_bytes`)
     kIp,     // an address: `nla` for IPv4, `nla6` for IPv6
     kLink,   // the name of another link (in the object's namespace or the target),
-             // sent as its ifindex (u32); the kernel deletes this link with it
+             // sent as its ifindex (u32); when that link goes, the kernel deletes this one
   };
   const char* key;  // host.toml key
   Type type;
