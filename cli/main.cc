@@ -3,6 +3,8 @@
 #include <signal.h>
 
 #include <cstring>
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
 
 #include "base/error.h"
@@ -167,6 +169,21 @@ std::function<int()> hold_stop_signals() {
 int report(int exit_code, const std::string& message) {
   std::cerr << "vnet: " << message << "\n";
   return exit_code;
+}
+
+bool may_change_interfaces(const char* verb) {
+  // CapEff in /proc/self/status: root without CAP_NET_ADMIN (a container) fails too, and
+  // a non-root process given the capability passes
+  constexpr int kCapNetAdmin = 12;
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("CapEff:", 0) != 0) continue;
+    unsigned long long caps = std::strtoull(line.c_str() + 7, nullptr, 16);
+    if (caps & (1ULL << kCapNetAdmin)) return true;
+    break;
+  }
+  std::cerr << "vnet " << verb << ": needs root (CAP_NET_ADMIN) to change network interfaces\n";
+  return false;
 }
 
 }  // namespace vnet::cli

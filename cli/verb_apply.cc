@@ -14,6 +14,7 @@ namespace vnet::cli {
 int verb_apply(const Invocation& inv) {
   auto topo = load_verb_file(inv, "apply");
   if (!topo) return 2;
+  if (!may_change_interfaces("apply")) return 3;
   netlink::EngineOptions eo;
   eo.target_netns = inv.global.netns;
   eo.interrupted = hold_stop_signals();

@@ -13,6 +13,7 @@ namespace vnet::cli {
 int verb_destroy(const Invocation& inv) {
   auto topo = load_verb_file(inv, "destroy");
   if (!topo) return 2;
+  if (!may_change_interfaces("destroy")) return 3;
   netlink::EngineOptions eo;
   eo.target_netns = inv.global.netns;
   eo.interrupted = hold_stop_signals();

@@ -1,0 +1,34 @@
+// Unit tier: what `vnet` says when the process may not do what the verb needs. Root runs
+// it with CAP_NET_ADMIN dropped (setpriv), anyone else as they are.
+#include <unistd.h>
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "tests/cli/cli.h"
+
+namespace vnet::cli::test {
+namespace {
+
+TEST(Messages, ChangingInterfacesWithoutNetAdminSaysSoAndExits3) {
+  std::string file = ::testing::TempDir() + "vnet-messages-" + std::to_string(getpid()) + ".toml";
+  std::ofstream(file) << "[host]\nname = \"m\"\n[bridges.br-msg]\n";
+  for (const std::string verb : {"apply", "destroy"}) {
+    SCOPED_TRACE(verb);
+    std::vector<std::string> args = {VNET_BINARY, verb, file};
+    if (geteuid() == 0)
+      args.insert(args.begin(), {"setpriv", "--bounding-set=-net_admin", "--inh-caps=-net_admin", "--"});
+    auto r = testing::run(args);
+    EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+    EXPECT_EQ(r.err, "vnet " + verb + ": needs root (CAP_NET_ADMIN) to change network interfaces\n");
+    EXPECT_EQ(r.out, "");
+  }
+  // bad input is still bad input first
+  auto bad = testing::run({VNET_BINARY, "apply", file + ".missing"});
+  EXPECT_EQ(bad.exit_code, 2);
+  unlink(file.c_str());
+}
+
+}  // namespace
+}  // namespace vnet::cli::test
