@@ -18,7 +18,8 @@ int verb_plan(const Invocation& inv) {
   if (!r) return report(static_cast<int>(r.error().exit == ExitCode::kFailed ? ExitCode::kEnvironment
                                                                                : r.error().exit),
                         r.error().str());
-  std::cout << (inv.global.json ? plan::plan_json(r->plan, topo->host_name)
+  std::cout << (inv.global.json ? plan::plan_json(r->plan, topo->host_name,
+                                                 inv.global.netns.empty() ? "host" : inv.global.netns)
                                 : plan::plan_text(r->plan));
   return r->plan.ops.empty() && r->plan.refusals.empty() ? 0 : 1;
 }

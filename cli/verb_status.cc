@@ -16,7 +16,8 @@ int verb_status(const Invocation& inv) {
   eo.target_netns = inv.global.netns;
   auto r = netlink::plan(*topo, eo);
   if (!r) return report(3, r.error().str());
-  std::cout << (inv.global.json ? plan::status_json(r->plan, topo->host_name)
+  std::cout << (inv.global.json ? plan::status_json(r->plan, topo->host_name,
+                                                 inv.global.netns.empty() ? "host" : inv.global.netns)
                                 : plan::status_text(r->plan));
   return r->plan.ops.empty() && r->plan.refusals.empty() ? 0 : 1;
 }

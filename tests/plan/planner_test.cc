@@ -7,6 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
+
+#include <nlohmann/json.hpp>
 
 #include "plan/format.h"
 #include "topology/load.h"
@@ -990,11 +993,34 @@ TEST(Plan, JsonHasSchemaFields) {
   World w;
   w.bridge("br0");
   std::string j = plan_json(w.plan(), "h");
-  EXPECT_THAT(j, HasSubstr("\"version\": 1"));
+  EXPECT_THAT(j, HasSubstr("\"version\": 2"));
   EXPECT_THAT(j, HasSubstr("\"changes\": 2"));
   EXPECT_THAT(j, HasSubstr("\"op\": \"create\""));
   EXPECT_THAT(j, HasSubstr("\"kind\": \"bridge\""));
   EXPECT_THAT(j, HasSubstr("\"source\": \"host.toml:2:1\""));
+}
+
+TEST(Plan, JsonOpsCarryTheirValues) {
+  World w = synced_world();
+  w.topo.veths[0].mtu = 9000;
+  w.topo.veths[0].peer_routes = {route4({10, 2, 0, 0}, 16, ip4(10, 0, 0, 1), 100)};
+  w.topo.bridges[0].addresses.push_back(cidr4(10, 0, 1, 1, 24));
+  auto j = nlohmann::json::parse(plan_json(w.plan(), "h", "lab"));
+  EXPECT_EQ(j["version"], 2);
+  EXPECT_EQ(j["target"], "lab");
+  std::map<std::string, nlohmann::json> by_op;
+  for (auto& op : j["ops"]) by_op[op["op"].get<std::string>() + " " + op["netns"].get<std::string>()] = op;
+  EXPECT_EQ(by_op["set lab"]["set"]["mtu"], nlohmann::json::parse(R"({"to": 9000, "from": 1500})"));
+  EXPECT_EQ(by_op["set c1"]["set"]["mtu"]["to"], 9000);
+  EXPECT_EQ(by_op["add-address lab"]["address"], "10.0.1.1/24");
+  EXPECT_EQ(by_op["add-route c1"]["route"],
+            nlohmann::json::parse(R"({"to": "10.2.0.0/16", "via": "10.0.0.1", "metric": 100})"));
+  // refusals are objects in status too
+  w.snap.netns[""].links[5].alias = "";
+  auto s = nlohmann::json::parse(status_json(w.plan(), "h"));
+  ASSERT_EQ(s["refusals"].size(), 1u);
+  EXPECT_EQ(s["refusals"][0]["source"], "host.toml:2:1");
+  EXPECT_EQ(s["target"], "host");
 }
 
 TEST(Plan, StatusGroupsPendingChangesPerObject) {
