@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "tests/cli/cli.h"
 
@@ -28,6 +29,26 @@ TEST(Messages, ChangingInterfacesWithoutNetAdminSaysSoAndExits3) {
   auto bad = testing::run({VNET_BINARY, "apply", file + ".missing"});
   EXPECT_EQ(bad.exit_code, 2);
   unlink(file.c_str());
+}
+
+TEST(Messages, CheckJsonGivesEveryDiagnosticAsAnObject) {
+  std::string dir = VNET_SOURCE_DIR;
+  auto r = vnet({"check", "--json", dir + "/examples/villa.toml",
+                 dir + "/tests/topology/malformed/kernel_refuses.toml"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "");
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["version"], 2);
+  ASSERT_EQ(j["files"].size(), 2u);
+  EXPECT_EQ(j["files"][0]["ok"], true);
+  EXPECT_EQ(j["files"][0]["host"], "villa-pve-01");
+  EXPECT_EQ(j["files"][1]["ok"], false);
+  ASSERT_EQ(j["files"][1]["diagnostics"].size(), 3u);
+  auto d = j["files"][1]["diagnostics"][2];
+  EXPECT_EQ(d["line"], 13);
+  EXPECT_EQ(d["col"], 7);
+  EXPECT_EQ(d["severity"], "error");
+  EXPECT_EQ(d["message"], "mtu 65522 is above a tap's maximum of 65521");
 }
 
 }  // namespace
