@@ -16,9 +16,10 @@ int verb_status(const Invocation& inv) {
   eo.target_netns = inv.global.netns;
   auto r = netlink::plan(*topo, eo);
   if (!r) return report(3, r.error().str());
-  std::cout << (inv.global.json ? plan::status_json(r->plan, topo->host_name,
-                                                 inv.global.netns.empty() ? "host" : inv.global.netns)
-                                : plan::status_text(r->plan));
+  std::string target = inv.global.netns.empty() ? "host" : inv.global.netns;
+  auto rows = plan::status_rows(*topo, r->snapshot, r->plan, target);
+  std::cout << (inv.global.json ? plan::status_json(r->plan, topo->host_name, target, rows)
+                                : plan::status_table(rows, r->plan));
   return r->plan.ops.empty() && r->plan.refusals.empty() ? 0 : 1;
 }
 

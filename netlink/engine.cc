@@ -316,6 +316,7 @@ Result<ApplyReport> plan(const topology::Topology& topo, const EngineOptions& o,
   po.destroy = for_destroy;
   rep.plan = plan::make_plan(topo, *snap, po);
   for (const std::string& n : s->notes) rep.plan.notes.push_back(n);
+  rep.snapshot = std::move(*snap);
   rep.seconds = since(t0);
   return rep;
 }

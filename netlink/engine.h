@@ -39,6 +39,7 @@ struct EngineOptions {
 
 struct ApplyReport {
   plan::Plan plan;          // what was (or, for plan(), would be) done
+  plan::Snapshot snapshot;  // plan(): the kernel's state it was made from
   uint64_t requests = 0;    // rtnetlink write requests sent (0 on a no-op apply)
   uint64_t sendmsgs = 0;    // sendmsg calls for them
   double seconds = 0;       // wall time of the whole call

@@ -2,7 +2,9 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <map>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -166,7 +168,72 @@ std::string status_text(const Plan& plan) {
   return out;
 }
 
-std::string status_json(const Plan& plan, const std::string& host_name, const std::string& target) {
+std::vector<StatusRow> status_rows(const topology::Topology& topo, const Snapshot& snap,
+                                   const Plan& plan, const std::string& target) {
+  std::set<std::pair<std::string, std::string>> named;  // [links] and adopted names
+  for (const topology::Link& l : topo.links) named.insert({"", l.name});
+  // a veth's peer carries no mark (the kernel keeps one alias per link): it is named
+  for (const topology::Veth& v : topo.veths) named.insert({v.peer_netns, v.peer});
+  std::set<std::pair<std::string, std::string>> drifting;
+  for (const Op& op : plan.ops)
+    if (!op.ifname.empty()) drifting.insert({op.ns, op.ifname});
+  std::string mark = owner_mark(topo.host_name);
+  std::vector<StatusRow> rows;
+  for (const auto& [ns, st] : snap.netns) {
+    for (const auto& [idx, l] : st.links) {
+      if (l.alias != mark && !named.count({ns, l.name})) continue;
+      StatusRow r;
+      r.name = l.name;
+      r.kind = l.kind == "tun" ? "tap" : l.kind.empty() ? "link" : l.kind;
+      r.netns = ns.empty() ? target : ns;
+      const LinkState* m = st.by_index(l.master);
+      r.master = m ? m->name : "-";
+      for (const VlanEntry& v : l.vlans)
+        r.vlans += (r.vlans.empty() ? "" : ",") + std::to_string(v.vid) + (v.pvid ? "P" : "") +
+                   (v.untagged ? "U" : "");
+      for (const AddrState& a : l.addrs)
+        if (a.scope != 253 || a.proto == kAddrProtoVnet) r.addresses += (r.addresses.empty() ? "" : ",") + a.str();
+      if (r.vlans.empty()) r.vlans = "-";
+      if (r.addresses.empty()) r.addresses = "-";
+      r.state = drifting.count({ns, l.name}) ? "drift" : "in sync";
+      rows.push_back(std::move(r));
+    }
+  }
+  for (const Op& op : plan.ops) {
+    if (op.kind != OpKind::kCreateLink) continue;
+    const NetnsState* st = snap.find(op.ns);
+    if (st && st->by_name(op.ifname)) continue;  // there, to be recreated: listed above
+    rows.push_back({op.ifname, op.spec.kind == "tun" ? "tap" : op.spec.kind,
+                    op.ns.empty() ? target : op.ns, "-", "-", "-", "absent"});
+    if (op.spec.kind == "veth")
+      rows.push_back({op.spec.peer, "veth", op.spec.peer_ns.empty() ? target : op.spec.peer_ns,
+                      "-", "-", "-", "absent"});
+  }
+  return rows;
+}
+
+std::string status_table(const std::vector<StatusRow>& rows, const Plan& plan) {
+  std::vector<std::array<std::string, 7>> cells = {
+      {"NAME", "KIND", "NETNS", "MASTER", "VLANS", "ADDRESSES", "STATE"}};
+  for (const StatusRow& r : rows)
+    cells.push_back({r.name, r.kind, r.netns, r.master, r.vlans, r.addresses, r.state});
+  std::array<size_t, 7> width{};
+  for (const auto& c : cells)
+    for (size_t i = 0; i < c.size(); ++i) width[i] = std::max(width[i], c[i].size());
+  std::string out;
+  for (const auto& c : cells) {
+    std::string line;
+    for (size_t i = 0; i < c.size(); ++i) {
+      line += c[i];
+      if (i + 1 < c.size()) line += std::string(width[i] - c[i].size() + 2, ' ');
+    }
+    out += line + "\n";
+  }
+  return out + status_text(plan);
+}
+
+std::string status_json(const Plan& plan, const std::string& host_name, const std::string& target,
+                        const std::vector<StatusRow>& rows) {
   std::map<std::string, nlohmann::json> by;
   for (const Op& op : plan.ops) {
     auto& o = by[op.object];
@@ -183,6 +250,13 @@ std::string status_json(const Plan& plan, const std::string& host_name, const st
   j["objects"] = nlohmann::json::array();
   for (auto& [k, v] : by) j["objects"].push_back(v);
   j["refusals"] = refusals_json(plan);
+  j["links"] = nlohmann::json::array();
+  for (const StatusRow& r : rows)
+    j["links"].push_back({{"name", r.name}, {"kind", r.kind}, {"netns", r.netns},
+                          {"master", r.master == "-" ? nlohmann::json(nullptr) : nlohmann::json(r.master)},
+                          {"vlans", r.vlans == "-" ? "" : r.vlans},
+                          {"addresses", r.addresses == "-" ? "" : r.addresses},
+                          {"state", r.state}});
   return j.dump(2) + "\n";
 }
 

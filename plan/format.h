@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "plan/planner.h"
 
@@ -19,7 +20,19 @@ std::string plan_json(const Plan& plan, const std::string& host_name,
 
 // Per declared or owned object: "in sync" or its pending changes.
 std::string status_text(const Plan& plan);
+
+// One row per link vnet owns or the file names, as the kernel has it, and its state.
+struct StatusRow {
+  std::string name, kind, netns, master, vlans, addresses;
+  std::string state;  // "in sync", "drift", "absent" (the plan creates it)
+};
+std::vector<StatusRow> status_rows(const topology::Topology& topo, const Snapshot& snap,
+                                   const Plan& plan, const std::string& target = "host");
+// The rows as an aligned table with a header, then status_text's drift details (or the
+// closing "in sync").
+std::string status_table(const std::vector<StatusRow>& rows, const Plan& plan);
 std::string status_json(const Plan& plan, const std::string& host_name,
-                        const std::string& target = "host");
+                        const std::string& target = "host",
+                        const std::vector<StatusRow>& rows = {});
 
 }  // namespace vnet::plan
