@@ -33,9 +33,7 @@ nlohmann::json vlan_json(const std::vector<VlanEntry>& v) {
 
 nlohmann::json route_json(const RouteState& r) {
   nlohmann::json j;
-  int family = r.af();
-  j["to"] = r.dst_len ? r.dst.str() + "/" + std::to_string(r.dst_len)
-                      : std::string(family == AF_INET6 ? "::/0" : "0.0.0.0/0");
+  j["to"] = r.to_str();
   if (r.gateway.family) j["via"] = r.gateway.str();
   if (r.priority) j["metric"] = r.priority;
   return j;
@@ -192,7 +190,7 @@ std::vector<StatusRow> status_rows(const topology::Topology& topo, const Snapsho
         r.vlans += (r.vlans.empty() ? "" : ",") + std::to_string(v.vid) + (v.pvid ? "P" : "") +
                    (v.untagged ? "U" : "");
       for (const AddrState& a : l.addrs)
-        if (a.scope != 253 || a.proto == kAddrProtoVnet) r.addresses += (r.addresses.empty() ? "" : ",") + a.str();
+        if (!a.kernel_made()) r.addresses += (r.addresses.empty() ? "" : ",") + a.str();
       if (r.vlans.empty()) r.vlans = "-";
       if (r.addresses.empty()) r.addresses = "-";
       r.state = drifting.count({ns, l.name}) ? "drift" : "in sync";

@@ -131,7 +131,7 @@ std::string Op::describe() const {
     case OpKind::kDelRoute: {
       s = kind == OpKind::kAddRoute ? "add " : "delete ";
       s += route.dst_len == 0 ? std::string("default route")
-                              : "route " + route.dst.str() + "/" + std::to_string(route.dst_len);
+                              : "route " + route.to_str();
       if (route.gateway.family) s += " via " + route.gateway.str();
       if (route.priority) s += " metric " + std::to_string(route.priority);
       s += " dev " + object;

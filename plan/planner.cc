@@ -39,7 +39,6 @@ enum Phase {
   kPhCount
 };
 
-constexpr uint8_t kScopeLink = 253;
 // Where vnet's delete groups start ("vnet"): far from the small numbers people give groups.
 constexpr uint32_t kDeleteGroupBase = 0x766e6574;
 
@@ -87,9 +86,7 @@ bool same_route(const RouteState& want, const RouteState& have) {
 }
 
 std::string route_phrase(const RouteState& r) {
-  std::string s = r.dst_len == 0 ? (r.af() == AF_INET6 ? "::/0" : "0.0.0.0/0")
-                                 : r.dst.str() + "/" + std::to_string(r.dst_len);
-  return s + " metric " + std::to_string(effective_metric(r));
+  return r.to_str() + " metric " + std::to_string(effective_metric(r));
 }
 
 // Why `have` cannot become `want` in place: an attribute the kernel fixes at creation
@@ -849,7 +846,7 @@ std::vector<Op> Planner::recreate_ops(const std::string& ns, const LinkState& l)
       ops.push_back(*o);
     }
     for (const AddrState& a : s.addrs) {
-      if (a.scope == kScopeLink && a.proto != kAddrProtoVnet) continue;
+      if (a.kernel_made()) continue;
       Op o = base;
       o.kind = OpKind::kAddAddress;
       o.addr = a;
@@ -878,30 +875,27 @@ std::vector<Op> Planner::recreate_ops(const std::string& ns, const LinkState& l)
   if (l.kind == "bridge" || l.kind == "bond")
     for (const auto& [idx, p] : ns_state(ns).links) {
       if (p.master != l.ifindex || deleted_.count({ns, idx})) continue;
+      Op port;  // the port's identity, for each op below
+      port.ns = ns;
+      port.ifindex = idx;
+      port.ifname = p.name;
+      port.object = kind_word(p.kind) + " " + p.name + ns_suffix(ns);
       if (l.kind == "bond") {
         // released slaves are down (the driver closes them): enslave as the driver wants
-        Op o;
+        Op o = port;
         o.kind = OpKind::kSetUp;
         o.up = false;
-        o.ns = ns;
-        o.ifindex = idx;
-        o.ifname = p.name;
-        o.object = kind_word(p.kind) + " " + p.name + ns_suffix(ns);
         ops.push_back(o);
       }
-      Op o;
+      Op o = port;
       o.kind = OpKind::kSetMaster;
-      o.ns = ns;
-      o.ifindex = idx;
-      o.ifname = p.name;
-      o.object = kind_word(p.kind) + " " + p.name + ns_suffix(ns);
       o.master = l.ifindex;
       ops.push_back(o);
       if (auto v = vlans_back(p, &l, false)) {
-        v->ns = o.ns;
-        v->ifindex = o.ifindex;
-        v->ifname = o.ifname;
-        v->object = o.object;
+        v->ns = port.ns;
+        v->ifindex = port.ifindex;
+        v->ifname = port.ifname;
+        v->object = port.object;
         ops.push_back(*v);
       }
     }
@@ -1407,7 +1401,7 @@ void Planner::plan_diffs() {
     };
     std::vector<AddrState> have;
     for (const AddrState& a : cur.addrs)
-      if (a.scope != kScopeLink || declared(a) || a.proto == kAddrProtoVnet) have.push_back(a);
+      if (!a.kernel_made() || declared(a)) have.push_back(a);
     if (manage) {
       for (const AddrState& a : have) {
         if (declared(a)) continue;

@@ -1,5 +1,7 @@
 #include "plan/state.h"
 
+#include <sys/socket.h>
+
 namespace vnet::plan {
 
 const LinkState* NetnsState::by_name(const std::string& name) const {
@@ -11,6 +13,11 @@ const LinkState* NetnsState::by_name(const std::string& name) const {
 const LinkState* NetnsState::by_index(int ifindex) const {
   auto it = links.find(ifindex);
   return it == links.end() ? nullptr : &it->second;
+}
+
+std::string RouteState::to_str() const {
+  if (dst_len == 0) return af() == AF_INET6 ? "::/0" : "0.0.0.0/0";
+  return dst.str() + "/" + std::to_string(dst_len);
 }
 
 const NetnsState* Snapshot::find(const std::string& ns) const {

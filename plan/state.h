@@ -25,6 +25,7 @@ inline constexpr uint8_t kAddrGenNone = 1;
 // The IFA_PROTO vnet puts on addresses it adds (0-3 are the kernel's: unspec, loopback,
 // router advertisement, link-local; iproute2 names no others).
 constexpr uint8_t kAddrProtoVnet = 0x76;  // 'v'
+constexpr uint8_t kScopeLink = 253;        // RT_SCOPE_LINK
 
 struct AddrState {
   IpAddress addr;
@@ -32,6 +33,8 @@ struct AddrState {
   uint8_t scope = 0;  // RT_SCOPE_UNIVERSE = 0, RT_SCOPE_LINK = 253, host = 254
   uint8_t proto = 0;  // IFA_PROTO: kAddrProtoVnet on addresses vnet added
   bool operator==(const AddrState& o) const { return addr == o.addr && prefix == o.prefix; }
+  // The kernel's own (IPv6 autoconfiguration): link scope and not added by vnet.
+  bool kernel_made() const { return scope == kScopeLink && proto != kAddrProtoVnet; }
   std::string str() const { return addr.str() + "/" + std::to_string(prefix); }
 };
 
@@ -50,6 +53,8 @@ struct RouteState {
   int family = 0;         // AF_INET or AF_INET6
 
   int af() const { return family ? family : gateway.family ? gateway.family : dst.family; }
+  // "10.2.0.0/16"; the default route as "0.0.0.0/0" or "::/0".
+  std::string to_str() const;
   // Same destination (the kernel's key with the metric).
   bool same_dst(const RouteState& o) const {
     return af() == o.af() && dst_len == o.dst_len && (dst_len == 0 || dst == o.dst);
