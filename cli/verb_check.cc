@@ -17,8 +17,8 @@ namespace {
 
 // A file's counts, for the "ok" line and the JSON alike.
 nlohmann::json counts(const topology::Topology& t) {
-  size_t links = t.bridges.size() + t.links.size() + t.vlans.size() + t.veths.size() +
-                 t.taps.size() + t.macvlans.size() + t.kind_links.size();
+  size_t links = t.bridges.size() + t.links.size() + t.veths.size() + t.taps.size() +
+                 t.kind_links.size();
   nlohmann::json j = {{"host", t.host_name},           {"links", links},
                       {"namespaces", t.netns.size()},  {"switches", t.switches.size()},
                       {"guests", t.guests.size()}};

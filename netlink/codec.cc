@@ -149,7 +149,7 @@ void encode_create(const Op& op, const EncodeContext& ctx, std::vector<uint8_t>&
     m.str(IFLA_IFNAME, s.name);
     if (s.mtu) m.u32(IFLA_MTU, *s.mtu);
     if (s.mac) put_mac(m, IFLA_ADDRESS, *s.mac);
-    if (s.kind == "vlan" || s.kind == "macvlan") m.u32(IFLA_LINK, ctx.ifindex(s.parent));
+    if (s.desc && s.desc->parent_attr() && s.parent) m.u32(IFLA_LINK, ctx.ifindex(s.parent));
     auto info = m.nest(IFLA_LINKINFO);
     m.str(IFLA_INFO_KIND, s.kind);
     auto data = m.nest(IFLA_INFO_DATA);
@@ -167,14 +167,10 @@ void encode_create(const Op& op, const EncodeContext& ctx, std::vector<uint8_t>&
       if (s.peer_mac) put_mac(m, IFLA_ADDRESS, *s.peer_mac);
       if (s.peer_ns != op.ns) m.u32(IFLA_NET_NS_FD, static_cast<uint32_t>(ctx.netns_fd(s.peer_ns)));
       m.end(peer);
-    } else if (s.kind == "vlan") {
-      m.u16(IFLA_VLAN_ID, s.vlan_id);
-    } else if (s.kind == "macvlan") {
-      m.u32(IFLA_MACVLAN_MODE, s.macvlan_mode);
     } else if (s.desc) {
       for (const auto& [attr, value] : s.info) put_info(m, *attr, value);
       for (const topology::KindAttr& a : s.desc->attrs)
-        if (a.type == topology::KindAttr::Type::kLink && s.parent)
+        if (a.type == topology::KindAttr::Type::kLink && !a.parent && s.parent)
           m.u32(a.nla, static_cast<uint32_t>(ctx.ifindex(s.parent)));
     }
     m.end(data);
@@ -307,17 +303,16 @@ size_t encode(const Op& op, const EncodeContext& ctx, std::vector<uint8_t>& out,
         ++n;
       }
       bool br = op.vlan_filtering || op.default_pvid || op.stp;
-      if (br || op.macvlan_mode) {
+      if (br) {
         // kind options change through RTM_NEWLINK on the existing link (changelink)
         Msg m(RTM_NEWLINK, NLM_F_ACK, seq++);
         link_header(m, index);
         auto info = m.nest(IFLA_LINKINFO);
-        m.str(IFLA_INFO_KIND, br ? "bridge" : "macvlan");
+        m.str(IFLA_INFO_KIND, "bridge");
         auto data = m.nest(IFLA_INFO_DATA);
         if (op.stp) m.u32(IFLA_BR_STP_STATE, *op.stp ? 1 : 0);
         if (op.vlan_filtering) m.u8(IFLA_BR_VLAN_FILTERING, *op.vlan_filtering ? 1 : 0);
         if (op.default_pvid) m.u16(IFLA_BR_VLAN_DEFAULT_PVID, *op.default_pvid);
-        if (op.macvlan_mode) m.u32(IFLA_MACVLAN_MODE, *op.macvlan_mode);
         m.end(data);
         m.end(info);
         m.append_to(out);
@@ -480,7 +475,8 @@ void decode_info(const topology::KindDesc& k, const Attrs& d, plan::LinkState& l
     switch (a.type) {
       case T::kLink:
         // the kernel deletes this link with its lower one: it is a dependent, like a vlan
-        if (len == 4) l.link = static_cast<int>(mnl_attr_get_u32(at));
+        // (whose parent, a top-level IFLA_LINK, is read with the link itself)
+        if (!a.parent && len == 4) l.link = static_cast<int>(mnl_attr_get_u32(at));
         continue;
       case T::kIp:
         if (!attr_ip(at, at == d[a.nla] ? AF_INET : AF_INET6, v.ip)) continue;
@@ -528,10 +524,6 @@ void decode_link(const nlmsghdr* nlh, plan::NetnsState& ns) {
       if (d[IFLA_BR_VLAN_FILTERING]) l.vlan_filtering = mnl_attr_get_u8(d[IFLA_BR_VLAN_FILTERING]) != 0;
       if (d[IFLA_BR_VLAN_DEFAULT_PVID]) l.default_pvid = mnl_attr_get_u16(d[IFLA_BR_VLAN_DEFAULT_PVID]);
       if (d[IFLA_BR_STP_STATE]) l.stp = mnl_attr_get_u32(d[IFLA_BR_STP_STATE]) != 0;
-    } else if (l.kind == "vlan") {
-      if (d[IFLA_VLAN_ID]) l.vlan_id = mnl_attr_get_u16(d[IFLA_VLAN_ID]);
-    } else if (l.kind == "macvlan") {
-      if (d[IFLA_MACVLAN_MODE]) l.macvlan_mode = mnl_attr_get_u32(d[IFLA_MACVLAN_MODE]);
     } else if (const topology::KindDesc* k = topology::kind_by_info(l.kind)) {
       decode_info(*k, d, l);
     } else if (l.kind == "tun") {

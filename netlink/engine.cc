@@ -283,10 +283,9 @@ Result<ApplyReport> run(const topology::Topology& topo, const EngineOptions& o, 
 std::string missing_feature(const plan::Op& op) {
   using plan::OpKind;
   if (op.kind == OpKind::kCreateLink) {
-    if (op.spec.kind == "vlan") return "802.1Q VLAN interfaces (link kind \"vlan\", CONFIG_VLAN_8021Q)";
     if (op.spec.kind == "bridge" && op.spec.vlan_filtering)
       return "bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)";
-    if (op.spec.kind == "macvlan") return "macvlan (CONFIG_MACVLAN)";
+    if (op.spec.desc && *op.spec.desc->feature) return op.spec.desc->feature;
     if (op.spec.kind == "veth") return "veth (CONFIG_VETH)";
     if (op.spec.kind == "bridge") return "bridges (CONFIG_BRIDGE)";
     return "link kind \"" + op.spec.kind + "\"";

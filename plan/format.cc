@@ -58,7 +58,6 @@ nlohmann::json set_json(const Op& op) {
   change("vlan_filtering", op.vlan_filtering, undo ? undo->vlan_filtering : std::nullopt);
   change("default_pvid", op.default_pvid, undo ? undo->default_pvid : std::nullopt);
   change("stp", op.stp, undo ? undo->stp : std::nullopt);
-  change("macvlan_mode", op.macvlan_mode, undo ? undo->macvlan_mode : std::nullopt);
   for (const auto& [attr, value] : op.info) {
     std::optional<std::string> from;
     if (undo)
@@ -88,7 +87,6 @@ nlohmann::json op_json(const Op& op, const std::string& target) {
         j["peer"] = s.peer;
         j["peer_netns"] = s.peer_ns.empty() ? target : s.peer_ns;
       }
-      if (s.kind == "vlan") j["id"] = s.vlan_id;
       if (s.kind == "bridge") {
         j["vlan_filtering"] = s.vlan_filtering;
         if (s.default_pvid) j["default_pvid"] = *s.default_pvid;

@@ -23,16 +23,6 @@ std::string principal(const std::string& name, uint32_t id) {
   return name.empty() || name == num ? num : name + " (" + num + ")";
 }
 
-const char* mode_name(uint32_t m) {
-  switch (m) {
-    case 1: return "private";
-    case 2: return "vepa";
-    case 4: return "bridge";
-    case 8: return "passthru";
-  }
-  return "?";
-}
-
 }  // namespace
 
 const char* to_string(OpKind kind) {
@@ -73,10 +63,8 @@ std::string Op::describe() const {
       if (spec.kind == "veth")
         add("peer " + spec.peer + (spec.peer_ns.empty() || spec.peer_ns == ns ? ""
                                                                               : " in netns " + spec.peer_ns));
-      if (spec.kind == "vlan") add("id " + std::to_string(spec.vlan_id));
       for (const auto& [attr, value] : spec.info)
         add(std::string(attr->key) + " " + topology::info_text(*attr, value));
-      if (spec.kind == "macvlan") add(std::string("mode ") + mode_name(spec.macvlan_mode));
       if (spec.kind == "tun") {
         if (spec.owner) add("owner " + principal(spec.owner_name, *spec.owner));
         if (spec.group) add("group " + principal(spec.group_name, *spec.group));
@@ -102,7 +90,6 @@ std::string Op::describe() const {
       if (vlan_filtering) add(std::string("vlan_filtering ") + (*vlan_filtering ? "on" : "off"));
       if (default_pvid) add("default_pvid " + std::to_string(*default_pvid));
       if (stp) add(std::string("stp ") + (*stp ? "on" : "off"));
-      if (macvlan_mode) add(std::string("mode ") + mode_name(*macvlan_mode));
       for (const auto& [attr, value] : info)
         add(std::string(attr->key) + " " + topology::info_text(*attr, value));
       s = "set " + object + " " + d;

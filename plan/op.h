@@ -37,7 +37,7 @@ enum class OpKind {
 
 // Everything needed to create a link (also to re-create one when undoing a delete).
 struct LinkSpec {
-  std::string kind;  // "bridge", "veth", "tun", "vlan", "macvlan"
+  std::string kind;  // "bridge", "veth", "tun", or a described kind's info_kind
   std::string name;
   std::optional<uint32_t> mtu;
   std::optional<Mac> mac;
@@ -51,13 +51,11 @@ struct LinkSpec {
   std::string peer_ns;  // logical namespace of the peer; == op.ns when local
   int peer_ifindex = 0;
   std::optional<Mac> peer_mac;
-  // vlan, macvlan: parent link (ifindex in op.ns) and, when the link lives elsewhere,
-  // the namespace it is moved to right after the create and mark (same batch).
+  // a kind on a parent link (kLink): that link (ifindex in op.ns) and, when the link lives
+  // elsewhere, the namespace it is moved to right after the create and mark (same batch).
   int parent = 0;
   std::string dest_ns;  // "" when it stays in op.ns... see has_dest
   bool has_dest = false;
-  uint16_t vlan_id = 0;
-  uint32_t macvlan_mode = 0;
   // tap
   std::optional<uint32_t> owner, group;
   std::string owner_name, group_name;  // as written, when a name: for people
@@ -84,7 +82,6 @@ struct Op {
   std::optional<bool> vlan_filtering;
   std::optional<uint16_t> default_pvid;
   std::optional<bool> stp;
-  std::optional<uint32_t> macvlan_mode;
   const topology::KindDesc* desc = nullptr;  // with `info`: attributes of a described kind
   std::vector<std::pair<const topology::KindAttr*, topology::InfoValue>> info;
   // kMark

@@ -45,9 +45,8 @@ constexpr uint32_t kDeleteGroupBase = 0x766e6574;
 int kind_rank(const std::string& kind) {
   if (kind == "bridge") return 0;
   if (kind == "veth") return 1;
-  if (kind == "vlan") return 2;
-  if (kind == "macvlan") return 3;
   if (kind == "tun") return 4;
+  if (const KindDesc* k = kind_by_info(kind)) return k->rank;
   return 5;
 }
 
@@ -61,16 +60,6 @@ std::string norm_ns(const std::string& ns) { return ns == kHostNetns ? "" : ns; 
 
 std::string ns_suffix(const std::string& ns) {
   return ns.empty() ? "" : " in netns " + ns;
-}
-
-uint32_t macvlan_mode_bits(MacvlanMode m) {
-  switch (m) {
-    case MacvlanMode::kPrivate: return 1;
-    case MacvlanMode::kVepa: return 2;
-    case MacvlanMode::kBridge: return 4;
-    case MacvlanMode::kPassthru: return 8;
-  }
-  return 4;
 }
 
 // The metric the kernel keeps for `r` (IPv6 turns 0 into its user default, 1024).
@@ -95,7 +84,7 @@ std::string fixed_attr_change(const KindLink& want, const LinkState& have, int p
   const KindDesc& k = *want.desc;
   for (const KindAttr& a : k.attrs) {
     if (a.type == KindAttr::Type::kLink && have.link != parent)
-      return std::string("the kernel cannot change a ") + k.word + "'s " + a.key;
+      return std::string("the kernel cannot change a ") + k.word + "'s " + (a.parent ? "parent link" : a.key);
   }
   for (const auto& [attr, value] : want.info()) {
     if (attr->in_place) continue;
@@ -113,7 +102,7 @@ enum class Action { kKeep, kCreate, kRecreate, kMove, kRefused };
 // One declared link, flattened: the attributes every kind shares, plus pointers to the
 // kind's own declaration.
 struct Want {
-  std::string kind;      // "bridge", "veth", "tun", "vlan", "macvlan", "" ([links])
+  std::string kind;      // "bridge", "veth", "tun", a described kind's info_kind, "" ([links])
   bool existing = false;  // [links]: never created, marked or deleted
   bool is_peer = false;   // the far end of a veth
   std::string ns, name, object;
@@ -130,8 +119,6 @@ struct Want {
   const Bridge* bridge = nullptr;
   const Veth* veth = nullptr;
   const Tap* tap = nullptr;
-  const Vlan* vlan = nullptr;
-  const Macvlan* macvlan = nullptr;
   const KindLink* kl = nullptr;  // a table-described kind
   size_t owner_want = 0;  // peers: index of their veth's Want
 
@@ -142,8 +129,8 @@ struct Want {
   std::string from_ns;             // kMove: where it is now
   bool adopt_mark = false;
   int ifindex = 0;     // final ifindex (existing or planned)
-  std::string parent_ns;  // vlan/macvlan/kLink: namespace of the parent link
-  int parent = 0;         // vlan/macvlan/kLink: parent ifindex (final)
+  std::string parent_ns;  // kLink: namespace of the link it sits on
+  int parent = 0;         // kLink: that link's ifindex (final)
   LinkState predicted;    // the state the diff starts from
 };
 
@@ -338,8 +325,7 @@ void Planner::index_snapshot() {
 
 void Planner::collect_wants() {
   wants_.reserve(topo_.bridges.size() + 2 * topo_.veths.size() + topo_.links.size() +
-                 topo_.vlans.size() + topo_.macvlans.size() + topo_.taps.size() +
-                 topo_.kind_links.size());
+                 topo_.taps.size() + topo_.kind_links.size());
   if (opt_.destroy) {
     for (const Link& l : topo_.links) {
       Want w;
@@ -410,22 +396,6 @@ void Planner::collect_wants() {
     w.object = "link " + l.name + ns_suffix(w.ns);
     add_want(std::move(w));
   }
-  for (const Vlan& v : topo_.vlans) {
-    Want w;
-    common(w, v);
-    w.kind = "vlan";
-    w.vlan = &v;
-    w.object = "vlan " + v.name + ns_suffix(w.ns);
-    add_want(std::move(w));
-  }
-  for (const Macvlan& m : topo_.macvlans) {
-    Want w;
-    common(w, m);
-    w.kind = "macvlan";
-    w.macvlan = &m;
-    w.object = "macvlan " + m.name + ns_suffix(w.ns);
-    add_want(std::move(w));
-  }
   for (const KindLink& l : topo_.kind_links) {
     Want w;
     common(w, l);
@@ -470,7 +440,6 @@ LinkState fresh_state(const Want& w, int ifindex) {
       if (w.bridge->default_pvid != 0) s.vlans.push_back({w.bridge->default_pvid, true, true});
     }
   }
-  if (w.macvlan) s.macvlan_mode = macvlan_mode_bits(w.macvlan->mode);
   if (w.kl)
     for (const auto& [attr, value] : w.kl->info()) s.info[attr->nla] = value;
   if (w.tap) {
@@ -502,10 +471,11 @@ void Planner::resolve_one(size_t i) {
     kept_.insert({w.ns, cur->ifindex});
     return;
   }
-  // Parent of vlans and macvlans: resolved first (they come later in the list).
+  // The link it sits on (a vlan's parent, a vxlan's dev): resolved first (kinds come in
+  // dependency order, kinds.cc).
   std::string lower = w.kl ? w.kl->lower() : "";
-  if (w.vlan || w.macvlan || !lower.empty()) {
-    const std::string& link = w.vlan ? w.vlan->link : w.macvlan ? w.macvlan->link : lower;
+  if (!lower.empty()) {
+    const std::string& link = lower;
     if (Want* p = find_parent(w, link)) {
       w.parent_ns = p->ns;
       w.parent = p->ifindex;
@@ -572,20 +542,6 @@ void Planner::resolve_one(size_t i) {
             w.action = Action::kRecreate;
             w.reason = "multi_queue and vnet_hdr are fixed when a tap is created";
           }
-        } else if (w.vlan) {
-          if (cur->vlan_id != w.vlan->id) {
-            w.action = Action::kRecreate;
-            w.reason = "the kernel cannot change a VLAN's id (" + std::to_string(cur->vlan_id) +
-                       " -> " + std::to_string(w.vlan->id) + ")";
-          } else if (cur->link != w.parent) {
-            w.action = Action::kRecreate;
-            w.reason = "the kernel cannot change a VLAN's parent link";
-          }
-        } else if (w.macvlan) {
-          if (cur->link != w.parent) {
-            w.action = Action::kRecreate;
-            w.reason = "the kernel cannot change a macvlan's parent link";
-          }
         } else if (w.kl) {
           w.reason = fixed_attr_change(*w.kl, *cur, w.parent);
           if (!w.reason.empty()) w.action = Action::kRecreate;
@@ -620,12 +576,8 @@ void Planner::resolve_one(size_t i) {
         if (!other || !marked(*other) || other->kind != w.kind) continue;
         if (find_want(ns, w.name)) continue;
         if (ns_state(w.ns).by_index(other->ifindex)) continue;  // index taken there
-        if (w.vlan && (other->vlan_id != w.vlan->id)) continue;
+        // the attributes fixed at creation, the link it sits on included, stay the same
         if (w.kl && !fixed_attr_change(*w.kl, *other, w.parent).empty()) continue;
-        if (w.vlan || w.macvlan || w.kl) {
-          // the parent link must stay the same one
-          if (other->link != w.parent) continue;
-        }
         if (w.tap && (other->tun_multi_queue != w.tap->multi_queue ||
                       other->tun_vnet_hdr != w.tap->vnet_hdr))
           continue;
@@ -789,9 +741,7 @@ std::vector<Op> Planner::recreate_ops(const std::string& ns, const LinkState& l)
   c.spec.vlan_filtering = l.vlan_filtering;
   c.spec.default_pvid = l.vlan_filtering ? l.default_pvid : std::nullopt;
   c.spec.stp = l.stp;
-  c.spec.vlan_id = l.vlan_id;
   c.spec.parent = l.link;
-  c.spec.macvlan_mode = l.macvlan_mode;
   c.spec.owner = l.tun_owner;
   c.spec.group = l.tun_group;
   c.spec.multi_queue = l.tun_multi_queue;
@@ -1027,11 +977,11 @@ void Planner::plan_creates() {
     if (!w.is_peer && !w.existing &&
         (w.action == Action::kCreate || w.action == Action::kRecreate || w.action == Action::kMove))
       creates.push_back(&w);
-  // vlans/macvlans are created in their parent's namespace (then moved), so sort by the
+  // links on a parent are created in the parent's namespace (then moved), so sort by the
   // namespace the op runs in
   auto run_ns = [](const Want* w) {
     if (w->action == Action::kMove) return w->from_ns;
-    if (w->vlan || w->macvlan || w->parent) return w->parent_ns;
+    if (w->parent) return w->parent_ns;
     return w->ns;
   };
   std::stable_sort(creates.begin(), creates.end(), [&](const Want* a, const Want* b) {
@@ -1087,14 +1037,12 @@ void Planner::plan_creates() {
       s.desc = w.kl->desc;
       s.info = w.kl->info();
     }
-    if (w.vlan || w.macvlan || (w.kl && w.parent)) {
+    if (w.kl && w.parent) {
       s.parent = w.parent;
       if (w.ns != w.parent_ns) {
         s.has_dest = true;
         s.dest_ns = w.ns;
       }
-      if (w.vlan) s.vlan_id = w.vlan->id;
-      if (w.macvlan) s.macvlan_mode = macvlan_mode_bits(w.macvlan->mode);
     }
     if (w.tap) {
       s.owner = w.tap->owner;
@@ -1237,14 +1185,6 @@ void Planner::plan_diffs() {
           op.desc = undo.desc = w.kl->desc;
           op.info.push_back({attr, value});
           if (it != cur.info.end()) undo.info.push_back({attr, it->second});
-          any = true;
-        }
-      }
-      if (w.macvlan) {
-        uint32_t m = macvlan_mode_bits(w.macvlan->mode);
-        if (cur.macvlan_mode != m) {
-          op.macvlan_mode = m;
-          undo.macvlan_mode = cur.macvlan_mode;
           any = true;
         }
       }
@@ -1545,8 +1485,6 @@ std::vector<std::string> involved_netns(const Topology& want, const Snapshot* ha
     add(v.peer_netns);
   }
   for (const Tap& t : want.taps) add(t.netns);
-  for (const Vlan& v : want.vlans) add(v.netns);
-  for (const Macvlan& m : want.macvlans) add(m.netns);
   for (const KindLink& l : want.kind_links) add(l.netns);
   if (have)
     for (const std::string& ns : have->created_netns) add(ns);

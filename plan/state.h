@@ -64,13 +64,13 @@ struct RouteState {
 struct LinkState {
   int ifindex = 0;
   std::string name;
-  std::string kind;  // IFLA_INFO_KIND: "bridge", "veth", "tun", "vlan", "macvlan"; "" none
+  std::string kind;  // IFLA_INFO_KIND: "bridge", "veth", "tun", "vlan", ...; "" none
   std::string alias;
   uint32_t mtu = 0;
   Mac mac;
   bool up = false;  // IFF_UP
   int master = 0;
-  int link = 0;            // IFLA_LINK: veth peer / vlan+macvlan parent
+  int link = 0;            // IFLA_LINK: veth peer, a vlan's or macvlan's parent
   bool link_other_netns = false;  // IFLA_LINK_NETNSID present
   std::optional<uint8_t> addr_gen_mode;
   uint32_t group = 0;  // IFLA_GROUP
@@ -78,10 +78,6 @@ struct LinkState {
   bool vlan_filtering = false;
   std::optional<uint16_t> default_pvid;
   bool stp = false;
-  // vlan
-  uint16_t vlan_id = 0;
-  // macvlan
-  uint32_t macvlan_mode = 0;  // MACVLAN_MODE_* bit
   // tun/tap
   bool tun_tap = false;  // IFF_TAP (not IFF_TUN)
   std::optional<uint32_t> tun_owner, tun_group;

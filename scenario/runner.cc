@@ -57,9 +57,7 @@ std::vector<Iface> interfaces(const Topology& t) {
   std::vector<Iface> out;
   auto add = [&](const topology::LinkCommon& l) { out.push_back({l.netns, l.name, &l.addresses}); };
   for (const auto& b : t.bridges) add(b);
-  for (const auto& v : t.vlans) add(v);
   for (const auto& tp : t.taps) add(tp);
-  for (const auto& m : t.macvlans) add(m);
   for (const auto& l : t.kind_links) add(l);
   for (const auto& v : t.veths) {
     add(v);
@@ -393,35 +391,20 @@ Result<std::vector<std::string>> missing_features(const std::vector<std::string>
       if (!have) missing.push_back(f);
       continue;
     }
-    Topology t;
-    t.host_name = "vnet-probe";
-    t.file = "probe";
-    topology::Bridge b;
-    b.name = "probe-br";
-    b.link_local = topology::LinkLocal::kNone;
-    if (f == "bridge_vlan_filtering") b.vlan_filtering = true;
-    t.bridges.push_back(b);
-    if (f == "8021q") {
-      topology::Vlan v;
-      v.name = "probe-vlan";
-      v.link = "probe-br";
-      v.id = 42;
-      t.vlans.push_back(v);
-    } else if (f == "veth") {
-      topology::Veth v;
-      v.name = "probe-veth";
-      v.peer = "probe-peer";
-      t.veths.push_back(v);
-    } else if (f == "tun") {
-      topology::Tap tap;
-      tap.name = "probe-tap";
-      t.taps.push_back(tap);
-    } else if (f == "macvlan") {
-      topology::Macvlan m;
-      m.name = "probe-mv";
-      m.link = "probe-br";
-      t.macvlans.push_back(m);
+    // A bridge (with VLAN filtering to probe that) and the kind being probed on it.
+    std::string text = "[host]\nname = \"vnet-probe\"\n[bridges.probe-br]\nlink_local = \"none\"\n";
+    if (f == "bridge_vlan_filtering") text += "vlan_filtering = true\n";
+    if (f == "8021q") text += "[vlans.probe-vlan]\nlink = \"probe-br\"\nid = 42\n";
+    if (f == "veth") text += "[veths.probe-veth]\npeer = \"probe-peer\"\n";
+    if (f == "tun") text += "[taps.probe-tap]\n";
+    if (f == "macvlan") text += "[macvlans.probe-mv]\nlink = \"probe-br\"\n";
+    auto probe = topology::load_string(text, "probe");
+    if (!probe) {
+      Error e;
+      e.what = "probing kernel feature " + f + ": " + probe.error()[0].message;
+      return tl::unexpected(e);
     }
+    const Topology& t = *probe;
     if (auto st = netlink::create_netns(probe_ns); !st) return tl::unexpected(st.error());
     netlink::EngineOptions eo;
     eo.target_netns = probe_ns;

@@ -5,8 +5,8 @@
 // and decodes them, the renderers name them. A new kind is one file in topology/kinds/
 // and its line in kinds.cc and CMakeLists.txt (docs/architecture.md, "Adding a link kind").
 //
-// The first kinds (bridge, veth, tap, vlan, macvlan) predate this table and keep their own
-// structs in model.h; they move onto it one at a time.
+// The first kinds (bridge, veth, tap) predate this table and keep their own structs in
+// model.h; they move onto it one at a time.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +35,9 @@ struct KindAttr {
   };
   const char* key;  // host.toml key
   Type type;
+  // kLink: the lower device the link is created on, sent as the top-level IFLA_LINK (a
+  // vlan's or macvlan's parent) rather than inside IFLA_INFO_DATA (a vxlan's `dev`)
+  bool parent = false;
   uint16_t nla;       // attribute in IFLA_INFO_DATA
   uint16_t nla6 = 0;  // kIp: the IPv6 attribute
   int64_t lo = 0, hi = 0;             // integers: accepted range
@@ -44,6 +47,7 @@ struct KindAttr {
   bool in_place = false;  // the kernel changes it on an existing link (else: recreate)
   bool required = false;
   const char* networkd = "";  // the .netdev key that carries it, for render
+  const char* what = nullptr;  // in messages ("vlan id"); the key when null
 };
 
 // Reports what the table alone cannot check: relations between a kind's own keys.
@@ -64,8 +68,23 @@ struct KindDesc {
   // The key listing existing links it takes as members (slaves: IFLA_MASTER of each),
   // null when the kind has none. They are expanded into [links] entries (model.h Link).
   const char* members_key = nullptr;
+  // The kernel feature that creates it, for the message when the kernel lacks it.
+  const char* feature = "";
+  // Where it sorts among links created in one namespace (bridges 0, veths 1, taps 4):
+  // a kind that other kinds are stacked on comes first.
+  int rank = 5;
+  // An attribute whose value is unique among links of this kind on one parent (a vlan's
+  // id): the kernel refuses a second with EEXIST.
+  const char* unique_per_parent = nullptr;
+  // An attribute naming a VLAN that a VLAN-filtering bridge parent must carry tagged on
+  // itself ("self"), or the link receives nothing (a vlan's id).
+  const char* bridge_self_vlan = nullptr;
+  // False where the kernel refuses it on a bridge port (a macvlan: EBUSY, both want the
+  // port's receive hook).
+  bool on_bridge_port = true;
 
   int index_of(const char* key) const;  // position in attrs, -1 if none
+  const KindAttr* parent_attr() const;  // the kLink attribute sent as IFLA_LINK, if any
 };
 
 // Every kind described by a table, in dependency order (a kind may reference links of

@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <functional>
+#include <map>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -25,6 +27,33 @@ bool by_place(const SourceLoc& a, const SourceLoc& b) {
 template <class T>
 void sort_by_place(std::vector<T>& v) {
   std::stable_sort(v.begin(), v.end(), [](const T& a, const T& b) { return by_place(a.loc, b.loc); });
+}
+
+// A link comes after the described link it sits on (a vlan after its bond, a vxlan after
+// its vlan), else in declaration order: the planner creates them in this order. A cycle
+// is left as written; the planner refuses it (a parent that does not exist yet).
+void order_by_lower(std::vector<KindLink>& links) {
+  std::map<std::pair<std::string, std::string>, size_t> by_name;  // (netns, name)
+  for (size_t i = 0; i < links.size(); ++i) by_name.try_emplace({links[i].netns, links[i].name}, i);
+  std::vector<char> seen(links.size(), 0);
+  std::vector<size_t> order;
+  order.reserve(links.size());
+  std::function<void(size_t)> visit = [&](size_t i) {
+    if (seen[i]) return;
+    seen[i] = 1;
+    std::string lower = links[i].lower();
+    if (!lower.empty()) {
+      auto it = by_name.find({links[i].netns, lower});
+      if (it == by_name.end()) it = by_name.find({"", lower});
+      if (it != by_name.end()) visit(it->second);
+    }
+    order.push_back(i);
+  };
+  for (size_t i = 0; i < links.size(); ++i) visit(i);
+  std::vector<KindLink> sorted;
+  sorted.reserve(links.size());
+  for (size_t i : order) sorted.push_back(std::move(links[i]));
+  links = std::move(sorted);
 }
 
 }  // namespace
@@ -51,11 +80,10 @@ LoadResult load_string(const std::string& text, const std::string& file,
   auto sort_all = [&] {
     sort_by_place(t.bridges);
     sort_by_place(t.links);
-    sort_by_place(t.vlans);
     sort_by_place(t.veths);
     sort_by_place(t.taps);
-    sort_by_place(t.macvlans);
     sort_by_place(t.kind_links);
+    order_by_lower(t.kind_links);
     sort_by_place(t.switches);
     sort_by_place(t.guests);
     for (Switch& sw : t.switches) sort_by_place(sw.ports);

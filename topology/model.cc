@@ -94,20 +94,13 @@ std::vector<VlanEntry> desired_self_vlans(const Topology& topo, const Bridge& br
     out.push_back({v, false, false});
   };
   for (uint16_t v : bridge.vlans) add_tagged(v);
-  for (const Vlan& v : topo.vlans)
-    if (v.link == bridge.name && v.netns == bridge.netns) add_tagged(v.id);
+  for (const KindLink& l : topo.kind_links) {
+    if (!l.desc->bridge_self_vlan || l.netns != bridge.netns || l.lower() != bridge.name) continue;
+    if (const AttrValue* id = l.attr(l.desc->bridge_self_vlan); id && id->set)
+      add_tagged(static_cast<uint16_t>(id->number));
+  }
   std::sort(out.begin(), out.end());
   return out;
-}
-
-const char* to_string(MacvlanMode mode) {
-  switch (mode) {
-    case MacvlanMode::kPrivate: return "private";
-    case MacvlanMode::kVepa: return "vepa";
-    case MacvlanMode::kBridge: return "bridge";
-    case MacvlanMode::kPassthru: return "passthru";
-  }
-  return "?";
 }
 
 const char* to_string(SwitchPort::Kind kind) {

@@ -119,11 +119,6 @@ struct Link : LinkCommon {
   SourceLoc member_loc;   // its name in the bond's `members`
 };
 
-struct Vlan : LinkCommon {
-  std::string link;  // parent
-  uint16_t id = 0;
-};
-
 struct Veth : LinkCommon {
   std::string peer;
   std::string peer_netns;  // resolved: "" = the target (unwritten = the veth's own netns)
@@ -143,12 +138,6 @@ struct Tap : LinkCommon {
   bool vnet_hdr = true;
 };
 
-enum class MacvlanMode { kPrivate, kVepa, kBridge, kPassthru };
-
-struct Macvlan : LinkCommon {
-  std::string link;
-  MacvlanMode mode = MacvlanMode::kBridge;
-};
 
 // An attribute of a table-described kind as the kernel carries it (kLink aside).
 struct InfoValue {
@@ -296,10 +285,8 @@ struct Topology {
   std::vector<Netns> netns;  // every namespace named anywhere, except the target
   std::vector<Bridge> bridges;
   std::vector<Link> links;
-  std::vector<Vlan> vlans;
   std::vector<Veth> veths;
   std::vector<Tap> taps;
-  std::vector<Macvlan> macvlans;
   std::vector<KindLink> kind_links;  // every table-described kind, in declaration order
   std::vector<Switch> switches;
   std::vector<Guest> guests;
@@ -317,7 +304,6 @@ std::vector<VlanEntry> desired_port_vlans(const Bridge& bridge, const BridgePort
 // every [vlans] sub-interface's id on it as tagged (tagged wins over the default PVID).
 std::vector<VlanEntry> desired_self_vlans(const Topology& topo, const Bridge& bridge);
 
-const char* to_string(MacvlanMode mode);
 const char* to_string(SwitchPort::Kind kind);
 
 }  // namespace vnet::topology

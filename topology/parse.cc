@@ -281,20 +281,6 @@ void read_links(const toml::node& n, Diagnostics& d, Topology& t) {
   });
 }
 
-void read_vlans(const toml::node& n, Diagnostics& d, Topology& t) {
-  each_object(n, "vlans", d, true, [&](const std::string& name, SourceLoc at, TableReader& r) {
-    Vlan v;
-    v.name = name;
-    v.loc = at;
-    r.required("link");
-    r.required("id");
-    if (auto l = r.string("link")) v.link = *l;
-    if (auto id = r.integer("id", 1, kMaxVid, "vlan id")) v.id = static_cast<uint16_t>(*id);
-    read_common(r, v, true);
-    t.vlans.push_back(std::move(v));
-  });
-}
-
 void read_veths(const toml::node& n, Diagnostics& d, Topology& t) {
   each_object(n, "veths", d, true, [&](const std::string& name, SourceLoc at, TableReader& r) {
     Veth v;
@@ -400,7 +386,7 @@ void read_kind_links(const KindDesc& k, const toml::node& n, Diagnostics& d, Top
         case T::kU16:
         case T::kU32:
         case T::kPort:
-          if (auto x = r.integer(a.key, a.lo, a.hi, a.key)) v.number = static_cast<uint64_t>(*x), v.written = true;
+          if (auto x = r.integer(a.key, a.lo, a.hi, a.what ? a.what : a.key)) v.number = static_cast<uint64_t>(*x), v.written = true;
           break;
         case T::kBool:
           if (auto x = r.boolean(a.key)) v.number = *x ? 1 : 0, v.written = true;
@@ -446,32 +432,6 @@ void read_kind_links(const KindDesc& k, const toml::node& n, Diagnostics& d, Top
       }
     }
     t.kind_links.push_back(std::move(l));
-  });
-}
-
-void read_macvlans(const toml::node& n, Diagnostics& d, Topology& t) {
-  each_object(n, "macvlans", d, true, [&](const std::string& name, SourceLoc at,
-                                          TableReader& r) {
-    Macvlan m;
-    m.name = name;
-    m.loc = at;
-    r.required("link");
-    if (auto l = r.string("link")) m.link = *l;
-    read_common(r, m, false);
-    if (auto mode = r.string("mode")) {
-      static const std::pair<const char*, MacvlanMode> modes[] = {
-          {"private", MacvlanMode::kPrivate},
-          {"vepa", MacvlanMode::kVepa},
-          {"bridge", MacvlanMode::kBridge},
-          {"passthru", MacvlanMode::kPassthru}};
-      bool found = false;
-      for (auto& [text, value] : modes)
-        if (*mode == text) m.mode = value, found = true;
-      if (!found)
-        r.error(r.loc_of("mode"), "macvlan mode '" + *mode +
-                                      "' is not one of private, vepa, bridge, passthru");
-    }
-    t.macvlans.push_back(std::move(m));
   });
 }
 
@@ -849,9 +809,8 @@ void read_document(const toml::table& root, Diagnostics& d, const LoadOptions& o
   }
   using Reader = void (*)(const toml::node&, Diagnostics&, Topology&);
   static const std::pair<const char*, Reader> kinds[] = {
-      {"bridges", read_bridges}, {"links", read_links},       {"vlans", read_vlans},
-      {"veths", read_veths},     {"taps", read_taps},         {"macvlans", read_macvlans},
-      {"switches", read_switches}, {"guests", read_guests}};
+      {"bridges", read_bridges}, {"links", read_links},         {"veths", read_veths},
+      {"taps", read_taps},       {"switches", read_switches}, {"guests", read_guests}};
   for (auto& [key, reader] : kinds)
     if (const toml::node* n = top.get(key)) reader(*n, d, t);
   for (const KindDesc* k : topology::kinds())
@@ -861,8 +820,7 @@ void read_document(const toml::table& root, Diagnostics& d, const LoadOptions& o
     if (const toml::node* n = top.get("checks")) read_checks(*n, d, t);
   }
   // Unknown top-level names are tables the user meant as a kind: say which kinds exist.
-  std::vector<std::string> names = {"host", "netns", "bridges", "links", "vlans",
-                                    "veths", "taps", "macvlans"};
+  std::vector<std::string> names = {"host", "netns", "bridges", "links", "veths", "taps"};
   for (const KindDesc* k : topology::kinds()) names.push_back(k->table);
   names.insert(names.end(), {"switches", "guests"});
   if (options.allow_scenario) names.insert(names.end(), {"scenario", "checks"});

@@ -68,13 +68,11 @@ class Validator {
   void collect_names() {
     for (const Bridge& b : t_.bridges) add_name(b.netns, b.name, {"bridge", &b, "", b.loc});
     for (const Link& l : t_.links) add_name("", l.name, {"link", &l, "", l.loc});
-    for (const Vlan& v : t_.vlans) add_name(v.netns, v.name, {"vlan", &v, "", v.loc});
     for (const Veth& v : t_.veths) {
       add_name(v.netns, v.name, {"veth", &v, v.derived_from, v.loc});
       add_name(v.peer_netns, v.peer, {"veth peer", nullptr, v.derived_from, v.loc});
     }
     for (const Tap& tp : t_.taps) add_name(tp.netns, tp.name, {"tap", &tp, tp.derived_from, tp.loc});
-    for (const Macvlan& m : t_.macvlans) add_name(m.netns, m.name, {"macvlan", &m, "", m.loc});
     for (const KindLink& l : t_.kind_links) add_name(l.netns, l.name, {l.desc->word, &l, "", l.loc});
   }
 
@@ -111,7 +109,6 @@ class Validator {
 
   void check_ports() {
     for (const Link& l : t_.links) check_port(l);
-    for (const Vlan& v : t_.vlans) check_port(v);
     for (const Veth& v : t_.veths) check_port(v);
     for (const Tap& tp : t_.taps) check_port(tp);
     for (const KindLink& l : t_.kind_links) check_port(l);
@@ -143,28 +140,29 @@ class Validator {
   }
 
   void check_parents() {
-    std::map<std::tuple<std::string, std::string, uint16_t>, const Vlan*> ids;
-    for (const Vlan& v : t_.vlans) {
-      check_parent(v, v.link, "vlan");
-      if (v.id == 0) continue;
-      auto [it, fresh] = ids.try_emplace({v.netns, v.link, v.id}, &v);
-      if (!fresh)
-        d_.error(v.loc, "vlan " + std::to_string(v.id) + " on '" + v.link +
-                            "' is already declared as '" + it->second->name + "' at " +
-                            it->second->loc.str());
-    }
-    for (const Macvlan& m : t_.macvlans) {
-      check_parent(m, m.link, "macvlan");
-      // the bridge and a macvlan both want the port's receive hook: the kernel says EBUSY
-      if (const BridgePort* port = port_named(m.link, m.netns))
-        d_.error(m.loc, "macvlan '" + m.name + "': its link '" + m.link + "' is a port of bridge '" +
-                            port->bridge + "', and the kernel refuses a macvlan on a bridge port "
-                            "(EBUSY); put it on the bridge, or on a vlan of it");
-    }
+    // (kind, netns, parent, value) -> the link that has it, for unique_per_parent
+    std::map<std::tuple<const KindDesc*, std::string, std::string, uint64_t>, const KindLink*> taken;
     for (const KindLink& l : t_.kind_links) {
       for (size_t i = 0; i < l.desc->attrs.size(); ++i)
         if (l.desc->attrs[i].type == KindAttr::Type::kLink && l.attrs[i].set)
           check_parent(l, l.attrs[i].text, l.desc->word, l.attrs[i].loc);
+      const KindAttr* parent = l.desc->parent_attr();
+      const AttrValue* lower = parent ? l.attr(parent->key) : nullptr;
+      if (lower && lower->set && !l.desc->on_bridge_port)
+        if (const BridgePort* port = port_named(lower->text, l.netns))
+          d_.error(lower->loc, std::string(l.desc->word) + " '" + l.name + "': its link '" + lower->text +
+                                   "' is a port of bridge '" + port->bridge + "', and the kernel refuses a " +
+                                   l.desc->word + " on a bridge port (EBUSY); put it on the bridge, or on a vlan of it");
+      if (lower && lower->set && l.desc->unique_per_parent) {
+        const AttrValue* v = l.attr(l.desc->unique_per_parent);
+        if (v && v->set) {
+          auto [it, fresh] = taken.try_emplace({l.desc, l.netns, lower->text, v->number}, &l);
+          if (!fresh)
+            d_.error(v->loc, std::string(l.desc->word) + " " + std::to_string(v->number) + " on '" +
+                                 lower->text + "' is already declared as '" + it->second->name + "' at " +
+                                 it->second->loc.str());
+        }
+      }
       if (!l.desc->check) continue;
       KindCheck c;
       l.desc->check(l, c);
@@ -225,14 +223,12 @@ class Validator {
                      l.link_local});
     };
     for (const Bridge& b : t_.bridges) common(b);
-    for (const Vlan& v : t_.vlans) common(v);
     for (const Veth& v : t_.veths) {
       common(v);
       all.push_back({v.peer, v.peer_netns, &v.peer_addresses, &v.peer_routes, v.peer_gateway,
                      v.peer_gateway_loc, v.mtu, v.peer_link_local});
     }
     for (const Tap& tp : t_.taps) common(tp);
-    for (const Macvlan& m : t_.macvlans) common(m);
     for (const KindLink& l : t_.kind_links) common(l);
     for (const Addressed& a : all)
       check_address_list(a.owner, a.ns, *a.addresses, a.gateway, a.gateway_loc, a.mtu);
@@ -375,13 +371,11 @@ class Validator {
   void collect_netns() {
     auto common = [&](const LinkCommon& l) { note_netns(l.netns, l.loc); };
     for (const Bridge& b : t_.bridges) common(b);
-    for (const Vlan& v : t_.vlans) common(v);
     for (const Veth& v : t_.veths) {
       common(v);
       note_netns(v.peer_netns, v.loc);
     }
     for (const Tap& tp : t_.taps) common(tp);
-    for (const Macvlan& m : t_.macvlans) common(m);
     for (const KindLink& l : t_.kind_links) common(l);
     for (const Guest& g : t_.guests) note_netns(g.netns, g.loc);
   }

@@ -59,7 +59,8 @@ std::map<std::string, Op> golden_ops() {
   vl.spec.kind = "vlan";
   vl.spec.name = "br0.40";
   vl.spec.parent = 100;
-  vl.spec.vlan_id = 40;
+  vl.spec.desc = topology::kind_by_info("vlan");
+  vl.spec.info = {{&vl.spec.desc->attrs[vl.spec.desc->index_of("id")], topology::InfoValue{40, {}}}};
   vl.spec.alias = "vnet:h";
   m["create_vlan"] = vl;
   Op mv;
@@ -68,7 +69,8 @@ std::map<std::string, Op> golden_ops() {
   mv.spec.kind = "macvlan";
   mv.spec.name = "mv";
   mv.spec.parent = 103;
-  mv.spec.macvlan_mode = 4;
+  mv.spec.desc = topology::kind_by_info("macvlan");
+  mv.spec.info = {{&mv.spec.desc->attrs[mv.spec.desc->index_of("mode")], topology::InfoValue{MACVLAN_MODE_BRIDGE, {}}}};
   mv.spec.alias = "vnet:h";
   mv.spec.has_dest = true;
   mv.spec.dest_ns = "web";
@@ -340,7 +342,7 @@ TEST(Codec, DecodesRecordedDumps) {
   EXPECT_EQ(t0->tun_owner, std::optional<uint32_t>(1000));
   EXPECT_EQ(mv->kind, "macvlan");
   EXPECT_EQ(mv->link, br->ifindex);
-  EXPECT_EQ(mv->macvlan_mode, 1u);
+  EXPECT_EQ(mv->info.at(IFLA_MACVLAN_MODE).number, uint64_t{MACVLAN_MODE_PRIVATE});
   bool has_addr = false;
   for (const AddrState& a : br->addrs) has_addr |= a == addr4(10, 7, 0, 1, 24);
   EXPECT_TRUE(has_addr);

@@ -94,15 +94,32 @@ struct World {
     return v;
   }
   Tap& tap(const std::string& name) { return add(topo.taps, name); }
-  Vlan& vlan(const std::string& name, const std::string& link, uint16_t id) {
-    Vlan& v = add(topo.vlans, name);
-    v.link = link;
-    v.id = id;
+  // A table-described kind as the parser leaves it: every attribute, fallbacks applied.
+  KindLink& described(const std::string& info_kind, const std::string& name) {
+    KindLink& l = add(topo.kind_links, name);
+    l.desc = kind_by_info(info_kind);
+    for (const KindAttr& a : l.desc->attrs) {
+      AttrValue v;
+      if (a.fallback) v.set = true, v.number = *a.fallback;
+      l.attrs.push_back(v);
+    }
+    return l;
+  }
+  static void set(KindLink& l, const char* key, uint64_t number, const std::string& text = "") {
+    AttrValue& v = l.attrs[l.desc->index_of(key)];
+    v.set = v.written = true;
+    v.number = number;
+    v.text = text;
+  }
+  KindLink& vlan(const std::string& name, const std::string& link, uint16_t id) {
+    KindLink& v = described("vlan", name);
+    set(v, "link", 0, link);
+    set(v, "id", id);
     return v;
   }
-  Macvlan& macvlan(const std::string& name, const std::string& link) {
-    Macvlan& m = add(topo.macvlans, name);
-    m.link = link;
+  KindLink& macvlan(const std::string& name, const std::string& link) {
+    KindLink& m = described("macvlan", name);
+    set(m, "link", 0, link);
     return m;
   }
   Link& link(const std::string& name) { return add(topo.links, name); }

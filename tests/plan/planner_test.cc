@@ -127,7 +127,7 @@ TEST(Plan, CreatesVlanOnBridgeAfterTheBridge) {
 TEST(Plan, CreatesMacvlanInItsParentsNamespaceThenMovesIt) {
   World w;
   w.bridge("br0");
-  Macvlan& m = w.macvlan("mv", "br0");
+  KindLink& m = w.macvlan("mv", "br0");
   m.netns = "web";
   Plan p = w.plan();
   auto it = std::find_if(p.ops.begin(), p.ops.end(),
@@ -570,11 +570,11 @@ TEST(Plan, ReleasesOwnedPortNoLongerEnslaved) {
 TEST(Plan, ChangesMacvlanModeInPlace) {
   World w;
   w.bridge("br0");
-  w.macvlan("mv", "br0").mode = MacvlanMode::kPrivate;
+  World::set(w.macvlan("mv", "br0"), "mode", MACVLAN_MODE_PRIVATE);
   w.have("", 5, "br0", "bridge");
   LinkState& m = w.have("", 6, "mv", "macvlan");
   m.link = 5;
-  m.macvlan_mode = 4;
+  m.info[IFLA_MACVLAN_MODE].number = MACVLAN_MODE_BRIDGE;
   EXPECT_THAT(World::lines(w.plan()), ElementsAre("set macvlan mv mode private"));
 }
 
@@ -596,7 +596,7 @@ TEST(Plan, VlanSubinterfaceImpliesSelfVlan) {
   br.default_pvid = 1;
   br.vlans = {{1, true, true}};
   w.have("", 6, "br0.40", "vlan");
-  w.snap.netns[""].links[6].vlan_id = 40;
+  w.snap.netns[""].links[6].info[IFLA_VLAN_ID].number = 40;
   w.snap.netns[""].links[6].link = 5;
   EXPECT_THAT(World::lines(w.plan()), ElementsAre("set self vlans of bridge br0: +40 tagged"));
 }
@@ -609,11 +609,11 @@ TEST(Plan, RecreatesVlanWhenIdChanges) {
   w.vlan("v", "br0", 41);
   w.have("", 5, "br0", "bridge");
   LinkState& v = w.have("", 6, "v", "vlan");
-  v.vlan_id = 40;
+  v.info[IFLA_VLAN_ID].number = 40;
   v.link = 5;
   auto l = World::lines(w.plan());
-  EXPECT_THAT(l, ElementsAre("delete vlan v (recreate: the kernel cannot change a VLAN's id (40 -> 41))",
-                             "create vlan v (id 41) (recreate: the kernel cannot change a VLAN's id (40 -> 41))",
+  EXPECT_THAT(l, ElementsAre("delete vlan v (recreate: the kernel cannot change a vlan's id (40 -> 41))",
+                             "create vlan v (id 41) (recreate: the kernel cannot change a vlan's id (40 -> 41))",
                              "set vlan v up"));
 }
 
@@ -655,7 +655,7 @@ TEST(Plan, RecreatesMacvlanWhenParentChanges) {
   w.have("", 6, "br1", "bridge");
   LinkState& m = w.have("", 7, "mv", "macvlan");
   m.link = 5;
-  m.macvlan_mode = 4;
+  m.info[IFLA_MACVLAN_MODE].number = MACVLAN_MODE_BRIDGE;
   auto l = World::lines(w.plan());
   EXPECT_THAT(l[0], HasSubstr("recreate: the kernel cannot change a macvlan's parent link"));
 }
@@ -666,7 +666,7 @@ TEST(Plan, RecreatesChildWhenParentIsRecreated) {
   w.vlan("br0.40", "br0", 40);
   w.have("", 5, "br0", "veth");  // wrong kind: recreated
   LinkState& v = w.have("", 6, "br0.40", "vlan");
-  v.vlan_id = 40;
+  v.info[IFLA_VLAN_ID].number = 40;
   v.link = 5;
   auto l = World::lines(w.plan());
   EXPECT_LT(index_of(l, "delete vlan br0.40 (recreate: its parent br0 is (re)created)"),

@@ -278,7 +278,7 @@ TEST(Load, RejectsScenarioKeysWhenNotAllowed) {
   auto t = load_string(kHost + "[scenario]\nname = \"s\"\n", "t.toml", no_scenario);
   ASSERT_FALSE(t);
   EXPECT_EQ(t.error()[0].message, "unknown table 'scenario' (known: host, netns, bridges, links, "
-                                  "vlans, veths, taps, macvlans, dummies, vxlans, bonds, switches, guests)");
+                                  "veths, taps, dummies, bonds, vlans, macvlans, vxlans, switches, guests)");
 }
 
 TEST(Load, ReportsEveryErrorAtOnceInSourceOrder) {

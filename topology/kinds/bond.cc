@@ -51,6 +51,8 @@ const KindDesc& bond_kind() {
       .networkd_kind = "bond",
       .networkd_section = "Bond",
       .members_key = "members",
+      .feature = "bonding (link kind \"bond\", CONFIG_BONDING)",
+      .rank = 1,
   };
   return k;
 }

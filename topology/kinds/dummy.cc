@@ -12,6 +12,7 @@ const KindDesc& dummy_kind() {
       .attrs = {},
       .port = true,
       .networkd_kind = "dummy",
+      .feature = "dummy links (link kind \"dummy\", CONFIG_DUMMY)",
   };
   return k;
 }

@@ -7,11 +7,15 @@
 namespace vnet::topology {
 
 const KindDesc& dummy_kind();
-const KindDesc& vxlan_kind();
 const KindDesc& bond_kind();
+const KindDesc& vlan_kind();
+const KindDesc& macvlan_kind();
+const KindDesc& vxlan_kind();
 
+// Lower kinds first: a vlan may sit on a bond, a vxlan on a vlan.
 const std::vector<const KindDesc*>& kinds() {
-  static const std::vector<const KindDesc*> all = {&dummy_kind(), &vxlan_kind(), &bond_kind()};
+  static const std::vector<const KindDesc*> all = {&dummy_kind(), &bond_kind(), &vlan_kind(),
+                                                   &macvlan_kind(), &vxlan_kind()};
   return all;
 }
 
@@ -58,6 +62,12 @@ std::string KindLink::lower() const {
   for (size_t i = 0; desc && i < desc->attrs.size() && i < attrs.size(); ++i)
     if (desc->attrs[i].type == KindAttr::Type::kLink && attrs[i].set) return attrs[i].text;
   return "";
+}
+
+const KindAttr* KindDesc::parent_attr() const {
+  for (const KindAttr& a : attrs)
+    if (a.type == KindAttr::Type::kLink && a.parent) return &a;
+  return nullptr;
 }
 
 }  // namespace vnet::topology

@@ -68,6 +68,7 @@ const KindDesc& vxlan_kind() {
       .check = check_vxlan,
       .networkd_kind = "vxlan",
       .networkd_section = "VXLAN",
+      .feature = "VXLAN (link kind \"vxlan\", CONFIG_VXLAN)",
   };
   return k;
 }
