@@ -17,4 +17,9 @@ std::string printable(std::string_view s, bool keep_tabs = false);
 // Levenshtein distance, for did-you-mean suggestions (words are short: a quadratic table).
 size_t edit_distance(std::string_view a, std::string_view b);
 
+// QEMU's option syntax (QemuOpts and keyval) doubles commas inside values
+// ("a,b" -> "a,,b"), so a path with a comma cannot start a new option. Shared by vm-run
+// and the guest backend.
+std::string qemu_escape(std::string_view value);
+
 }  // namespace vnet

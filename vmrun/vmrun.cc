@@ -269,15 +269,6 @@ bool kvm_works(const KernelImage& k, const Options& o, const std::string& qemu,
 
 }  // namespace
 
-std::string qemu_escape(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    out += c;
-    if (c == ',') out += ',';
-  }
-  return out;
-}
-
 Result<uint64_t> parse_memory(const std::string& text) {
   if (text.empty()) return fail("empty memory size", 0, ExitCode::kBadInput);
   size_t used = 0;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/text.h"
 #include "vmrun/kernel.h"
 
 namespace vnet::vmrun {
@@ -43,7 +44,8 @@ Result<int> run(const Options& opts);
 // Parses "512M", "1G", "2048" (MiB) into MiB.
 Result<uint64_t> parse_memory(const std::string& text);
 
-// QEMU's option syntax doubles commas inside values ("a,b" -> "a,,b").
-std::string qemu_escape(const std::string& value);
+// QEMU's option syntax doubles commas inside values ("a,b" -> "a,,b"); lives in
+// base/text.h since the guest backend (qemu/) needs it too.
+using vnet::qemu_escape;
 
 }  // namespace vnet::vmrun
