@@ -98,6 +98,7 @@ class Peer {
   }
 
   void close() { fd_.reset(); }
+  int fd() const { return fd_.get(); }
 
   json last_request;
 
@@ -282,6 +283,38 @@ TEST(Qmp, NoReplyTimesOutWithinTheBound) {
   EXPECT_GE(took, 290);
   EXPECT_LT(took, 3000);
   EXPECT_FALSE(c->closed());
+}
+
+TEST(Qmp, AFloodOfEventsDoesNotStretchTheTimeout) {
+  FakeQemu fake([&](Peer& p) {
+    p.handshake();
+    p.expect("query-status");
+    // Events without pause and never the reply, until the client hangs up (or 5 s).
+    // Long events: the kernel copies them faster than the client parses them, so the
+    // socket stays readable past the client's deadline.
+    const std::string ev =
+        json({{"event", "BLOB"}, {"data", {{"blob", std::string(16000, 'x')}}}}).dump() + "\n";
+    std::string burst;
+    for (int i = 0; i < 8; ++i) burst += ev;
+    const auto stop = Clock::now() + 5s;
+    while (Clock::now() < stop) {
+      if (::send(p.fd(), burst.data(), burst.size(), MSG_NOSIGNAL) < 0) break;
+    }
+  });
+  {
+    auto c = attached(fake);
+    ASSERT_TRUE(c);
+    auto t0 = Clock::now();
+    auto r = c->query_status(300ms);
+    EXPECT_LT(ms_since(t0), 2000);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().err, ETIMEDOUT);
+    t0 = Clock::now();
+    auto ev = c->wait_event("SHUTDOWN", 300ms);
+    EXPECT_LT(ms_since(t0), 2000);
+    ASSERT_FALSE(ev);
+    EXPECT_EQ(ev.error().err, ETIMEDOUT);
+  }
 }
 
 TEST(Qmp, LateReplyToATimedOutCommandDoesNotAnswerTheNext) {
