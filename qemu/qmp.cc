@@ -27,7 +27,8 @@ int remaining_ms(Clock::time_point deadline) {
   return static_cast<int>(std::min<int64_t>(ms, 1 << 30));
 }
 
-Millis non_negative(Millis t) { return std::max(t, Millis::zero()); }
+// Negative means no wait; a day caps "forever" (Millis::max() would overflow the clock).
+Millis bounded(Millis t) { return std::clamp(t, Millis::zero(), Millis(86'400'000)); }
 
 tl::unexpected<Error> timed_out(std::string what) {
   return fail(std::move(what), ETIMEDOUT);
@@ -66,7 +67,7 @@ std::string QmpGreeting::version() const {
 }
 
 Result<QmpClient> QmpClient::connect(const std::string& path, Millis timeout) {
-  timeout = non_negative(timeout);
+  timeout = bounded(timeout);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.empty() || path.size() >= sizeof addr.sun_path)
@@ -99,7 +100,7 @@ Result<QmpClient> QmpClient::connect(const std::string& path, Millis timeout) {
 }
 
 Result<QmpClient> QmpClient::attach(UniqueFd fd, Millis timeout) {
-  timeout = non_negative(timeout);
+  timeout = bounded(timeout);
   if (!fd) return fail("qmp: attach to an invalid descriptor", EBADF);
   int flags = ::fcntl(fd.get(), F_GETFL);
   if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) < 0)
@@ -148,7 +149,7 @@ Status QmpClient::handshake(Clock::time_point deadline, Millis budget) {
 }
 
 Result<QmpReply> QmpClient::call(const std::string& cmd, const json& args, Millis timeout) {
-  timeout = non_negative(timeout);
+  timeout = bounded(timeout);
   return call_until(cmd, args, Clock::now() + timeout, timeout);
 }
 
@@ -213,7 +214,7 @@ Result<json> QmpClient::execute(const std::string& cmd, const json& args, Millis
 }
 
 Result<QmpEvent> QmpClient::wait_event(const std::string& name, Millis timeout) {
-  timeout = non_negative(timeout);
+  timeout = bounded(timeout);
   auto matches = [&](const QmpEvent& e) { return name.empty() || e.name == name; };
   if (auto it = std::find_if(events_.begin(), events_.end(), matches); it != events_.end()) {
     QmpEvent e = std::move(*it);

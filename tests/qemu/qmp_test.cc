@@ -501,6 +501,13 @@ TEST(Qmp, WaitEventWaitsForALaterEventAndTimesOutWithoutOne) {
   EXPECT_THAT(none.error().what, HasSubstr("no SHUTDOWN event within 250 ms"));
   EXPECT_GE(took, 240);
   EXPECT_LT(took, 3000);
+
+  // A negative timeout is no wait at all.
+  t0 = Clock::now();
+  none = c->wait_event("SHUTDOWN", -5ms);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().err, ETIMEDOUT);
+  EXPECT_LT(ms_since(t0), 1000);
 }
 
 TEST(Qmp, QuitSucceedsWhenQemuClosesBeforeReplying) {
