@@ -119,7 +119,11 @@ class FakeQemu {
       script(peer);
     });
   }
-  ~FakeQemu() { thread_.join(); }
+  ~FakeQemu() { join(); }
+  // Waits for the script to end; what it recorded may be read after this.
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
 
   UniqueFd take_client() { return std::move(client_); }
 
@@ -158,6 +162,7 @@ TEST(Qmp, HandshakeReadsGreetingAndSendsCapabilitiesFirst) {
     ASSERT_TRUE(st) << st.error().str();
     EXPECT_EQ(*st, "running");
   }
+  fake.join();
   EXPECT_FALSE(first_request.contains("arguments")) << first_request.dump();
 }
 
@@ -181,6 +186,7 @@ TEST(Qmp, ArgumentsAreSentAndReturnValueHandedBack) {
     ASSERT_FALSE(bad);
     EXPECT_EQ(bad.error().exit, ExitCode::kBadInput);
   }
+  fake.join();
   EXPECT_EQ(seen["arguments"], json({{"id", "nic0"}}));
 }
 
