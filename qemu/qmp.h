@@ -70,8 +70,10 @@ class QmpClient {
   // qmp_capabilities. `timeout` bounds the whole handshake.
   static Result<QmpClient> connect(const std::string& path,
                                    Millis timeout = kQmpConnectTimeout);
-  // The same handshake over a socket that is already connected (a socketpair whose
-  // other end QEMU got as `-chardev socket,fd=N`, or a test's fake server).
+  // The same handshake over a socket that is already connected: a socketpair whose
+  // other end QEMU inherited as `-chardev socket,id=qmp,fd=N -mon chardev=qmp,mode=control`
+  // (checked with QEMU 7.2; no socket path, no race with QEMU's start), or a test's
+  // fake server.
   static Result<QmpClient> attach(UniqueFd fd, Millis timeout = kQmpConnectTimeout);
 
   QmpClient(QmpClient&&) = default;

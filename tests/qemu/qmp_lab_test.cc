@@ -1,7 +1,9 @@
 // The QMP client against a real QEMU with no machine at all (`-machine none`): no
 // kernel, no disk, no network, so it starts in well under a second even under TCG on a
 // loaded machine, and its monitor speaks exactly what the `vnet guest` backend will meet.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,18 +45,25 @@ std::string find_in_path(const std::string& name) {
 // if the test did not see it exit.
 class Qemu {
  public:
-  explicit Qemu(const std::string& binary) {
+  // The monitor on a unix socket QEMU creates (`monitor_fd` < 0), or on the inherited,
+  // already connected socket `monitor_fd`.
+  explicit Qemu(const std::string& binary, int monitor_fd = -1) {
     std::string tmpl = (std::filesystem::temp_directory_path() / "vnet-qmp-lab-XXXXXX").string();
     if (!::mkdtemp(tmpl.data())) std::abort();
     dir_ = tmpl;
     socket_ = dir_ + "/qmp.sock";
     log_ = dir_ + "/qemu.log";
-    std::vector<std::string> argv = {binary, "-machine", "none", "-nodefaults",
-                                     "-display", "none", "-qmp",
-                                     "unix:" + socket_ + ",server=on,wait=off"};
+    std::vector<std::string> argv = {binary, "-machine", "none", "-nodefaults", "-display", "none"};
+    if (monitor_fd < 0) {
+      argv.insert(argv.end(), {"-qmp", "unix:" + socket_ + ",server=on,wait=off"});
+    } else {
+      argv.insert(argv.end(), {"-chardev", "socket,id=qmp,fd=" + std::to_string(monitor_fd),
+                               "-mon", "chardev=qmp,mode=control"});
+    }
     pid_ = ::fork();
     if (pid_ == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a crashed test leaves no QEMU behind
+      if (monitor_fd >= 0 && ::fcntl(monitor_fd, F_SETFD, 0) < 0) _exit(126);
       FILE* log = std::freopen(log_.c_str(), "w", stderr);
       if (!log || !std::freopen("/dev/null", "r", stdin) || ::dup2(2, 1) < 0) _exit(126);
       std::vector<char*> args;
@@ -157,6 +166,38 @@ TEST(QmpLab, RealQemuAnswersStatusStopsResumesAndQuits) {
   ASSERT_FALSE(after);
   EXPECT_THAT(after.error().what, HasSubstr("closed"));
   EXPECT_LT(Clock::now() - t0, 3s);
+  EXPECT_TRUE(c->closed());
+}
+
+TEST(QmpLab, AttachesToASocketpairQemuInherited) {
+  const std::string qemu = find_in_path("qemu-system-x86_64");
+  if (qemu.empty())
+    GTEST_SKIP() << "qemu-system-x86_64 not found in PATH (Debian package qemu-system-x86)";
+
+  // The backend's race-free way: the monitor socket exists before QEMU starts.
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  UniqueFd ours(sv[0]), theirs(sv[1]);
+  Qemu vm(qemu, theirs.get());
+  ASSERT_TRUE(vm.started());
+  theirs.reset();  // QEMU holds the only other end: its exit closes the connection
+
+  auto c = QmpClient::attach(std::move(ours), 20000ms);
+  ASSERT_TRUE(c) << c.error().str() << "\nQEMU's log:\n" << vm.log();
+  auto st = c->query_status();
+  ASSERT_TRUE(st) << st.error().str();
+  EXPECT_EQ(*st, "running");
+  ASSERT_TRUE(c->quit(10000ms));
+  auto code = vm.reap(10000ms);
+  ASSERT_TRUE(code.has_value()) << "QEMU did not exit within 10 s of quit";
+  EXPECT_EQ(*code, 0) << vm.log();
+  // Everything QEMU wrote before exiting is still delivered, then the close.
+  auto down = c->wait_event("SHUTDOWN", 5000ms);
+  ASSERT_TRUE(down) << down.error().str();
+  EXPECT_EQ(down->reason, "host-qmp-quit");
+  auto gone = c->wait_event("", 5000ms);
+  ASSERT_FALSE(gone);
+  EXPECT_THAT(gone.error().what, HasSubstr("closed"));
   EXPECT_TRUE(c->closed());
 }
 
