@@ -171,7 +171,7 @@ int report(int exit_code, const std::string& message) {
   return exit_code;
 }
 
-bool may_change_interfaces(const char* verb) {
+bool has_net_admin() {
   // CapEff in /proc/self/status: root without CAP_NET_ADMIN (a container) fails too, and
   // a non-root process given the capability passes
   constexpr int kCapNetAdmin = 12;
@@ -179,9 +179,13 @@ bool may_change_interfaces(const char* verb) {
   for (std::string line; std::getline(in, line);) {
     if (line.rfind("CapEff:", 0) != 0) continue;
     unsigned long long caps = std::strtoull(line.c_str() + 7, nullptr, 16);
-    if (caps & (1ULL << kCapNetAdmin)) return true;
-    break;
+    return (caps & (1ULL << kCapNetAdmin)) != 0;
   }
+  return false;
+}
+
+bool may_change_interfaces(const char* verb) {
+  if (has_net_admin()) return true;
   std::cerr << "vnet " << verb << ": needs root (CAP_NET_ADMIN) to change network interfaces\n";
   return false;
 }

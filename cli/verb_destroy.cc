@@ -11,11 +11,14 @@
 namespace vnet::cli {
 
 int verb_destroy(const Invocation& inv) {
+  netlink::EngineOptions eo;
+  eo.target_netns = inv.global.netns;
+  // the lock is taken and the kernel read while the file is parsed
+  auto prefetch = has_net_admin() ? netlink::Prefetch::start(eo) : nullptr;
   auto topo = load_verb_file(inv, "destroy");
   if (!topo) return 2;
   if (!may_change_interfaces("destroy")) return 3;
-  netlink::EngineOptions eo;
-  eo.target_netns = inv.global.netns;
+  eo.prefetch = prefetch.get();
   eo.interrupted = hold_stop_signals();
   auto r = netlink::destroy(*topo, eo);
   if (!r) {

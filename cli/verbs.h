@@ -75,6 +75,7 @@ int report(int exit_code, const std::string& message);
 // For verbs that change network interfaces: false (after saying so on stderr, as
 // "vnet VERB: needs root (CAP_NET_ADMIN) ...") when this process lacks CAP_NET_ADMIN.
 bool may_change_interfaces(const char* verb);
+bool has_net_admin();  // the same test, silent
 
 boost::program_options::options_description switch_options();
 boost::program_options::options_description scenario_run_options();

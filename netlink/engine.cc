@@ -1,6 +1,7 @@
 #include "netlink/engine.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "netlink/executor.h"
 #include "netlink/kernel.h"
@@ -119,6 +121,16 @@ class Record {
 
 class Lock {
  public:
+  // Only if no other vnet holds it: nothing to wait for, nothing to interrupt.
+  static std::optional<Lock> try_take(const std::string& run_dir) {
+    mkdir(run_dir.c_str(), 0755);
+    std::string path = run_dir + "/lock";
+    Lock l;
+    l.fd_.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (l.fd_.get() < 0 || flock(l.fd_.get(), LOCK_EX | LOCK_NB) != 0) return std::nullopt;
+    return l;
+  }
+
   static Result<Lock> take(const std::string& run_dir, const std::function<int()>& interrupted) {
     mkdir(run_dir.c_str(), 0755);
     std::string path = run_dir + "/lock";
@@ -170,14 +182,47 @@ Result<Session> open_session(const topology::Topology& topo, const EngineOptions
   return s;
 }
 
-Result<plan::Snapshot> snapshot(Session& s, const topology::Topology& topo) {
+class PrefetchImpl : public Prefetch {
+ public:
+  explicit PrefetchImpl(const EngineOptions& o) {
+    RealKernelOptions ko;
+    ko.target_netns = o.target_netns;
+    // the thread only reads: stop signals stay with the caller (hold_stop_signals)
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    thread_ = std::thread([this, o, ko] {
+      if (!o.target_netns.empty() && !netns_exists(o.target_netns)) return;
+      auto l = Lock::try_take(o.run_dir);
+      if (!l) return;
+      lock = std::move(*l);
+      RealKernel kernel(ko);
+      if (auto t = kernel.transport("")) {
+        if (auto st = read_netns(**t, false)) target = std::move(*st);
+      }
+    });
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  }
+  ~PrefetchImpl() override { join(); }
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+  std::optional<Lock> lock;
+  std::optional<plan::NetnsState> target;  // read under `lock`
+
+ private:
+  std::thread thread_;
+};
+
+Result<plan::Snapshot> snapshot(Session& s, const topology::Topology& topo,
+                                std::optional<plan::NetnsState> target = std::nullopt) {
   plan::Snapshot tmp;
   tmp.created_netns = s.record->owned(&s.notes);
   s.namespaces = plan::involved_netns(topo, &tmp);
   std::set<std::string> vlan_netns;
   for (const topology::Bridge& b : topo.bridges)
     if (b.vlan_filtering) vlan_netns.insert(b.netns == topology::kHostNetns ? "" : b.netns);
-  auto snap = read_snapshot(*s.kernel, s.namespaces, &vlan_netns);
+  auto snap = read_snapshot(*s.kernel, s.namespaces, &vlan_netns, std::move(target));
   if (!snap) return snap;
   snap->created_netns = tmp.created_netns;
   return snap;
@@ -196,14 +241,24 @@ Error refusal_error(const plan::Plan& p) {
 
 Result<ApplyReport> run(const topology::Topology& topo, const EngineOptions& o, bool destroy) {
   auto t0 = Clock::now();
-  auto lock = Lock::take(o.run_dir, o.interrupted);
-  if (!lock) return tl::unexpected(lock.error());
+  std::optional<Lock> held;
+  std::optional<plan::NetnsState> target;
+  if (auto* pre = static_cast<PrefetchImpl*>(o.prefetch)) {
+    pre->join();
+    held = std::move(pre->lock);
+    if (held) target = std::move(pre->target);
+  }
+  if (!held) {
+    auto lock = Lock::take(o.run_dir, o.interrupted);
+    if (!lock) return tl::unexpected(lock.error());
+    held = std::move(*lock);
+  }
   ApplyReport rep;
   rep.lock_seconds = since(t0);
   auto s = open_session(topo, o);
   if (!s) return tl::unexpected(s.error());
   auto t = Clock::now();
-  auto snap = snapshot(*s, topo);
+  auto snap = snapshot(*s, topo, std::move(target));
   if (!snap) return tl::unexpected(snap.error());
   rep.read_seconds = since(t);
   t = Clock::now();
@@ -293,6 +348,10 @@ std::string missing_feature(const plan::Op& op) {
   if (op.kind == OpKind::kSetVlans || (op.kind == OpKind::kSetLink && (op.vlan_filtering || op.default_pvid)))
     return "bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)";
   return "";
+}
+
+std::unique_ptr<Prefetch> Prefetch::start(const EngineOptions& o) {
+  return std::make_unique<PrefetchImpl>(o);
 }
 
 Result<ApplyReport> apply(const topology::Topology& topo, const EngineOptions& o) {

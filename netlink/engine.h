@@ -13,6 +13,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -21,6 +22,8 @@
 #include "topology/model.h"
 
 namespace vnet::netlink {
+
+class Prefetch;
 
 struct EngineOptions {
   std::string target_netns;  // "" = the caller's namespace; else it must exist
@@ -35,6 +38,20 @@ struct EngineOptions {
   // step in flight finishes and everything done is rolled back; once only verify is
   // left, the apply finishes instead.
   std::function<int()> interrupted;
+  // Started before the file was read (Prefetch::start): apply and destroy take its lock
+  // and its read of the target namespace over instead of doing both again.
+  Prefetch* prefetch = nullptr;
+};
+
+// A no-op apply of 1000 ports spends about as long parsing host.toml as reading the
+// kernel's links: started before the file is read, this takes the lock (only if it is
+// free: waiting is left to apply, which can be interrupted) and reads the target
+// namespace on a thread of its own, so the two overlap. Whatever fails here is simply
+// done again by apply.
+class Prefetch {
+ public:
+  static std::unique_ptr<Prefetch> start(const EngineOptions& options);
+  virtual ~Prefetch() = default;  // waits for the thread
 };
 
 struct ApplyReport {

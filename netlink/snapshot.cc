@@ -40,9 +40,16 @@ Result<plan::NetnsState> read_netns(Transport& t, bool vlans) {
 }
 
 Result<plan::Snapshot> read_snapshot(Kernel& kernel, const std::vector<std::string>& namespaces,
-                                     const std::set<std::string>* vlan_netns) {
+                                     const std::set<std::string>* vlan_netns,
+                                     std::optional<plan::NetnsState> target) {
   plan::Snapshot snap;
   for (const std::string& ns : namespaces) {
+    if (ns.empty() && target) {
+      // read without the bridge VLAN dump, which read_netns adds by itself wherever a
+      // VLAN-filtering bridge exists: the only bridges whose VLANs matter
+      snap.netns[ns] = std::move(*target);
+      continue;
+    }
     if (!kernel.netns_exists(ns)) {
       snap.netns[ns].exists = false;
       continue;

@@ -3,6 +3,7 @@
 // namespace costs one round trip however many objects it holds.
 #pragma once
 
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -13,9 +14,11 @@
 namespace vnet::netlink {
 
 // `vlan_netns`: the namespaces whose bridge VLANs matter (a VLAN-filtering bridge is
-// declared there); others skip that dump. nullptr = all.
+// declared there); others skip that dump. nullptr = all. `target`: the target namespace
+// as already read (read_netns(t, false)), if it was.
 Result<plan::Snapshot> read_snapshot(Kernel& kernel, const std::vector<std::string>& namespaces,
-                                     const std::set<std::string>* vlan_netns = nullptr);
+                                     const std::set<std::string>* vlan_netns = nullptr,
+                                     std::optional<plan::NetnsState> target = std::nullopt);
 Result<plan::NetnsState> read_netns(Transport& t, bool vlans = true);
 
 }  // namespace vnet::netlink

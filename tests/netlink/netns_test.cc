@@ -10,13 +10,16 @@
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 
 #include <chrono>
+#include <filesystem>
 #include <sstream>
 #include <thread>
 
 #include "netlink/executor.h"
+#include "plan/format.h"
 #include "netlink/snapshot.h"
 #include "netlink/transport.h"
 #include "tests/netlink/netns_fixture.h"
@@ -838,6 +841,49 @@ TEST_F(NetnsTest, SnapshotReadsWhatIpSees) {
   EXPECT_EQ(mine, ips);
   EXPECT_EQ(t.by_name("br0")->mtu, 1400u);
   EXPECT_EQ(snap->netns.at("ca").routes.size(), 1u);
+}
+
+// `vnet apply` starts reading the kernel before it parses the file (Prefetch): apply takes
+// the lock and the read over and plans the same as without them; with the lock held by
+// another vnet, the prefetch leaves waiting for it to apply.
+TEST_F(NetnsTest, ApplyTakesOverAPrefetchedReadAndWaitsForABusyLock) {
+  char dir[] = "/tmp/vnet-prefetch-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  netlink::EngineOptions o = opts();
+  o.run_dir = dir;
+  {
+    auto pre = netlink::Prefetch::start(o);
+    o.prefetch = pre.get();
+    auto r = netlink::apply(load(kHost), o);
+    ASSERT_TRUE(r) << r.error().str();
+    EXPECT_TRUE(r->changed());
+  }
+  {
+    auto pre = netlink::Prefetch::start(o);
+    o.prefetch = pre.get();
+    auto r = netlink::apply(load(kHost), o);
+    ASSERT_TRUE(r) << r.error().str();
+    EXPECT_FALSE(r->changed()) << plan::plan_text(r->plan);
+  }
+  // another vnet holds the lock for 300 ms: the prefetch gives up, apply waits
+  int held = ::open((std::string(dir) + "/lock").c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(held, 0);
+  ASSERT_EQ(flock(held, LOCK_EX), 0);
+  auto pre = netlink::Prefetch::start(o);
+  o.prefetch = pre.get();
+  std::thread release([held] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ::close(held);
+  });
+  auto r = netlink::apply(load(kHost), o);
+  release.join();
+  ASSERT_TRUE(r) << r.error().str();
+  EXPECT_FALSE(r->changed()) << plan::plan_text(r->plan);
+  EXPECT_GE(r->lock_seconds, 0.2);
+  pre.reset();
+  o.prefetch = nullptr;
+  ASSERT_TRUE(netlink::destroy(load(kHost), o));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
