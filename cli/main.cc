@@ -74,6 +74,13 @@ const std::vector<Verb>& verbs() {
       {"status", "status FILE [--json]", "live state vs declared, per object", verb_status,
        nullptr, "0  in sync\n1  drift\n2  bad input or usage\n3  kernel state unreadable\n",
        ""},
+      {"show", "show [--all] [--host NAME]",
+       "the live state as host.toml: the links vnet owns, or --all every link it can express",
+       verb_show, show_options,
+       "0  shown (what host.toml cannot say is listed on stderr)\n"
+       "2  several vnet hosts own links here (pick one with --host), none does, or usage\n"
+       "3  kernel state unreadable\n",
+       ""},
       {"render", "render networkd|nixos|units FILE [-o DIR]",
        "write the topology as networkd files, a NixOS module or units (not built yet)",
        verb_render, nullptr, "3  not built yet in this version\n", "networkd nixos units"},

@@ -51,6 +51,7 @@ int verb_scenario(const Invocation& inv) {
   if (vm.count("junit")) o.junit_path = vm["junit"].as<std::string>();
   o.self_exe = self_exe();
   o.verbose = inv.global.verbose;
+  o.json = inv.global.json;
   return scenario::run_files(vm["file"].as<std::vector<std::string>>(), o);
 }
 

@@ -78,6 +78,7 @@ bool may_change_interfaces(const char* verb);
 bool has_net_admin();  // the same test, silent
 
 boost::program_options::options_description switch_options();
+boost::program_options::options_description show_options();
 boost::program_options::options_description scenario_run_options();
 boost::program_options::options_description vm_run_options();
 
@@ -88,6 +89,7 @@ int verb_plan(const Invocation&);
 int verb_apply(const Invocation&);
 int verb_destroy(const Invocation&);
 int verb_status(const Invocation&);
+int verb_show(const Invocation&);
 int verb_render(const Invocation&);
 int verb_switch(const Invocation&);
 int verb_guest(const Invocation&);

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -348,6 +349,28 @@ std::string missing_feature(const plan::Op& op) {
   if (op.kind == OpKind::kSetVlans || (op.kind == OpKind::kSetLink && (op.vlan_filtering || op.default_pvid)))
     return "bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)";
   return "";
+}
+
+Result<plan::Snapshot> read_live(const EngineOptions& o) {
+  if (!o.target_netns.empty() && !netns_exists(o.target_netns)) {
+    Error e;
+    e.what = "namespace '" + o.target_netns + "' does not exist (" + netns_path(o.target_netns) + ")";
+    e.exit = ExitCode::kEnvironment;
+    return tl::unexpected(e);
+  }
+  std::vector<std::string> namespaces = {""};
+  std::error_code ec;
+  std::vector<std::string> named;
+  for (const auto& entry : std::filesystem::directory_iterator("/run/netns", ec)) {
+    std::string name = entry.path().filename();
+    if (name != o.target_netns && name != topology::kHostNetns) named.push_back(name);
+  }
+  std::sort(named.begin(), named.end());
+  namespaces.insert(namespaces.end(), named.begin(), named.end());
+  RealKernelOptions ko;
+  ko.target_netns = o.target_netns;
+  RealKernel kernel(ko);
+  return read_snapshot(kernel, namespaces);
 }
 
 std::unique_ptr<Prefetch> Prefetch::start(const EngineOptions& o) {

@@ -74,6 +74,10 @@ Result<ApplyReport> destroy(const topology::Topology& topo, const EngineOptions&
 Result<ApplyReport> plan(const topology::Topology& topo, const EngineOptions& options,
                          bool for_destroy = false);
 
+// `vnet show`: the target namespace and every named one (/run/netns/*, where veth peers
+// live), as they are. Reads only.
+Result<plan::Snapshot> read_live(const EngineOptions& options);
+
 // The kernel feature an EOPNOTSUPP for this op means ("" if none is known).
 std::string missing_feature(const plan::Op& op);
 

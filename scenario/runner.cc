@@ -18,8 +18,11 @@
 #include <sstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "netlink/engine.h"
 #include "netlink/netns.h"
+#include "plan/format.h"
 #include "scenario/switches.h"
 #include "topology/load.h"
 #include "vmrun/vmrun.h"
@@ -38,6 +41,8 @@ using topology::Topology;
 
 constexpr const char* kRecordDir = "/run/vnet/scenario";
 constexpr const char* kInVmEnv = "VNET_SCENARIO_IN_VM";
+// Where a run inside vm-run writes its reports as JSON for the outer --json run.
+constexpr const char* kJsonPartEnv = "VNET_SCENARIO_JSON_PART";
 
 double since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -506,6 +511,43 @@ std::string junit_xml(const std::vector<ScenarioReport>& reports) {
 
 namespace {
 
+nlohmann::json report_json(const ScenarioReport& r) {
+  nlohmann::json j = {{"file", r.file}, {"name", r.name}, {"exit_code", r.exit_code},
+                      {"seconds", {{"build", r.build_seconds}, {"checks", r.check_seconds},
+                                   {"teardown", r.teardown_seconds}, {"total", r.total_seconds}}}};
+  if (!r.error.empty()) j["error"] = r.error;
+  nlohmann::json checks = nlohmann::json::array();
+  for (const auto& c : r.checks) {
+    const Check& k = c.check;
+    checks.push_back({{"check", check_kind(k)}, {"from", check_from(k)}, {"to", k.target},
+                      {"expect", k.expect == Check::Expect::kReach ? "reach" : "blocked"},
+                      {"got", c.result.reached ? "reach" : "blocked"}, {"passed", c.result.passed},
+                      {"seconds", c.result.seconds}, {"detail", c.result.detail}});
+  }
+  j["checks"] = checks;
+  return j;
+}
+
+}  // namespace
+
+std::string reports_json(const std::vector<ScenarioReport>& reports, const std::string& vm_part) {
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& r : reports) all.push_back(report_json(r));
+  // the scenarios a vm-run ran, as it wrote them
+  auto part = nlohmann::json::parse(vm_part.empty() ? "null" : vm_part, nullptr, false);
+  if (part.is_object() && part["scenarios"].is_array())
+    for (auto& s : part["scenarios"]) all.push_back(s);
+  size_t passed = 0, failed = 0;
+  for (const auto& s : all)
+    for (const auto& c : s["checks"]) (c["passed"].get<bool>() ? passed : failed)++;
+  for (const auto& s : all) failed += s.contains("error") ? 1 : 0;
+  nlohmann::json doc = {{"version", plan::kJsonVersion}, {"scenarios", all}, {"passed", passed},
+                        {"failed", failed}};
+  return doc.dump(2) + "\n";
+}
+
+namespace {
+
 ScenarioReport error_report(const std::string& file, int code, std::string message) {
   ScenarioReport r;
   r.file = file;
@@ -517,7 +559,7 @@ ScenarioReport error_report(const std::string& file, int code, std::string messa
 // Files whose kernel needs lie beyond this one run together in one `vnet vm-run` boot;
 // the inner run prints their tables and writes their JUnit part.
 int run_in_vm(const std::vector<std::string>& files, const RunOptions& options,
-              std::string& junit_fragment) {
+              std::string& junit_fragment, std::string& json_fragment) {
   vmrun::Options vo;
   vo.argv = {options.self_exe, "scenario", "run"};
   // The guest runs in the same working directory, so paths as given still resolve; the
@@ -531,6 +573,11 @@ int run_in_vm(const std::vector<std::string>& files, const RunOptions& options,
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) env.push_back(*e);
   env.push_back(std::string(kInVmEnv) + "=1");
+  std::string json_part;
+  if (options.json) {
+    json_part = (fs::current_path() / (".vnet-json-" + std::to_string(getpid()) + ".json")).string();
+    env.push_back(std::string(kJsonPartEnv) + "=" + json_part);
+  }
   vo.env = env;
   if (options.verbose) vo.log = [](const std::string& line) { std::cerr << line << "\n"; };
   std::cerr << "vnet: running " << files.size() << " scenario" << (files.size() == 1 ? "" : "s")
@@ -550,6 +597,14 @@ int run_in_vm(const std::vector<std::string>& files, const RunOptions& options,
     std::error_code ec;
     fs::remove(part, ec);
   }
+  if (!json_part.empty()) {
+    std::ifstream in(json_part);
+    std::stringstream doc;
+    doc << in.rdbuf();
+    json_fragment = doc.str();
+    std::error_code ec;
+    fs::remove(json_part, ec);
+  }
   return *rc;
 }
 
@@ -566,6 +621,9 @@ int run_files(const std::vector<std::string>& files, const RunOptions& options) 
   UniqueFd sigfd(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
   clean_stale_runs(false);
   bool in_vm = getenv(kInVmEnv) != nullptr;
+  // --json: the document alone on stdout (inside vm-run, the outer run prints it)
+  const char* json_part = in_vm ? getenv(kJsonPartEnv) : nullptr;
+  bool tables = !options.json && !json_part;
 
   std::vector<ScenarioReport> reports;
   std::vector<std::string> vm_files;
@@ -597,7 +655,7 @@ int run_files(const std::vector<std::string>& files, const RunOptions& options) 
         r = Run(file, static_cast<int>(i), options, sigfd.get()).go(*loaded);
       }
     }
-    std::cout << format_table(r) << std::flush;
+    if (tables) std::cout << format_table(r) << std::flush;
     if (!r.error.empty()) std::cerr << "vnet: " << r.file << ": " << r.error << "\n";
     passed += r.passed();
     failed += r.failed() + (r.error.empty() ? 0 : 1);
@@ -606,11 +664,16 @@ int run_files(const std::vector<std::string>& files, const RunOptions& options) 
     reports.push_back(std::move(r));
     if (stop) break;
   }
-  if (reports.size() > 1)
+  if (reports.size() > 1 && tables)
     std::cout << reports.size() << " scenarios: " << passed << " checks passed, " << failed
               << " failed\n";
-  std::string vm_junit;
-  if (!vm_files.empty() && rc != 130) rc = std::max(rc, run_in_vm(vm_files, options, vm_junit));
+  std::string vm_junit, vm_json;
+  if (!vm_files.empty() && rc != 130) rc = std::max(rc, run_in_vm(vm_files, options, vm_junit, vm_json));
+  if (json_part) {
+    std::ofstream(json_part) << reports_json(reports);
+  } else if (options.json) {
+    std::cout << reports_json(reports, vm_json) << std::flush;
+  }
   if (!options.junit_path.empty()) {
     std::string xml = junit_xml(reports);
     xml.insert(xml.rfind("</testsuites>"), vm_junit);

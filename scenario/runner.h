@@ -19,6 +19,7 @@ struct RunOptions {
   std::string junit_path;
   std::string self_exe;  // this vnet binary (to re-run itself under vm-run)
   bool verbose = false;
+  bool json = false;  // one JSON document on stdout at the end instead of the tables
 };
 
 struct CheckOutcome {
@@ -59,5 +60,9 @@ Result<std::vector<CheckSpec>> resolve_checks(const topology::Topology& topo,
 
 std::string format_table(const ScenarioReport& report);
 std::string junit_xml(const std::vector<ScenarioReport>& reports);
+// `scenario run --json`: {"version", "scenarios": [{file, name, exit_code, error?,
+// seconds {build, checks, teardown, total}, checks: [{check, from, to, expect, got,
+// passed, seconds, detail}]}], "passed", "failed"} (docs/scenarios.md).
+std::string reports_json(const std::vector<ScenarioReport>& reports, const std::string& vm_part = "");
 
 }  // namespace vnet::scenario

@@ -7,6 +7,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "plan/format.h"
+#include "plan/show.h"
 #include "tests/netlink/netns_fixture.h"
 
 namespace vnet::testing {
@@ -143,6 +145,21 @@ TEST_F(KernelVlan, BuildsVlanAwareBridgeAndTrafficFollowsVlans) {
   ASSERT_TRUE(again) << again.error().str();
   EXPECT_FALSE(again->changed());
   EXPECT_EQ(again->requests, 0u);
+}
+
+// `vnet show` of a VLAN-aware bridge, its trunk, access ports and sub-interface, applied
+// again, changes nothing: show is the inverse of the VLAN rules.
+TEST_F(KernelVlan, ShowOfTheVillaPlansAsNothing) {
+  ASSERT_TRUE(apply(kVilla));
+  auto pl = netlink::plan(load(kVilla), opts());
+  ASSERT_TRUE(pl) << pl.error().str();
+  auto shown = plan::show(pl->snapshot, {});
+  ASSERT_TRUE(shown) << shown.error().what;
+  EXPECT_THAT(shown->toml, HasSubstr("[links.up0]\nbridge = \"br0\"\ntagged = [10, 40]\n"));
+  EXPECT_THAT(shown->toml, HasSubstr("[veths.vb-c]\npeer = \"eth0\"\npeer_netns = \"c\"\n"));
+  auto again = netlink::plan(load(shown->toml), opts());
+  ASSERT_TRUE(again) << again.error().str();
+  EXPECT_TRUE(again->plan.ops.empty()) << shown->toml << plan::plan_text(again->plan);
 }
 
 TEST_F(KernelVlan, ATrunkOfEveryEvenVlanAppliesAndReappliesAsNothing) {

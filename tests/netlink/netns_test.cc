@@ -20,6 +20,7 @@
 
 #include "netlink/executor.h"
 #include "plan/format.h"
+#include "plan/show.h"
 #include "netlink/snapshot.h"
 #include "netlink/transport.h"
 #include "tests/netlink/netns_fixture.h"
@@ -841,6 +842,24 @@ TEST_F(NetnsTest, SnapshotReadsWhatIpSees) {
   EXPECT_EQ(mine, ips);
   EXPECT_EQ(t.by_name("br0")->mtu, 1400u);
   EXPECT_EQ(snap->netns.at("ca").routes.size(), 1u);
+}
+
+// `vnet show` of what apply built, applied again, changes nothing; and the verb prints it.
+TEST_F(NetnsTest, ShowOfWhatApplyBuiltPlansAsNothing) {
+  ASSERT_TRUE(apply(kHost));
+  auto pl = netlink::plan(load(kHost), opts());
+  ASSERT_TRUE(pl) << pl.error().str();
+  auto shown = plan::show(pl->snapshot, {});
+  ASSERT_TRUE(shown) << shown.error().what;
+  EXPECT_THAT(shown->toml, HasSubstr("[veths.vb-a]\npeer = \"eth0\"\npeer_netns = \"ca\"\n"));
+  EXPECT_THAT(shown->toml, HasSubstr("[taps.tap0]\nowner = 1000\n"));
+  auto again = netlink::plan(load(shown->toml), opts());
+  ASSERT_TRUE(again) << again.error().str();
+  EXPECT_TRUE(again->plan.ops.empty()) << shown->toml << plan::plan_text(again->plan);
+  int rc = -1;
+  std::string out = sh(std::string(VNET_BINARY) + " --netns " + target_ + " show --host t1", &rc);
+  EXPECT_EQ(rc, 0);
+  EXPECT_THAT(out, HasSubstr("[bridges.br0]\nmtu = 1400\naddresses = [\"10.9.0.1/24\"]\n"));
 }
 
 // `vnet apply` starts reading the kernel before it parses the file (Prefetch): apply takes

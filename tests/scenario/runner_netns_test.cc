@@ -13,6 +13,8 @@
 #include <fstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "scenario/runner.h"
 #include "tests/common/process.h"
 
@@ -107,6 +109,35 @@ TEST_F(ScenarioRun, FailingCheckExitsOneWithTheFailureAndCleansUp) {
   EXPECT_NE(x.str().find("tests=\"9\" failures=\"1\""), std::string::npos) << x.str();
   fs::remove(file);
   fs::remove(file + ".xml");
+}
+
+TEST_F(ScenarioRun, JsonIsOneDocumentWithEveryCheck) {
+  std::string file = "/run/vnet-test-json-" + std::to_string(getpid()) + ".toml";
+  std::ifstream in(kSrc + "/scenarios/flat.toml");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::ofstream(file) << text.str() << "\n[[checks]]\nfrom = \"a\"\nping = \"10.0.0.77\"\ntimeout = 1\n";
+  auto r = run({VNET_BINARY, "--json", "scenario", "run", file});
+  fs::remove(file);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << "stdout is not one JSON document: " << r.out;
+  EXPECT_EQ(j["version"], 2);
+  EXPECT_EQ(j["passed"], 8);
+  EXPECT_EQ(j["failed"], 1);
+  ASSERT_EQ(j["scenarios"].size(), 1u);
+  const auto& s = j["scenarios"][0];
+  EXPECT_EQ(s["name"], "flat");
+  EXPECT_EQ(s["exit_code"], 1);
+  ASSERT_EQ(s["checks"].size(), 9u);
+  const auto& last = s["checks"][8];
+  EXPECT_EQ(last["check"], "ping");
+  EXPECT_EQ(last["from"], "a");
+  EXPECT_EQ(last["to"], "10.0.0.77");
+  EXPECT_EQ(last["expect"], "reach");
+  EXPECT_EQ(last["got"], "blocked");
+  EXPECT_EQ(last["passed"], false);
+  EXPECT_EQ(last["detail"], "no reply");
 }
 
 TEST_F(ScenarioRun, SigintDuringChecksTearsDown) {
