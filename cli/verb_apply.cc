@@ -1,40 +1,47 @@
 // `vnet apply FILE`: converge the kernel to FILE (netlink/engine.h). Prints what it did,
-// or "no changes". Exit 0 ok, 1 failed (rolled back) or refused, 2 bad input, 3 the
-// kernel lacks a feature (named) or state is unreadable.
+// or "no changes". `vnet destroy FILE`: remove what this host owns (links marked
+// vnet:<host.name>, the namespaces vnet created for it); [links] are released from their
+// bridge and left up; nothing else is touched. Exit 0 ok, 1 failed (rolled back) or
+// refused, 2 bad input, 3 the kernel lacks a feature (named) or state is unreadable.
 #include <cstdio>
 #include <iostream>
 
+#include "base/progress.h"
 #include "cli/verbs.h"
 #include "netlink/engine.h"
 #include "plan/format.h"
 #include "topology/load.h"
 
 namespace vnet::cli {
+namespace {
 
-int verb_apply(const Invocation& inv) {
+int converge(const Invocation& inv, const char* verb, bool destroy) {
   netlink::EngineOptions eo;
   eo.target_netns = inv.global.netns;
   // the lock is taken and the kernel read while the file is parsed
   auto prefetch = has_net_admin() ? netlink::Prefetch::start(eo) : nullptr;
-  auto topo = load_verb_file(inv, "apply");
+  auto topo = load_verb_file(inv, verb);
   if (!topo) return 2;
-  if (!may_change_interfaces("apply")) return 3;
+  if (!may_change_interfaces(verb)) return 3;
   eo.prefetch = prefetch.get();
   eo.interrupted = hold_stop_signals();
-  auto r = netlink::apply(*topo, eo);
+  Progress progress(verb, inv.global.verbose);
+  eo.progress = progress.callback();
+  auto r = destroy ? netlink::destroy(*topo, eo) : netlink::apply(*topo, eo);
+  progress.clear();
   if (!r) {
     const Error& e = r.error();
     std::string where = e.loc && e.loc->known() ? e.loc->str() + ": " : "";
     return report(static_cast<int>(e.exit), where + e.str());
   }
   if (!r->changed()) {
-    std::cout << "no changes\n";
+    std::cout << (destroy ? "nothing to destroy\n" : "no changes\n");
   } else {
     std::cout << plan::plan_text(r->plan);
     char line[160];
-    snprintf(line, sizeof line, "applied %zu changes in %.3f s (%llu requests in %llu sendmsg)\n",
-             r->plan.ops.size(), r->seconds, static_cast<unsigned long long>(r->requests),
-             static_cast<unsigned long long>(r->sendmsgs));
+    snprintf(line, sizeof line, "%s %zu changes in %.3f s (%llu requests in %llu sendmsg)\n",
+             destroy ? "destroyed with" : "applied", r->plan.ops.size(), r->seconds,
+             static_cast<unsigned long long>(r->requests), static_cast<unsigned long long>(r->sendmsgs));
     std::cout << line;
   }
   if (inv.global.verbose) {
@@ -48,5 +55,10 @@ int verb_apply(const Invocation& inv) {
   }
   return 0;
 }
+
+}  // namespace
+
+int verb_apply(const Invocation& inv) { return converge(inv, "apply", false); }
+int verb_destroy(const Invocation& inv) { return converge(inv, "destroy", true); }
 
 }  // namespace vnet::cli

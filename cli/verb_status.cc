@@ -2,6 +2,7 @@
 // sync, 1 drift, 2 bad input, 3 kernel state unreadable.
 #include <iostream>
 
+#include "base/progress.h"
 #include "cli/verbs.h"
 #include "netlink/engine.h"
 #include "plan/format.h"
@@ -14,7 +15,10 @@ int verb_status(const Invocation& inv) {
   if (!topo) return 2;
   netlink::EngineOptions eo;
   eo.target_netns = inv.global.netns;
+  Progress progress("status", inv.global.verbose);
+  eo.progress = progress.callback();
   auto r = netlink::plan(*topo, eo);
+  progress.clear();
   if (!r) return report(3, r.error().str());
   std::string target = inv.global.netns.empty() ? "host" : inv.global.netns;
   auto rows = plan::status_rows(*topo, r->snapshot, r->plan, target);

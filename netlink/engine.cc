@@ -249,7 +249,11 @@ Result<ApplyReport> run(const topology::Topology& topo, const EngineOptions& o, 
     held = std::move(pre->lock);
     if (held) target = std::move(pre->target);
   }
+  auto progress = [&](const char* phase, size_t done = 0, size_t total = 0) {
+    if (o.progress) o.progress(phase, done, total);
+  };
   if (!held) {
+    progress("wait for the lock");
     auto lock = Lock::take(o.run_dir, o.interrupted);
     if (!lock) return tl::unexpected(lock.error());
     held = std::move(*lock);
@@ -259,10 +263,12 @@ Result<ApplyReport> run(const topology::Topology& topo, const EngineOptions& o, 
   auto s = open_session(topo, o);
   if (!s) return tl::unexpected(s.error());
   auto t = Clock::now();
+  progress("read");
   auto snap = snapshot(*s, topo, std::move(target));
   if (!snap) return tl::unexpected(snap.error());
   rep.read_seconds = since(t);
   t = Clock::now();
+  progress("plan");
   plan::PlanOptions po;
   po.destroy = destroy;
   rep.plan = plan::make_plan(topo, *snap, po);
@@ -277,6 +283,7 @@ Result<ApplyReport> run(const topology::Topology& topo, const EngineOptions& o, 
   ExecOptions eo;
   eo.fail_at = o.fail_at_step;
   eo.interrupted = o.interrupted;
+  eo.on_step = [&](size_t done, size_t total) { progress("execute", done, total); };
   auto ex = execute(rep.plan.ops, *s->kernel, eo);
   rep.exec_seconds = since(t);
   if (!ex) {
@@ -304,6 +311,7 @@ Result<ApplyReport> run(const topology::Topology& topo, const EngineOptions& o, 
   if (o.verify) {
     if (o.before_verify) o.before_verify();
     t = Clock::now();
+    progress("verify");
     auto again = snapshot(*s, topo);
     if (!again) {
       (void)roll_back(rep.plan.ops, *ex, *s->kernel);  // unverifiable is not done
@@ -312,6 +320,7 @@ Result<ApplyReport> run(const topology::Topology& topo, const EngineOptions& o, 
     plan::Plan left = plan::make_plan(topo, *again, po);
     rep.verify_seconds = since(t);
     if (!left.ops.empty() || !left.refusals.empty()) {
+      progress("roll back");
       // All-or-nothing includes verify: the kernel took the requests but not all they
       // asked for, or another process changed the links in between.
       std::vector<Error> undo_errors = roll_back(rep.plan.ops, *ex, *s->kernel);
@@ -389,10 +398,12 @@ Result<ApplyReport> plan(const topology::Topology& topo, const EngineOptions& o,
   auto t0 = Clock::now();
   auto s = open_session(topo, o);
   if (!s) return tl::unexpected(s.error());
+  if (o.progress) o.progress("read", 0, 0);
   auto snap = snapshot(*s, topo);
   if (!snap) return tl::unexpected(snap.error());
   ApplyReport rep;
   rep.read_seconds = since(t0);
+  if (o.progress) o.progress("plan", 0, 0);
   plan::PlanOptions po;
   po.destroy = for_destroy;
   rep.plan = plan::make_plan(topo, *snap, po);

@@ -41,6 +41,9 @@ struct EngineOptions {
   // Started before the file was read (Prefetch::start): apply and destroy take its lock
   // and its read of the target namespace over instead of doing both again.
   Prefetch* prefetch = nullptr;
+  // Told each phase ("wait for the lock", "read", "plan", "execute" with steps done of
+  // total, "verify", "roll back"): the command line's progress line.
+  std::function<void(const char* phase, size_t done, size_t total)> progress;
 };
 
 // A no-op apply of 1000 ports spends about as long parsing host.toml as reading the

@@ -196,11 +196,13 @@ class Executor {
   // Runs `ops`; stops at the first failed group unless `keep_going`. Returns the index of
   // the first failed op, or ops.size().
   size_t run(const std::vector<Op>& ops, std::vector<OpResult>& res, bool keep_going,
-             std::optional<size_t> fail_at, const std::function<int()>& interrupted = {}) {
+             std::optional<size_t> fail_at, const std::function<int()>& interrupted = {},
+             const std::function<void(size_t, size_t)>& on_step = {}) {
     res.assign(ops.size(), {});
     size_t first_fail = ops.size();
     size_t i = 0;
     while (i < ops.size()) {
+      if (on_step) on_step(i, ops.size());
       if (int sig = interrupted ? interrupted() : 0) {
         res[i].failed = true;
         res[i].err = EINTR;
@@ -277,7 +279,7 @@ tl::expected<ExecStats, ExecFailure> execute(const std::vector<Op>& ops, Kernel&
   uint64_t req0 = kernel.requests_sent(), calls0 = kernel.sendmsg_calls();
   Executor ex(kernel);
   std::vector<OpResult> res;
-  size_t failed = ex.run(ops, res, false, options.fail_at, options.interrupted);
+  size_t failed = ex.run(ops, res, false, options.fail_at, options.interrupted, options.on_step);
   ExecStats stats;
   stats.ops = ops.size();
   if (failed == ops.size()) {

@@ -22,6 +22,8 @@ struct ExecOptions {
   // Asked before each step (a batch of one namespace, or one non-netlink op): a signal
   // number stops the run there, as a failure, and what ran is undone.
   std::function<int()> interrupted;
+  // Told before each step how many ops ran of how many (progress on a terminal).
+  std::function<void(size_t done, size_t total)> on_step;
 };
 
 struct ExecStats {

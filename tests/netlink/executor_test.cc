@@ -96,7 +96,9 @@ TEST(Executor, FailAtSeamStopsBeforeTheStepAndUndoes) {
   Plan p = three_bridges();
   for (size_t k = 0; k < p.ops.size(); ++k) {
     FakeKernel fk;
-    auto r = netlink::execute(p.ops, fk, {k});
+    netlink::ExecOptions eo;
+    eo.fail_at = k;
+    auto r = netlink::execute(p.ops, fk, eo);
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().failed_op, k);
     EXPECT_THAT(r.error().error.kernel_msg, HasSubstr("injected"));

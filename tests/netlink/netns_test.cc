@@ -862,6 +862,32 @@ TEST_F(NetnsTest, ShowOfWhatApplyBuiltPlansAsNothing) {
   EXPECT_THAT(out, HasSubstr("[bridges.br0]\nmtu = 1400\naddresses = [\"10.9.0.1/24\"]\n"));
 }
 
+// Progress: on a terminal one line redrawn in place and cleared; piped, nothing extra;
+// -v, a timestamped line per phase on stderr. destroy ends with a summary like apply.
+TEST_F(NetnsTest, ProgressOnlyOnATerminalAndPhasesWithVerbose) {
+  std::string file = "/tmp/vnet-progress-" + id_ + ".toml";
+  std::ofstream(file) << kHost;
+  std::string vnet = std::string(VNET_BINARY) + " --netns " + target_;
+  int rc = -1;
+  std::string tty = sh("script -qec '" + vnet + " apply " + file + "' /dev/null", &rc);
+  EXPECT_EQ(rc, 0) << tty;
+  EXPECT_THAT(tty, HasSubstr("\r\033[Kvnet apply: execute 0/"));
+  EXPECT_THAT(tty, HasSubstr("\r\033[Kvnet apply: verify ("));
+  // cleared before the plan is printed
+  EXPECT_THAT(tty, HasSubstr(")\r\033[K  + create netns ca"));
+  std::string piped = sh(vnet + " destroy " + file, &rc);
+  EXPECT_EQ(rc, 0);
+  EXPECT_THAT(piped, Not(HasSubstr("\r")));
+  EXPECT_THAT(piped, ::testing::MatchesRegex("(.|\n)*\ndestroyed with [0-9]+ changes in [0-9.]+ s \\([0-9]+ requests in [0-9]+ sendmsg\\)\n"));
+  std::string verbose = sh("{ " + vnet + " -v apply " + file + " 2>&1 >/dev/null; }", &rc);
+  EXPECT_EQ(rc, 0);
+  EXPECT_THAT(verbose, ::testing::MatchesRegex("vnet apply: \\[ *[0-9.]+ s\\] read\n(.|\n)*"));
+  EXPECT_THAT(verbose, HasSubstr("] execute ("));
+  EXPECT_THAT(verbose, Not(HasSubstr("\r")));
+  sh(vnet + " destroy " + file);
+  std::remove(file.c_str());
+}
+
 // `vnet apply` starts reading the kernel before it parses the file (Prefetch): apply takes
 // the lock and the read over and plans the same as without them; with the lock held by
 // another vnet, the prefetch leaves waiting for it to apply.
