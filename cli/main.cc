@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "base/fd_limit.h"
+#include "base/journal.h"
 #include "cli/verbs.h"
 #include "topology/load.h"
 
@@ -174,7 +175,7 @@ std::function<int()> hold_stop_signals() {
 }
 
 int report(int exit_code, const std::string& message) {
-  std::cerr << "vnet: " << message << "\n";
+  std::cerr << journal_line(exit_code == 0 ? Priority::kInfo : Priority::kErr, "vnet: " + message) << "\n";
   return exit_code;
 }
 

@@ -63,10 +63,10 @@ Daemon::~Daemon() {
 
 // Lines carry what clients sent (descriptions, paths, commands): escaped, so no client
 // can forge a log line or reach the terminal of whoever reads the log.
-void Daemon::log(const std::string& line) const {
+void Daemon::log(const std::string& line, Priority priority) const {
   std::string safe = printable(line);
   if (opts_.log) opts_.log(safe);
-  else std::cerr << "vnet switch " << cfg_.name << ": " << safe << "\n";
+  else std::cerr << journal_line(priority, "vnet switch " + cfg_.name + ": " + safe) << "\n";
 }
 
 Result<std::unique_ptr<Daemon>> Daemon::create(SwitchConfig config, DaemonOptions options) {
@@ -440,47 +440,47 @@ void Daemon::handle_vde_request(int fd) {
   ssize_t n = ::read(fd, buf, sizeof buf);
   if (n <= 0) return;
   auto req = parse_vde_request(std::span<const uint8_t>(buf, size_t(n)));
-  if (!req) return log("VDE client refused: " + req.error().str());
-  if (req->management) return log("VDE client refused: management port 0 is not offered");
+  if (!req) return log("VDE client refused: " + req.error().str(), Priority::kWarning);
+  if (req->management) return log("VDE client refused: management port 0 is not offered", Priority::kWarning);
 
   // The switch sends where the client says: only into a socket the client could write
   // to itself (as root, the switch could otherwise reach any socket on the system).
   ucred cred{};
   socklen_t cl = sizeof cred;
   if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || cl != sizeof cred)
-    return log("VDE client refused: its credentials cannot be read: " + std::string(strerror(errno)));
+    return log("VDE client refused: its credentials cannot be read: " + std::string(strerror(errno)), Priority::kWarning);
   auto to = check_client_address(req->client, sizeof req->client, cred.uid);
   if (!to)
     return log("VDE client (uid " + std::to_string(cred.uid) + ", pid " +
-               std::to_string(cred.pid) + ") refused: " + to.error().str());
+               std::to_string(cred.pid) + ") refused: " + to.error().str(), Priority::kWarning);
   const PortConfig* pc = nullptr;
   if (req->port != 0)
     for (const auto& p : cfg_.ports)
       if (p.kind == topology::SwitchPort::Kind::kVdePort && p.vde_port == req->port) pc = &p;
   auto id = alloc_port(req->port);
-  if (!id) return log("VDE client refused: " + id.error().str());
+  if (!id) return log("VDE client refused: " + id.error().str(), Priority::kWarning);
 
   char name[48];
   std::snprintf(name, sizeof name, "/%03u.%llu", *id, ++vde_seq_);
   std::string path = cfg_.dir + name;
   auto sa = unix_addr(path);
-  if (!sa) return log("VDE client refused: " + sa.error().str());
+  if (!sa) return log("VDE client refused: " + sa.error().str(), Priority::kWarning);
   auto data = bind_unix(path, SOCK_DGRAM, cfg_.socket_mode, cfg_.gid);
-  if (!data) return log("VDE client refused: " + data.error().str());
+  if (!data) return log("VDE client refused: " + data.error().str(), Priority::kWarning);
   if (::connect(data->get(), reinterpret_cast<const sockaddr*>(&to->addr), to->len) < 0) {
     ::unlink(path.c_str());
-    return log("VDE client refused: connect " + req->client_path + ": " + strerror(errno));
+    return log("VDE client refused: connect " + req->client_path + ": " + strerror(errno), Priority::kWarning);
   }
   if (::write(fd, &*sa, sizeof *sa) != ssize_t(sizeof *sa)) {
     ::unlink(path.c_str());
-    return log("VDE client refused: reply failed");
+    return log("VDE client refused: reply failed", Priority::kWarning);
   }
   auto port = make_vde_port(std::move(*data), std::move(ctl), path);
   port->peer = printable(req->description);  // shown in answers and tables
   port->vde_asked = req->port;
   if (auto s = attach(std::move(port), *id, pc); !s) {
     ::unlink(path.c_str());
-    log("VDE client refused: " + s.error().str());
+    log("VDE client refused: " + s.error().str(), Priority::kWarning);
   }
 }
 
@@ -497,7 +497,7 @@ void Daemon::accept_stream(int listener_fd) {
     auto port = make_stream_port(std::move(conn));
     port->peer = l.path;
     if (auto s = attach(std::move(port), *id, cfg_.find_port(l.name)); !s)
-      log("stream client refused: " + s.error().str());
+      log("stream client refused: " + s.error().str(), Priority::kWarning);
   }
 }
 
@@ -565,11 +565,11 @@ void Daemon::close_declared(const std::string& name) {
 // away), and every live port takes the VLAN policy the file now gives it, in place:
 // connected clients stay. Socket folder, permissions and max_ports need a restart.
 void Daemon::reload() {
-  if (!opts_.reload) return log("SIGHUP: no configuration file to reload");
+  if (!opts_.reload) return log("SIGHUP: no configuration file to reload", Priority::kWarning);
   sd_notify(0, "RELOADING=1");
   auto next = opts_.reload();
   if (!next) {
-    log("reload failed, keeping the running configuration: " + next.error().str());
+    log("reload failed, keeping the running configuration: " + next.error().str(), Priority::kErr);
     sd_notify(0, "READY=1");
     return;
   }
@@ -606,7 +606,7 @@ void Daemon::reload() {
   size_t opened = 0;
   for (size_t i = 0; i < cfg_.ports.size(); ++i) {
     if (is_open(cfg_.ports[i])) continue;
-    if (auto s = open_declared(i); !s) log("reload: " + s.error().str());
+    if (auto s = open_declared(i); !s) log("reload: " + s.error().str(), Priority::kWarning);
     else ++opened;
   }
   log("reloaded: " + std::to_string(opened) + " port(s) opened, " + std::to_string(removed) +

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "base/journal.h"
 #include "base/unique_fd.h"
 #include "switch/config.h"
 #include "switch/control_proto.h"
@@ -98,7 +99,7 @@ class Daemon {
   bool is_open(const PortConfig& pc) const;
   void reload();
   void notify_status();
-  void log(const std::string& line) const;
+  void log(const std::string& line, Priority priority = Priority::kInfo) const;
 
   struct StreamListener {
     UniqueFd fd;

@@ -51,5 +51,19 @@ TEST(Messages, CheckJsonGivesEveryDiagnosticAsAnObject) {
   EXPECT_EQ(d["message"], "mtu 65522 is above a tap's maximum of 65521");
 }
 
+// Under systemd, stderr is the journal's stream: an error line says so with "<3>".
+TEST(Messages, ErrorsCarryTheirPriorityWhenStderrIsTheJournal) {
+  std::string log = ::testing::TempDir() + "vnet-journal-" + std::to_string(getpid()) + ".log";
+  std::string file = std::string(VNET_SOURCE_DIR) + "/examples/villa.toml";
+  auto r = testing::sh(": > " + log + "; JOURNAL_STREAM=$(stat -c %d:%i " + log + ") " + VNET_BINARY +
+                       " --netns vnet-no-such-namespace status " + file + " 2>>" + log + "; echo $?; cat " + log);
+  EXPECT_EQ(r.out.substr(0, 2), "3\n") << r.out;
+  EXPECT_NE(r.out.find("\n<3>vnet: "), std::string::npos) << r.out;
+  auto plain = vnet({"--netns", "vnet-no-such-namespace", "status", file});
+  EXPECT_EQ(plain.exit_code, 3);
+  EXPECT_EQ(plain.err.rfind("vnet: ", 0), 0u) << plain.err;
+  unlink(log.c_str());
+}
+
 }  // namespace
 }  // namespace vnet::cli::test

@@ -91,6 +91,9 @@ SwitchProcess::SwitchProcess(const std::string& toml, const std::string& name,
       ::dup2(lf, 1);
       ::dup2(lf, 2);
     }
+    struct stat st {};
+    if (o.journal && ::fstat(2, &st) == 0)
+      ::setenv("JOURNAL_STREAM", (std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino)).c_str(), 1);
     for (const auto& [k, v] : o.env)
       v.empty() ? ::unsetenv(k.c_str()) : ::setenv(k.c_str(), v.c_str(), 1);
     rlimit files{o.max_files, o.max_files};

@@ -69,6 +69,7 @@ class SwitchProcess {
     uid_t uid = 0;      // run as this user (and group), when not 0
     std::vector<std::pair<std::string, std::string>> env;  // its environment ("": unset)
     rlim_t max_files = 0;  // RLIMIT_NOFILE for the switch, when not 0
+    bool journal = false;  // its stderr (the log file) is named by JOURNAL_STREAM
   };
   // Writes `toml` to a scratch folder and runs `vnet switch NAME -c FILE` (inside
   // `netns` when given); waits until DIR/control answers or the switch exits.

@@ -83,5 +83,25 @@ TEST(SwitchReload, AFileThatFailsToLoadKeepsTheRunningConfiguration) {
   EXPECT_EQ(proc.port("a")["pvid"], 20);
 }
 
+// Under systemd, stderr is the journal's stream: each line carries its syslog priority.
+TEST(SwitchReload, LinesCarryTheirPriorityWhenStderrIsTheJournal) {
+  ScratchDir s;
+  std::string dir = s.path + "/lab";
+  SwitchProcess::Options o;
+  o.journal = true;
+  SwitchProcess proc(switch_toml(dir), "lab", dir, o);
+  ASSERT_TRUE(proc.running()) << proc.log();
+  std::ofstream(proc.config_path()) << "[host]\nname = \"t\"\n";
+  proc.signal(SIGHUP);
+  ASSERT_TRUE(log_count_reaches(proc, "reload failed", 1)) << proc.log();
+  EXPECT_THAT(proc.log(), ::testing::HasSubstr("<3>vnet switch lab: reload failed, keeping the running configuration"));
+  SwitchProcess plain(switch_toml(s.path + "/lab2"), "lab", s.path + "/lab2");
+  ASSERT_TRUE(plain.running()) << plain.log();
+  std::ofstream(plain.config_path()) << "[host]\nname = \"t\"\n";
+  plain.signal(SIGHUP);
+  ASSERT_TRUE(log_count_reaches(plain, "reload failed", 1)) << plain.log();
+  EXPECT_EQ(plain.log().find("<3>"), std::string::npos) << plain.log();
+}
+
 }  // namespace
 }  // namespace vnet::sw::test
