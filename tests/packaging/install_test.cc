@@ -68,6 +68,8 @@ std::set<std::string> expected_tree() {
       std::string(VNET_BASH_DIR) + "/vnet",
       std::string(VNET_ZSH_DIR) + "/_vnet",
       doc + "/README.md",
+      doc + "/copyright",
+      doc + "/changelog.gz",
   };
   if (VNET_HAVE_MAN) {
     want.insert(man + "/man8/vnet.8.gz");
@@ -208,6 +210,14 @@ TEST(Package, DebCarriesEverythingAndItsVnetRuns) {
   // The units name where the package puts the binary, not the build's prefix.
   EXPECT_THAT(read(root + "/usr/" + VNET_UNIT_DIR + "/vnet-apply@.service"),
               HasSubstr("\nExecStart=/usr/bin/vnet apply /etc/vnet/%i.toml\n"));
+
+  // Debian's own checks: no error and no warning (information tags aside).
+  if (!have("lintian")) {
+    std::cout << "note: lintian is not installed (Debian package lintian): not run\n";
+    return;
+  }
+  auto lint = vnet::testing::sh("lintian --tag-display-limit 0 " + deb + " 2>&1 | grep -E '^[EW]: '");
+  EXPECT_EQ(lint.out, "") << "lintian found problems";
 }
 
 TEST(Nix, PackageAndModuleParse) {
