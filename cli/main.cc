@@ -68,7 +68,12 @@ const std::vector<Verb>& verbs() {
        "0  nothing to change\n1  changes (or refusals) to make\n"
        "2  bad input or usage\n3  kernel state unreadable\n",
        ""},
-      {"apply", "apply FILE", "converge the kernel to FILE", verb_apply, nullptr, kFileExits,
+      {"apply", "apply FILE [--confirm S]", "converge the kernel to FILE", verb_apply, apply_options,
+       kFileExits, ""},
+      {"confirm", "confirm [--cancel]",
+       "keep the change `apply --confirm` made (or roll it back now)", verb_confirm, confirm_options,
+       "0  kept, or (--cancel) rolled back\n1  no change was waiting, or it was rolled back "
+       "already (the time ran out)\n",
        ""},
       {"destroy", "destroy FILE", "remove what vnet owns for this host", verb_destroy, nullptr,
        kFileExits, ""},
@@ -152,7 +157,14 @@ po::variables_map parse_args(const Invocation& inv, const po::options_descriptio
 }
 
 std::optional<topology::Topology> load_verb_file(const Invocation& inv, const char* verb) {
-  po::variables_map vm = parse_args(inv, po::options_description(verb), {"file"});
+  po::variables_map vm;
+  return load_verb_file(inv, verb, po::options_description(verb), vm);
+}
+
+std::optional<topology::Topology> load_verb_file(const Invocation& inv, const char*,
+                                                 const po::options_description& options,
+                                                 po::variables_map& vm) {
+  vm = parse_args(inv, options, {"file"});
   std::string file = vm["file"].as<std::string>();
   auto topo = topology::load_file(file);
   if (!topo) {
@@ -177,6 +189,11 @@ std::function<int()> hold_stop_signals() {
 int report(int exit_code, const std::string& message) {
   std::cerr << journal_line(exit_code == 0 ? Priority::kInfo : Priority::kErr, "vnet: " + message) << "\n";
   return exit_code;
+}
+
+std::string run_dir() {
+  const char* dir = getenv("VNET_RUN_DIR");
+  return dir && *dir ? dir : "/run/vnet";
 }
 
 bool has_net_admin() {

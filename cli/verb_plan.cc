@@ -13,6 +13,7 @@ int verb_plan(const Invocation& inv) {
   auto topo = load_verb_file(inv, "plan");
   if (!topo) return 2;
   netlink::EngineOptions eo;
+  eo.run_dir = run_dir();
   eo.target_netns = inv.global.netns;
   auto r = netlink::plan(*topo, eo);
   if (!r) return report(static_cast<int>(r.error().exit == ExitCode::kFailed ? ExitCode::kEnvironment

@@ -14,6 +14,7 @@ int verb_status(const Invocation& inv) {
   auto topo = load_verb_file(inv, "status");
   if (!topo) return 2;
   netlink::EngineOptions eo;
+  eo.run_dir = run_dir();
   eo.target_netns = inv.global.netns;
   Progress progress("status", inv.global.verbose);
   eo.progress = progress.callback();

@@ -63,6 +63,10 @@ boost::program_options::variables_map parse_args(
 // For verbs that take one host.toml: parses `VERB FILE` (no other options), loads and
 // validates FILE; on bad input prints every diagnostic and returns nullopt (exit 2).
 std::optional<topology::Topology> load_verb_file(const Invocation& inv, const char* verb);
+// The same for verbs with options of their own: `vm` receives them.
+std::optional<topology::Topology> load_verb_file(const Invocation& inv, const char* verb,
+                                                 const boost::program_options::options_description& options,
+                                                 boost::program_options::variables_map& vm);
 
 // For verbs that change the kernel (apply, destroy): SIGINT, SIGTERM and SIGHUP are held
 // pending from here on, and the returned function takes one (its number; 0 when none).
@@ -76,9 +80,14 @@ int report(int exit_code, const std::string& message);
 // "vnet VERB: needs root (CAP_NET_ADMIN) ...") when this process lacks CAP_NET_ADMIN.
 bool may_change_interfaces(const char* verb);
 bool has_net_admin();  // the same test, silent
+// Where the lock, namespace records and a pending --confirm live: /run/vnet, or
+// $VNET_RUN_DIR (tests run beside a real one).
+std::string run_dir();
 
 boost::program_options::options_description switch_options();
 boost::program_options::options_description show_options();
+boost::program_options::options_description apply_options();
+boost::program_options::options_description confirm_options();
 boost::program_options::options_description scenario_run_options();
 boost::program_options::options_description vm_run_options();
 
@@ -90,6 +99,7 @@ int verb_apply(const Invocation&);
 int verb_destroy(const Invocation&);
 int verb_status(const Invocation&);
 int verb_show(const Invocation&);
+int verb_confirm(const Invocation&);
 int verb_render(const Invocation&);
 int verb_switch(const Invocation&);
 int verb_guest(const Invocation&);

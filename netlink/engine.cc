@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "netlink/executor.h"
@@ -240,6 +242,103 @@ Error refusal_error(const plan::Plan& p) {
   return e;
 }
 
+// RUN_DIR/pending: "PID<TAB>DEADLINE<TAB>HOST" (deadline in seconds since the epoch) while
+// a keeper waits; RUN_DIR/pending.result: what the last keeper did.
+std::string pending_path(const std::string& run_dir) { return run_dir + "/pending"; }
+std::string result_path(const std::string& run_dir) { return run_dir + "/pending.result"; }
+
+double epoch_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+void write_result(const std::string& run_dir, const std::string& text) {
+  std::string tmp = result_path(run_dir) + ".tmp";
+  std::ofstream(tmp, std::ios::trunc) << text << "\n";
+  rename(tmp.c_str(), result_path(run_dir).c_str());
+}
+
+// The keeper of an apply --confirm: waits for SIGUSR1 (keep) or SIGUSR2 (roll back now)
+// until the deadline, then rolls back what `ops` did (under the lock) unless kept.
+[[noreturn]] void keep_pending(const EngineOptions& o, const std::vector<plan::Op>& ops,
+                               const ExecStats& done, Kernel& kernel, double deadline) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGUSR1, SIGUSR2, SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, sig);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  bool kept = false;
+  std::string why = "the time ran out";
+  for (;;) {
+    double left = deadline - epoch_now();
+    if (left <= 0) break;
+    timespec ts{static_cast<time_t>(left), static_cast<long>((left - static_cast<time_t>(left)) * 1e9)};
+    int sig = sigtimedwait(&set, nullptr, &ts);
+    if (sig == SIGUSR1) {
+      kept = true;
+      break;
+    }
+    // a shutdown (SIGTERM) leaves the host as it was before the unconfirmed change
+    if (sig == SIGUSR2 || sig == SIGTERM) {
+      why = sig == SIGUSR2 ? "cancelled" : "stopped by SIGTERM";
+      break;
+    }
+  }
+  if (kept) {
+    write_result(o.run_dir, "kept");
+  } else {
+    auto lock = Lock::take(o.run_dir, nullptr);
+    std::vector<Error> errors = roll_back(ops, done, kernel);
+    std::string text = "rolled back (" + why + ")";
+    for (const Error& e : errors) text += "\n  undo failed: " + e.str();
+    write_result(o.run_dir, text);
+  }
+  unlink(pending_path(o.run_dir).c_str());
+  _exit(0);
+}
+
+// Forks the keeper, detached: a session of its own, no terminal, stdio on /dev/null.
+// `held`: the apply's lock, which the keeper must not keep (a copy of its descriptor
+// would hold the lock for as long as the keeper waits).
+Result<int> start_keeper(const EngineOptions& o, const std::string& host, const std::vector<plan::Op>& ops,
+                         const ExecStats& done, Kernel& kernel, std::optional<Lock>& held) {
+  double deadline = epoch_now() + *o.confirm_seconds;
+  unlink(result_path(o.run_dir).c_str());
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) != 0) return fail_errno("pipe");
+  pid_t mid = fork();
+  if (mid < 0) return fail_errno("fork the keeper of the pending change");
+  if (mid == 0) {
+    setsid();
+    pid_t keeper = fork();
+    if (keeper != 0) _exit(keeper > 0 ? 0 : 1);
+    close(pipefd[0]);
+    held.reset();
+    int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    for (int fd : {0, 1, 2}) dup2(null, fd);
+    if (chdir("/") != 0) _exit(1);
+    {
+      std::ofstream out(pending_path(o.run_dir) + ".tmp", std::ios::trunc);
+      char line[64];
+      snprintf(line, sizeof line, "%d\t%.3f\t", static_cast<int>(getpid()), deadline);
+      out << line << host << "\n";
+    }
+    rename((pending_path(o.run_dir) + ".tmp").c_str(), pending_path(o.run_dir).c_str());
+    int pid = getpid();
+    (void)!::write(pipefd[1], &pid, sizeof pid);  // the pending file is in place
+    close(pipefd[1]);
+    keep_pending(o, ops, done, kernel, deadline);
+  }
+  close(pipefd[1]);
+  int status = 0;
+  waitpid(mid, &status, 0);
+  int pid = 0;
+  ssize_t n = ::read(pipefd[0], &pid, sizeof pid);
+  close(pipefd[0]);
+  if (n != sizeof pid) return fail("the keeper of the pending change did not start");
+  return pid;
+}
+
+bool alive(int pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
+
 Result<ApplyReport> run(const topology::Topology& topo, const EngineOptions& o, bool destroy) {
   auto t0 = Clock::now();
   std::optional<Lock> held;
@@ -260,6 +359,12 @@ Result<ApplyReport> run(const topology::Topology& topo, const EngineOptions& o, 
   }
   ApplyReport rep;
   rep.lock_seconds = since(t0);
+  if (auto p = pending(o.run_dir)) {
+    char left[32];
+    snprintf(left, sizeof left, "%.0f", p->seconds_left);
+    return fail("a change to host " + p->host + " applied with --confirm waits for confirmation (rolled back in " +
+                left + " s): `vnet confirm` keeps it, `vnet confirm --cancel` rolls it back now; then try again");
+  }
   auto s = open_session(topo, o);
   if (!s) return tl::unexpected(s.error());
   auto t = Clock::now();
@@ -339,6 +444,14 @@ Result<ApplyReport> run(const topology::Topology& topo, const EngineOptions& o, 
       return tl::unexpected(e);
     }
   }
+  if (o.confirm_seconds && !destroy) {
+    auto keeper = start_keeper(o, topo.host_name, rep.plan.ops, *ex, *s->kernel, held);
+    if (!keeper) {
+      (void)roll_back(rep.plan.ops, *ex, *s->kernel);  // unconfirmable is not applied
+      return tl::unexpected(keeper.error().context("apply --confirm (rolled back)"));
+    }
+    rep.confirm_pid = *keeper;
+  }
   rep.seconds = since(t0);
   return rep;
 }
@@ -380,6 +493,40 @@ Result<plan::Snapshot> read_live(const EngineOptions& o) {
   ko.target_netns = o.target_netns;
   RealKernel kernel(ko);
   return read_snapshot(kernel, namespaces);
+}
+
+std::optional<Pending> pending(const std::string& run_dir) {
+  std::ifstream in(pending_path(run_dir));
+  Pending p;
+  double deadline = 0;
+  if (!(in >> p.pid >> deadline)) return std::nullopt;
+  in.get();
+  std::getline(in, p.host);
+  if (!alive(p.pid)) return std::nullopt;  // a keeper killed with SIGKILL: nothing waits
+  p.seconds_left = std::max(0.0, deadline - epoch_now());
+  return p;
+}
+
+Result<std::string> confirm(bool cancel, const std::string& run_dir) {
+  auto p = pending(run_dir);
+  if (!p) {
+    Error e;
+    e.what = "no change applied with --confirm is waiting";
+    std::ifstream last(result_path(run_dir));
+    std::string line;
+    if (std::getline(last, line)) e.what += " (the last one: " + line + ")";
+    return tl::unexpected(e);
+  }
+  if (kill(p->pid, cancel ? SIGUSR2 : SIGUSR1) != 0) return fail_errno("signal the keeper (pid " + std::to_string(p->pid) + ")");
+  // bounded: a rollback is a few batches of requests
+  for (int i = 0; i < 3000 && alive(p->pid); ++i) usleep(10 * 1000);
+  std::ifstream in(result_path(run_dir));
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string r = text.str();
+  while (!r.empty() && r.back() == '\n') r.pop_back();
+  if (r.empty()) return fail("the keeper (pid " + std::to_string(p->pid) + ") did not say what it did");
+  return r;
 }
 
 std::unique_ptr<Prefetch> Prefetch::start(const EngineOptions& o) {

@@ -44,7 +44,24 @@ struct EngineOptions {
   // Told each phase ("wait for the lock", "read", "plan", "execute" with steps done of
   // total, "verify", "roll back"): the command line's progress line.
   std::function<void(const char* phase, size_t done, size_t total)> progress;
+  // apply --confirm: after a verified apply, a keeper process in a session of its own
+  // (so that the caller, its terminal, its SSH session or its process group dying does
+  // not end it) holds the undo and runs it after this many seconds unless confirm()
+  // arrives. While it waits, apply and destroy refuse to start.
+  std::optional<unsigned> confirm_seconds;
 };
+
+// The change applied with --confirm that waits for confirmation (RUN_DIR/pending).
+struct Pending {
+  int pid = 0;               // the keeper
+  std::string host;          // [host] name of the file applied
+  double seconds_left = 0;   // until it rolls back
+};
+std::optional<Pending> pending(const std::string& run_dir = "/run/vnet");
+// Keeps the pending change (or, `cancel`, rolls it back now) and returns what the keeper
+// did: "kept", or "rolled back" (with what went wrong, if anything did). Fails when no
+// change is pending.
+Result<std::string> confirm(bool cancel, const std::string& run_dir = "/run/vnet");
 
 // A no-op apply of 1000 ports spends about as long parsing host.toml as reading the
 // kernel's links: started before the file is read, this takes the lock (only if it is
@@ -65,6 +82,7 @@ struct ApplyReport {
   double seconds = 0;       // wall time of the whole call
   double lock_seconds = 0;  // waiting for /run/vnet/lock (another apply running)
   double read_seconds = 0, plan_seconds = 0, exec_seconds = 0, verify_seconds = 0;
+  int confirm_pid = 0;      // apply --confirm: the keeper that rolls back unless confirmed
   bool changed() const { return !plan.ops.empty(); }
 };
 

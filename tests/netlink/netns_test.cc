@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 
 #include <chrono>
+#include <functional>
 #include <filesystem>
 #include <sstream>
 #include <thread>
@@ -886,6 +887,85 @@ TEST_F(NetnsTest, ProgressOnlyOnATerminalAndPhasesWithVerbose) {
   EXPECT_THAT(verbose, Not(HasSubstr("\r")));
   sh(vnet + " destroy " + file);
   std::remove(file.c_str());
+}
+
+// apply --confirm: the keeper rolls back when nobody confirms, even after the applying
+// session is SIGKILLed; `vnet confirm` keeps the change; --cancel rolls back at once;
+// while a change waits, another apply refuses.
+const char* kConfirmHost = R"(
+[host]
+name = "cf"
+[bridges.br-cf]
+addresses = ["10.61.0.1/24"]
+routes = [{ to = "10.62.0.0/16", via = "10.61.0.9" }]
+[veths.vcf-a]
+peer = "vcf-b"
+bridge = "br-cf"
+[taps.tap-cf]
+bridge = "br-cf"
+)";
+
+TEST_F(NetnsTest, ConfirmRollsBackUnlessConfirmedEvenWhenTheSessionDies) {
+  char tmpl[] = "/tmp/vnet-confirm-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl, file = dir + "/host.toml";
+  std::ofstream(file) << kConfirmHost;
+  std::string vnet = "VNET_RUN_DIR=" + dir + " " + VNET_BINARY + " --netns " + target_;
+  std::string before = state();
+  auto wait_for = [&](const std::function<bool()>& done, int ms) {
+    for (int i = 0; i < ms / 50 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return done();
+  };
+  int rc = -1;
+
+  // 1. the session that applied is SIGKILLed (its process group): rolled back in time
+  std::string leader = sh("setsid sh -c '" + vnet + " apply --confirm 2 " + file + " > " + dir +
+                          "/out 2>&1; sleep 60' > /dev/null 2>&1 & echo $!");
+  ASSERT_TRUE(wait_for([&] { return sh("cat " + dir + "/out").find("unless confirmed") != std::string::npos; }, 10000))
+      << sh("cat " + dir + "/out");
+  auto t0 = std::chrono::steady_clock::now();
+  leader.erase(leader.find_last_not_of(" \n") + 1);
+  ASSERT_FALSE(leader.empty());
+  std::string killed = sh("/bin/kill -9 -- -" + leader, &rc);
+  ASSERT_EQ(rc, 0) << killed;
+  std::string applied = state();
+  EXPECT_NE(applied, before);
+  EXPECT_THAT(applied, HasSubstr("tap-cf"));
+  // while it waits, apply refuses and says how to go on
+  std::string refused = sh(vnet + " apply " + file, &rc);
+  EXPECT_EQ(rc, 1) << refused;
+  EXPECT_THAT(refused, HasSubstr("waits for confirmation"));
+  EXPECT_THAT(refused, HasSubstr("`vnet confirm --cancel`"));
+  // the keeper removes its pending file once it has rolled back
+  ASSERT_TRUE(wait_for([&] { return !std::filesystem::exists(dir + "/pending"); }, 4000));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(4));
+  EXPECT_EQ(state(), before);
+  std::string late = sh(vnet + " confirm", &rc);
+  EXPECT_EQ(rc, 1);
+  EXPECT_THAT(late, HasSubstr("no change applied with --confirm is waiting (the last one: rolled back (the time ran out))"));
+
+  // 2. confirmed: nothing is rolled back after the time
+  std::string out = sh(vnet + " apply --confirm 2 " + file, &rc);
+  ASSERT_EQ(rc, 0) << out;
+  applied = state();  // new links: new MACs
+  std::string kept = sh(vnet + " confirm", &rc);
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(kept, "kept\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_EQ(state(), applied);
+  EXPECT_EQ(sh(vnet + " apply " + file, &rc), "no changes\n");
+
+  // 3. cancelled: back to before at once (here: the state the confirmed apply left)
+  sh(vnet + " destroy " + file);
+  ASSERT_EQ(state(), before);
+  out = sh(vnet + " apply --confirm 60 " + file, &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(state(), before);
+  std::string cancelled = sh(vnet + " confirm --cancel", &rc);
+  EXPECT_EQ(rc, 0) << cancelled;
+  EXPECT_EQ(cancelled, "rolled back (cancelled)\n");
+  EXPECT_EQ(state(), before);
+  std::filesystem::remove_all(dir);
 }
 
 // `vnet apply` starts reading the kernel before it parses the file (Prefetch): apply takes
