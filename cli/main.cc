@@ -75,6 +75,14 @@ const std::vector<Verb>& verbs() {
        "0  kept, or (--cancel) rolled back\n1  no change was waiting, or it was rolled back "
        "already (the time ran out)\n",
        ""},
+      {"watch", "watch FILE",
+       "apply, then repair drift of owned objects as rtnetlink reports it, until stopped "
+       "(SIGHUP re-reads FILE)",
+       verb_watch, nullptr,
+       "0  stopped by SIGTERM or SIGINT\n1  the first apply failed (rolled back)\n"
+       "2  bad input or usage\n3  the environment lacks something (permission, kernel "
+       "feature), named\n",
+       ""},
       {"destroy", "destroy FILE", "remove what vnet owns for this host", verb_destroy, nullptr,
        kFileExits, ""},
       {"status", "status FILE [--json]", "live state vs declared, per object", verb_status,

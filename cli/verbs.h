@@ -100,6 +100,7 @@ int verb_destroy(const Invocation&);
 int verb_status(const Invocation&);
 int verb_show(const Invocation&);
 int verb_confirm(const Invocation&);
+int verb_watch(const Invocation&);
 int verb_render(const Invocation&);
 int verb_switch(const Invocation&);
 int verb_guest(const Invocation&);

@@ -968,6 +968,77 @@ TEST_F(NetnsTest, ConfirmRollsBackUnlessConfirmedEvenWhenTheSessionDies) {
   std::filesystem::remove_all(dir);
 }
 
+// vnet watch: each kind of drift of an owned object is repaired from the event alone; a
+// foreign link is never touched; SIGHUP with a broken file keeps the last good one;
+// SIGTERM stops it with 0.
+TEST_F(NetnsTest, WatchRepairsDriftOfOwnedObjectsAndNothingElse) {
+  char tmpl[] = "/tmp/vnet-watch-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl, file = dir + "/host.toml", log = dir + "/log";
+  std::ofstream(file) << kConfirmHost;
+  std::string n = "ip -n " + target_ + " ";
+  std::string pid = sh("VNET_RUN_DIR=" + dir + " " + VNET_BINARY + " --netns " + target_ + " watch " + file +
+                       " > " + log + " 2>&1 & echo $!");
+  pid.erase(pid.find_last_not_of(" \n") + 1);
+  auto log_has = [&](const std::string& what, int times = 1) {
+    for (int i = 0; i < 100; ++i, std::this_thread::sleep_for(std::chrono::milliseconds(20))) {
+      std::string text = sh("cat " + log);
+      int count = 0;
+      for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++count;
+      if (count >= times) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(log_has("watching 1 namespace(s)")) << sh("cat " + log);
+  std::string synced = state();
+
+  sh(n + "link del tap-cf");  // a deleted tap comes back, in its bridge, up
+  ASSERT_TRUE(log_has("repaired drift", 1)) << sh("cat " + log);
+  EXPECT_TRUE(log_has("create tap tap-cf"));
+  sh(n + "addr add 10.61.0.77/24 dev br-cf");  // a foreign address on an owned link goes
+  ASSERT_TRUE(log_has("repaired drift", 2)) << sh("cat " + log);
+  EXPECT_TRUE(log_has("delete address 10.61.0.77/24 from bridge br-cf"));
+  sh(n + "link set vcf-a nomaster");  // a released port is enslaved again
+  ASSERT_TRUE(log_has("repaired drift", 3)) << sh("cat " + log);
+  sh(n + "route del 10.62.0.0/16");  // a lost route comes back
+  ASSERT_TRUE(log_has("repaired drift", 4)) << sh("cat " + log);
+  EXPECT_THAT(ip("", "route show 10.62.0.0/16"), HasSubstr("via 10.61.0.9"));
+  sh(n + "link add fx-a type veth peer name fx-b");  // not vnet's: left alone
+  sh(n + "link set fx-a mtu 1400 && " + n + "addr add 10.63.0.1/24 dev fx-a");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(log_has("repaired drift", 5)) << sh("cat " + log);
+  EXPECT_THAT(ip("", "addr show dev fx-a"), HasSubstr("10.63.0.1/24"));
+  EXPECT_THAT(ip("", "link show dev fx-a"), HasSubstr("mtu 1400"));
+  sh(n + "link del fx-a");
+  // the tap came back with another MAC; the rest is as it was
+  auto no_macs = [](std::string st) {
+    for (size_t at = st.find("mac="); at != std::string::npos; at = st.find("mac=", at + 4))
+      st.erase(at + 4, st.find_first_of(" \n", at) - at - 4);
+    return st;
+  };
+  EXPECT_EQ(no_macs(state()), no_macs(synced));
+
+  std::ofstream(file) << "[host]\nname = \"cf\"\n[bridges.br-cf]\nmtu = \"big\"\n";
+  sh("kill -HUP " + pid);
+  ASSERT_TRUE(log_has("does not validate; the last good file stays in force")) << sh("cat " + log);
+  sh(n + "link del tap-cf");
+  ASSERT_TRUE(log_has("repaired drift", 5)) << sh("cat " + log);
+  // something that keeps undoing one repair is not fought forever
+  for (int i = 0; i < 30 && sh("cat " + log).find("holding off") == std::string::npos; ++i) {
+    sh(n + "link set vcf-a nomaster");
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  }
+  EXPECT_TRUE(log_has("something keeps undoing a repair (enslave veth vcf-a to br-cf: 10 times within"))
+      << sh("cat " + log);
+  int rc = -1;
+  sh("kill -TERM " + pid + "; for i in $(seq 100); do kill -0 " + pid + " 2>/dev/null || exit 0; sleep 0.02; done; exit 1", &rc);
+  EXPECT_EQ(rc, 0) << "vnet watch did not stop on SIGTERM";
+  EXPECT_TRUE(log_has("stopped by SIGTERM"));
+  std::ofstream(file) << kConfirmHost;
+  sh("VNET_RUN_DIR=" + dir + " " + VNET_BINARY + " --netns " + target_ + " destroy " + file);
+  std::filesystem::remove_all(dir);
+}
+
 // `vnet apply` starts reading the kernel before it parses the file (Prefetch): apply takes
 // the lock and the read over and plans the same as without them; with the lock held by
 // another vnet, the prefetch leaves waiting for it to apply.

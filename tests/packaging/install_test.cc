@@ -64,6 +64,7 @@ std::set<std::string> expected_tree() {
   std::set<std::string> want = {
       "bin/vnet",
       unit + "/vnet-apply@.service",
+      unit + "/vnet-watch@.service",
       unit + "/vnet-switch@.service",
       std::string(VNET_BASH_DIR) + "/vnet",
       std::string(VNET_ZSH_DIR) + "/_vnet",
@@ -156,11 +157,12 @@ TEST(Install, UnitsPassSystemdAnalyzeVerify) {
   fs::create_directories(inst);
   fs::create_symlink(units + "/vnet-apply@.service", inst + "/vnet-apply@host.service");
   fs::create_symlink(units + "/vnet-switch@.service", inst + "/vnet-switch@lab.service");
+  fs::create_symlink(units + "/vnet-watch@.service", inst + "/vnet-watch@host.service");
   // MANPATH: Documentation=man:vnet(8) must resolve to the man pages just installed.
   std::string man = VNET_HAVE_MAN ? "MANPATH=" + t.path + "/" + VNET_MAN_DIR + " " : "";
   std::string flags = VNET_HAVE_MAN ? "" : " --man=no";
   auto r = vnet::testing::sh(man + "systemd-analyze verify" + flags + " " + inst +
-                             "/vnet-apply@host.service " + inst +
+                             "/vnet-apply@host.service " + inst + "/vnet-watch@host.service " + inst +
                              "/vnet-switch@lab.service 2>&1");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   // verify only warns about an unknown key or a bad value: any output is a failure here.
