@@ -184,9 +184,9 @@ std::vector<StatusRow> status_rows(const topology::Topology& topo, const Snapsho
       r.netns = ns.empty() ? target : ns;
       const LinkState* m = st.by_index(l.master);
       r.master = m ? m->name : "-";
-      for (const VlanEntry& v : l.vlans)
-        r.vlans += (r.vlans.empty() ? "" : ",") + std::to_string(v.vid) + (v.pvid ? "P" : "") +
-                   (v.untagged ? "U" : "");
+      for (const auto& run : topology::vlan_runs(l.vlans))
+        r.vlans += (r.vlans.empty() ? "" : ",") + topology::run_text(run) + (run.first.pvid ? "P" : "") +
+                   (run.first.untagged ? "U" : "");
       for (const AddrState& a : l.addrs)
         if (!a.kernel_made()) r.addresses += (r.addresses.empty() ? "" : ",") + a.str();
       if (r.vlans.empty()) r.vlans = "-";

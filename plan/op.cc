@@ -6,12 +6,12 @@ namespace {
 
 std::string vlan_list(const std::vector<VlanEntry>& v, char sign) {
   std::string s;
-  for (const VlanEntry& e : v) {
+  for (const auto& run : topology::vlan_runs(v)) {
     if (!s.empty()) s += " ";
-    s += sign + std::to_string(e.vid);
+    s += sign + topology::run_text(run);
     if (sign == '+') {
-      if (e.pvid) s += " pvid";
-      s += e.untagged ? " untagged" : " tagged";
+      if (run.first.pvid) s += " pvid";
+      s += run.first.untagged ? " untagged" : " tagged";
     }
   }
   return s;

@@ -45,6 +45,21 @@ std::string key(const std::string& k) {
   return bare ? k : quote(k);
 }
 
+// VLAN ids as host.toml takes them: runs of three or more as "A-B" ranges.
+std::string vid_list(const std::vector<VlanEntry>& entries) {
+  std::vector<std::string> items;
+  for (const auto& run : topology::vlan_runs(entries)) {
+    if (run.second - run.first.vid >= 2) {
+      items.push_back("\"" + topology::run_text(run) + "\"");
+    } else {
+      for (unsigned v = run.first.vid; v <= run.second; ++v) items.push_back(std::to_string(v));
+    }
+  }
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + items[i];
+  return out + "]";
+}
+
 std::string list(const std::vector<std::string>& items) {
   std::string out = "[";
   for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + items[i];
@@ -232,10 +247,10 @@ class Shower {
     if (!br->vlan_filtering) return true;
     uint16_t dp = br->default_pvid.value_or(1);
     std::optional<uint16_t> pvid;
-    std::vector<std::string> tagged;
+    std::vector<VlanEntry> tagged;
     for (const VlanEntry& e : l.vlans) {
       if (e.pvid && e.untagged) pvid = e.vid;
-      else if (!e.pvid && !e.untagged) tagged.push_back(std::to_string(e.vid));
+      else if (!e.pvid && !e.untagged) tagged.push_back(e);
       else left_out_.push_back(what + ": VLAN " + std::to_string(e.vid) + " is " +
                                (e.pvid ? "a tagged PVID" : "untagged without being the PVID"));
     }
@@ -244,20 +259,20 @@ class Shower {
       return true;
     }
     if (pvid && (*pvid != dp || !tagged.empty())) out << "pvid = " << *pvid << "\n";
-    if (!tagged.empty()) out << "tagged = " << list(tagged) << "\n";
+    if (!tagged.empty()) out << "tagged = " << vid_list(tagged) << "\n";
     return true;
   }
 
   // The bridge's own VLANs beyond its default PVID: `vlans` (tagged).
   void emit_self_vlans(std::ostringstream& out, const LinkState& br, const std::string& what) {
     uint16_t dp = br.default_pvid.value_or(1);
-    std::vector<std::string> tagged;
+    std::vector<VlanEntry> tagged;
     for (const VlanEntry& e : br.vlans) {
       if (e.vid == dp && e.pvid && e.untagged) continue;
-      if (!e.pvid && !e.untagged) tagged.push_back(std::to_string(e.vid));
+      if (!e.pvid && !e.untagged) tagged.push_back(e);
       else left_out_.push_back(what + ": its own VLAN " + std::to_string(e.vid) + " has flags vnet does not set");
     }
-    if (!tagged.empty()) out << "vlans = " << list(tagged) << "\n";
+    if (!tagged.empty()) out << "vlans = " << vid_list(tagged) << "\n";
   }
 
   void emit_link_local(std::ostringstream& out, const char* k, const LinkState& l, bool port) {

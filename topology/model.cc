@@ -103,6 +103,26 @@ std::vector<VlanEntry> desired_self_vlans(const Topology& topo, const Bridge& br
   return out;
 }
 
+std::vector<std::pair<VlanEntry, uint16_t>> vlan_runs(const std::vector<VlanEntry>& entries) {
+  std::vector<std::pair<VlanEntry, uint16_t>> out;
+  for (const VlanEntry& e : entries) {
+    if (!out.empty()) {
+      auto& [first, last] = out.back();
+      if (e.vid == last + 1 && e.pvid == first.pvid && e.untagged == first.untagged && !e.pvid) {
+        last = e.vid;
+        continue;
+      }
+    }
+    out.push_back({e, e.vid});
+  }
+  return out;
+}
+
+std::string run_text(const std::pair<VlanEntry, uint16_t>& run) {
+  return run.first.vid == run.second ? std::to_string(run.second)
+                                     : std::to_string(run.first.vid) + "-" + std::to_string(run.second);
+}
+
 const char* to_string(SwitchPort::Kind kind) {
   switch (kind) {
     case SwitchPort::Kind::kTap: return "tap";

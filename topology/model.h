@@ -304,6 +304,12 @@ std::vector<VlanEntry> desired_port_vlans(const Bridge& bridge, const BridgePort
 // every [vlans] sub-interface's id on it as tagged (tagged wins over the default PVID).
 std::vector<VlanEntry> desired_self_vlans(const Topology& topo, const Bridge& bridge);
 
+// Runs of consecutive VLAN ids with the same flags, in order, as (first entry, last id):
+// how people write them ("2-4094") and how the kernel's ranges come back.
+std::vector<std::pair<VlanEntry, uint16_t>> vlan_runs(const std::vector<VlanEntry>& entries);
+// "10", "2-4094": one run as text.
+std::string run_text(const std::pair<VlanEntry, uint16_t>& run);
+
 const char* to_string(SwitchPort::Kind kind);
 
 }  // namespace vnet::topology

@@ -129,10 +129,60 @@ std::vector<uint16_t> sorted_vids(const std::vector<int64_t>& in) {
   return out;
 }
 
+// A list of VLAN ids: integers, or ranges as strings ("2-4094", Proxmox's bridge-vids
+// default), sorted and without repeats.
+std::optional<std::vector<uint16_t>> read_vids(TableReader& r, const std::string& key) {
+  const toml::node* n = r.get(key);
+  if (!n) return std::nullopt;
+  Diagnostics& d = r.diags();
+  const toml::array* arr = n->as_array();
+  if (!arr) {
+    r.error(d.loc(*n), "'" + key + "' must be an array of VLAN ids or ranges like [10, \"100-199\"], not " + type_name(*n));
+    return std::nullopt;
+  }
+  std::vector<int64_t> out;
+  bool ok = true;
+  auto add = [&](int64_t v, const toml::node& at) {
+    if (v < 1 || v > kMaxVid) {
+      r.error(d.loc(at), range_message("vlan id", key, v, 1, kMaxVid));
+      ok = false;
+      return false;
+    }
+    return true;
+  };
+  for (const toml::node& e : *arr) {
+    if (auto v = e.value<int64_t>(); v && e.is_integer()) {
+      if (add(*v, e)) out.push_back(*v);
+      continue;
+    }
+    const std::string* s = e.is_string() ? &e.as_string()->get() : nullptr;
+    unsigned a = 0, b = 0;
+    int used = 0;
+    if (!s || sscanf(s->c_str(), "%u-%u%n", &a, &b, &used) != 2 || used != static_cast<int>(s->size())) {
+      bool number = s && !s->empty() && s->find_first_not_of("0123456789") == std::string::npos;
+      r.error(d.loc(e), !s ? "elements of '" + key + "' must be VLAN ids or ranges like \"100-199\", not " + type_name(e)
+                        : number ? "VLAN id \"" + *s + "\" in '" + key + "' is a string; write " + *s + " without quotes"
+                                 : "'" + *s + "' in '" + key + "' is not a VLAN range; write it like \"100-199\"");
+      ok = false;
+      continue;
+    }
+    if (!add(a, e) || !add(b, e)) continue;
+    if (a > b) {
+      r.error(d.loc(e), "VLAN range '" + *s + "' runs backwards; write \"" + std::to_string(b) + "-" +
+                            std::to_string(a) + "\"");
+      ok = false;
+      continue;
+    }
+    for (unsigned v = a; v <= b; ++v) out.push_back(v);
+  }
+  if (!ok) return std::nullopt;
+  return sorted_vids(out);
+}
+
 std::optional<BridgePort> read_port(TableReader& r) {
   auto bridge = r.string("bridge");
   auto pvid = r.integer("pvid", 0, kMaxVid, "pvid");
-  auto tagged = r.integers("tagged", 1, kMaxVid, "vlan id");
+  auto tagged = read_vids(r, "tagged");
   if (!bridge) {
     if (r.has("pvid") || r.has("tagged"))
       r.error(r.loc_of(r.has("pvid") ? "pvid" : "tagged"),
@@ -146,7 +196,7 @@ std::optional<BridgePort> read_port(TableReader& r) {
   p.pvid_loc = r.loc_of("pvid");
   p.tagged_loc = r.loc_of("tagged");
   if (pvid) p.pvid = static_cast<uint16_t>(*pvid);
-  if (tagged) p.tagged = sorted_vids(*tagged);
+  if (tagged) p.tagged = std::move(*tagged);
   return p;
 }
 
@@ -255,7 +305,7 @@ void read_bridges(const toml::node& n, Diagnostics& d, Topology& t) {
     if (auto v = r.integer("default_pvid", 0, kMaxVid, "default_pvid"))
       b.default_pvid = static_cast<uint16_t>(*v);
     if (auto v = r.boolean("stp")) b.stp = *v;
-    if (auto v = r.integers("vlans", 1, kMaxVid, "vlan id")) b.vlans = sorted_vids(*v);
+    if (auto v = read_vids(r, "vlans")) b.vlans = std::move(*v);
     if (!b.vlan_filtering && r.has("vlans") && !b.vlans.empty())
       r.error(r.loc_of("vlans"), "'vlans' needs vlan_filtering = true on bridge '" + name + "'");
     t.bridges.push_back(std::move(b));
@@ -474,7 +524,7 @@ void read_switch_ports(const toml::node& n, Diagnostics& d, Switch& sw) {
                                                   "' and '" + given[1] + "'; give one");
                 if (auto v = r.integer("pvid", 0, kMaxVid, "pvid"))
                   p.pvid = static_cast<uint16_t>(*v);
-                if (auto v = r.integers("tagged", 1, kMaxVid, "vlan id")) p.tagged = sorted_vids(*v);
+                if (auto v = read_vids(r, "tagged")) p.tagged = std::move(*v);
                 sw.ports.push_back(std::move(p));
               });
 }

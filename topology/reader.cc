@@ -64,7 +64,7 @@ std::optional<bool> TableReader::boolean(const std::string& key) {
   return n->value<bool>();
 }
 
-static std::string range_message(const std::string& what, const std::string& key, int64_t v,
+std::string range_message(const std::string& what, const std::string& key, int64_t v,
                                  int64_t lo, int64_t hi) {
   return (what.empty() ? "'" + key + "'" : what) + " " + std::to_string(v) +
          " out of range " + std::to_string(lo) + ".." + std::to_string(hi);

@@ -34,6 +34,8 @@ class Diagnostics {
 // The closest of `candidates` to `word` by edit distance, if close enough to suggest.
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
 const char* type_name(const toml::node& n);
+// "vlan id 5000 out of range 1..4094" ('KEY' when `what` is empty).
+std::string range_message(const std::string& what, const std::string& key, int64_t v, int64_t lo, int64_t hi);
 
 class TableReader {
  public:

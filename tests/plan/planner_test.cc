@@ -168,6 +168,15 @@ TEST(Plan, TrunkPortWithoutNativeVlan) {
   index_of(World::lines(w.plan()), "set vlans of veth vb-a: +10 tagged +40 tagged, -1");
 }
 
+TEST(Plan, ARangeOfVlansIsShownAsARange) {
+  World w;
+  w.bridge("br0").vlan_filtering = true;
+  std::vector<uint16_t> all;
+  for (uint16_t v = 2; v <= 4094; ++v) all.push_back(v);
+  World::port(w.veth("vb-a", "eth0"), "br0", 1, all);
+  index_of(World::lines(w.plan()), "set vlans of veth vb-a: +2-4094 tagged");
+}
+
 TEST(Plan, PortWithNeitherStaysInDefaultPvid) {
   World w;
   w.bridge("br0").vlan_filtering = true;

@@ -47,6 +47,10 @@ World vlan_host() {
   port(5, "tap-default", {{1, true, true}});
   port(6, "tap-native", {{1, true, true}, {30, false, false}});
   port(7, "tap-none", {});
+  std::vector<VlanEntry> proxmox;  // bridge-vids 2-4094 with a native VLAN 1
+  proxmox.push_back({1, true, true});
+  for (uint16_t v = 2; v <= 4094; ++v) proxmox.push_back({v, false, false});
+  port(9, "tap-trunk-all", proxmox);
   LinkState& v = w.have("", 8, "br0.40", "vlan");
   v.link = 2;
   v.info[IFLA_VLAN_ID].number = 40;
@@ -67,6 +71,7 @@ TEST(Show, WritesVlanMembershipAsTheFileThatBuildsIt) {
             "\n[taps.tap-native]\nbridge = \"br0\"\npvid = 1\ntagged = [30]\n"
             "\n[taps.tap-none]\nbridge = \"br0\"\npvid = 0\n"
             "\n[taps.tap-trunk]\nbridge = \"br0\"\ntagged = [10, 20]\n"
+            "\n[taps.tap-trunk-all]\nbridge = \"br0\"\npvid = 1\ntagged = [\"2-4094\"]\n"
             "\n[vlans.\"br0.40\"]\nlink = \"br0\"\nid = 40\naddresses = [\"10.1.40.1/24\"]\n");
   EXPECT_THAT(r->left_out, IsEmpty());
   EXPECT_THAT(replan(w, r->toml), IsEmpty());

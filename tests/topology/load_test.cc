@@ -290,6 +290,18 @@ TEST(Load, ReportsEveryErrorAtOnceInSourceOrder) {
   EXPECT_LT(t.error()[1].loc.line, t.error()[2].loc.line);
 }
 
+// Proxmox writes `bridge-vids 2-4094`: ranges are strings, ids integers, in any mix.
+TEST(Load, VlanRangesExpandToEveryIdOnce) {
+  auto t = load_ok(kHost + "[bridges.br0]\nvlan_filtering = true\nvlans = [\"20-22\"]\n"
+                   "[links.eno1]\nbridge = \"br0\"\ntagged = [10, \"100-102\", \"2-4\", 3, \"7-7\"]\n");
+  ASSERT_EQ(t.links.size(), 1u);
+  EXPECT_EQ(t.links[0].port->tagged, (std::vector<uint16_t>{2, 3, 4, 7, 10, 100, 101, 102}));
+  EXPECT_EQ(t.bridges[0].vlans, (std::vector<uint16_t>{20, 21, 22}));
+  auto all = load_ok(kHost + "[bridges.br0]\nvlan_filtering = true\n[links.eno1]\nbridge = \"br0\"\n"
+                     "tagged = [\"2-4094\"]\n");
+  EXPECT_EQ(all.links[0].port->tagged.size(), 4093u);
+}
+
 TEST(DesiredVlans, AccessPortIsPvidUntaggedOnly) {
   Bridge b;
   b.vlan_filtering = true;
