@@ -220,6 +220,10 @@ TEST_F(GuestLab, StartsWithoutRootAnswersOnForwardedPortAndPowersDown) {
             std::string::npos)
       << r.out;
 
+  r = vnet({"console", "tiny"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("vnet-test: eth0 up"), std::string::npos) << r.out;
+
   r = vnet({"start", "tiny"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("already running (pid " + std::to_string(pid) + ")"), std::string::npos)
@@ -246,6 +250,11 @@ TEST_F(GuestLab, StartsWithoutRootAnswersOnForwardedPortAndPowersDown) {
 
   r = vnet({"status", "tiny"});
   EXPECT_NE(r.out.find("guest tiny: stopped"), std::string::npos) << r.out;
+  // The console log outlives the guest; --follow of a stopped guest prints it and ends.
+  r = vnet({"console", "tiny", "--follow"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("vnet-test: eth0 up"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("vnet-test: power button"), std::string::npos) << r.out;
   r = vnet({"stop", "tiny"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("not running"), std::string::npos) << r.out;
