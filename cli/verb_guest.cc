@@ -69,6 +69,7 @@ int do_start(const topology::Topology& t, const topology::Guest& g, guests::Back
 }
 
 int do_stop(const topology::Topology& t, const topology::Guest& g, guests::Backend& b) {
+  if (qemu::needs_links(g) && !may_change_interfaces("guest stop")) return 3;
   auto r = b.stop(t, g);
   if (!r) return report(int(r.error().exit), "guest " + g.name + ": " + r.error().str());
   std::cout << "guest " << g.name << ": " << r->how << "\n";

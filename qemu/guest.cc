@@ -101,6 +101,12 @@ bool needs_links(const Guest& g) {
   return false;
 }
 
+topology::Topology without_guest_taps(const topology::Topology& topo, const Guest& g) {
+  topology::Topology t = topo;
+  std::erase_if(t.taps, [&](const topology::Tap& tap) { return tap.derived_from == g.name; });
+  return t;
+}
+
 bool wants_ephemeral_key(const Guest& g) {
   return !(g.cloud_init && !g.cloud_init->ssh_authorized_keys.empty());
 }
@@ -338,21 +344,32 @@ Result<guests::StartResult> QemuBackend::start(const topology::Topology& topo, c
   return res;
 }
 
-Result<guests::StopResult> QemuBackend::stop(const topology::Topology&, const Guest& g) {
+Result<guests::StopResult> QemuBackend::stop(const topology::Topology& topo, const Guest& g) {
   auto say = [&](const std::string& s) {
     if (opts_.log) opts_.log(s);
   };
   guests::StopResult res;
   StateDir d = state_dir(g);
+  // The taps its start derived go with it, however it ended (declared [taps] a NIC
+  // names stay): the engine's apply of the file without them deletes just those.
+  auto drop_taps = [&]() -> Result<guests::StopResult> {
+    if (needs_links(g)) {
+      auto rep = netlink::apply(without_guest_taps(topo, g), {});
+      if (!rep)
+        return tl::unexpected(rep.error().context("removing the taps of guest '" + g.name + "'"));
+      if (rep->changed()) say("links: removed the guest's taps");
+    }
+    return res;
+  };
   guests::Probe pr = guests::probe(d, d.qmp_socket());
   if (pr.state == RunState::kStopped) {
     res.how = "not running";
-    return res;
+    return drop_taps();
   }
   if (pr.state == RunState::kStale) {
     if (auto s = guests::clean_run_files(d); !s) return tl::unexpected(s.error());
     res.how = "stale state removed (" + pr.why + ")";
-    return res;
+    return drop_taps();
   }
   res.was_running = true;
   pid_t pid = pr.pid;
@@ -385,7 +402,7 @@ Result<guests::StopResult> QemuBackend::stop(const topology::Topology&, const Gu
     res.how = "killed (SIGKILL)";
   }
   if (auto s = guests::clean_run_files(d); !s) return tl::unexpected(s.error());
-  return res;
+  return drop_taps();
 }
 
 Result<guests::GuestStatus> QemuBackend::status(const Guest& g) {

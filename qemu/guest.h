@@ -33,6 +33,11 @@ class QemuBackend : public guests::Backend {
 // creates and configures taps, which needs CAP_NET_ADMIN). User and switch NICs do not.
 bool needs_links(const topology::Guest& guest);
 
+// `topo` without the taps derived from `guest`'s bridge NICs: what stop applies, so the
+// engine deletes exactly those (owned, no longer declared) and leaves the rest as is.
+topology::Topology without_guest_taps(const topology::Topology& topo,
+                                      const topology::Guest& guest);
+
 // Whether a start makes an ephemeral SSH key pair: unless the guest declares its own
 // ssh_authorized_keys (design.md).
 bool wants_ephemeral_key(const topology::Guest& guest);

@@ -69,6 +69,19 @@ TEST(QemuGuest, OnlyBridgeOrTapNicsNeedRoot) {
   EXPECT_TRUE(needs_links(guest(t, "br")));
 }
 
+TEST(QemuGuest, StopDropsOnlyTheTapsDerivedFromThatGuest) {
+  auto t = load(kFile + "[taps.tap-own]\nbridge = \"br0\"\n");
+  auto names = [](const topology::Topology& x) {
+    std::vector<std::string> n;
+    for (const auto& tap : x.taps) n.push_back(tap.name);
+    return n;
+  };
+  ASSERT_THAT(names(t), ::testing::UnorderedElementsAre("vm-br-1", "tap-own"));
+  EXPECT_THAT(names(without_guest_taps(t, guest(t, "br"))), ElementsAre("tap-own"));
+  EXPECT_THAT(names(without_guest_taps(t, guest(t, "user"))),
+              ::testing::UnorderedElementsAre("vm-br-1", "tap-own"));
+}
+
 TEST(QemuGuest, EphemeralKeyUnlessTheGuestDeclaresKeys) {
   auto t = load(kFile);
   EXPECT_TRUE(wants_ephemeral_key(guest(t, "user")));
