@@ -3,6 +3,9 @@
 // input or unknown guest, 3 missing program or permission, 1 the operation failed.
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/unique_fd.h"
 #include "cli/verbs.h"
 #include "guests/state.h"
 #include "qemu/guest.h"
@@ -31,7 +35,7 @@ namespace {
 struct Args {
   std::string action, name, file, state_dir, user;
   guests::Options opts;
-  bool follow = false;
+  bool follow = false, log = false;
   std::vector<std::string> command;  // ssh: after "--"
 };
 
@@ -107,6 +111,60 @@ int do_console(const guests::StateDir& d, const std::string& name, bool follow) 
   return 0;
 }
 
+// Interactive serial console: the guest's console socket <-> this terminal (raw mode
+// when stdin is one) until Ctrl-] (0x1d), end of input, or the guest closing it.
+int do_attach(const guests::StateDir& d, const std::string& name) {
+  if (guests::probe(d, d.qmp_socket()).state != guests::RunState::kRunning)
+    return report(1, "guest " + name + " is not running (its log: vnet guest console " + name +
+                         " --log)");
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::string path = d.console_socket();
+  if (path.size() >= sizeof a.sun_path) return report(1, "console socket path too long: " + path);
+  std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+    return report(1, "guest " + name + ": cannot attach to " + path + ": " + std::strerror(errno));
+  bool tty = ::isatty(0);
+  termios saved{};
+  if (tty) {
+    ::tcgetattr(0, &saved);
+    termios raw = saved;
+    ::cfmakeraw(&raw);
+    ::tcsetattr(0, TCSANOW, &raw);
+  }
+  std::cerr << "vnet: attached to the console of " << name << "; Ctrl-] detaches\r\n";
+  char buf[4096];
+  bool open = true;
+  while (open) {
+    pollfd p[2] = {{0, POLLIN, 0}, {fd.get(), POLLIN, 0}};
+    if (::poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (p[0].revents & (POLLIN | POLLHUP)) {
+      ssize_t n = ::read(0, buf, sizeof buf);
+      if (n <= 0) break;
+      ssize_t keep = n;
+      for (ssize_t i = 0; i < n; ++i)
+        if (buf[i] == 0x1d) {
+          keep = i;
+          open = false;
+          break;
+        }
+      if (keep > 0 && ::write(fd.get(), buf, size_t(keep)) < 0) break;
+    }
+    if (open && (p[1].revents & (POLLIN | POLLHUP))) {
+      ssize_t n = ::read(fd.get(), buf, sizeof buf);
+      if (n <= 0) break;
+      if (::write(1, buf, size_t(n)) < 0) break;
+    }
+  }
+  if (tty) ::tcsetattr(0, TCSANOW, &saved);
+  std::cerr << "\r\nvnet: detached from " << name << "\n";
+  return 0;
+}
+
 int do_ssh(const guests::StateDir& d, const topology::Guest& g, const Args& a) {
   auto target = qemu::ssh_target(g);
   if (!target) return report(2, target.error().str());
@@ -141,7 +199,10 @@ po::options_description guest_options() {
       "state-dir", po::value<std::string>()->value_name("DIR"),
       "where guests keep their state (default: $VNET_GUEST_STATE, /var/lib/vnet/guests as "
       "root, else $XDG_STATE_HOME/vnet/guests)")(
-      "follow,f", "console: keep printing the console log as it grows, until the guest stops")(
+      "log", "console: print the console log (this run's, or the last one's) instead of "
+             "attaching")(
+      "follow,f", "console: print the console log and keep printing it as it grows, until "
+                  "the guest stops")(
       "user,l", po::value<std::string>()->value_name("USER"), "ssh: log in as USER");
   return o;
 }
@@ -179,6 +240,7 @@ int verb_guest(const Invocation& inv) {
   if (vm.count("state-dir")) a.opts.state_root = vm["state-dir"].as<std::string>();
   if (a.opts.state_root.empty()) a.opts.state_root = guests::default_state_root();
   a.follow = vm.count("follow") > 0;
+  a.log = vm.count("log") > 0;
   if (vm.count("user")) a.user = vm["user"].as<std::string>();
   if (inv.global.verbose) a.opts.log = [](const std::string& s) { std::cerr << "vnet guest: " << s << "\n"; };
 
@@ -212,7 +274,10 @@ int verb_guest(const Invocation& inv) {
   const topology::Guest* g = find_guest(*topo, a.name);
   if (!g) return bad_guest(*topo, a.name, a.file);
   guests::StateDir d(a.opts.state_root, g->name);
-  if (a.action == "console") return do_console(d, g->name, a.follow);
+  if (a.action == "console") {
+    if (a.follow || a.log) return do_console(d, g->name, a.follow);
+    return do_attach(d, g->name);
+  }
   if (a.action == "ssh") return do_ssh(d, *g, a);
 
   auto b = backend_for(*g, a);

@@ -154,7 +154,8 @@ class GuestLab : public ::testing::Test {
   }
   // `vnet guest ARGS -c FILE --accel tcg` as the unprivileged user with HOME in the
   // test's folder (so the state lands in $HOME/.local/state/vnet/guests).
-  testing::RunResult vnet(std::vector<std::string> args) {
+  testing::RunResult vnet(std::vector<std::string> args) { return vnet_input(args, ""); }
+  testing::RunResult vnet_input(std::vector<std::string> args, const std::string& input) {
     std::vector<std::string> argv;
     if (drop_)
       argv = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"};
@@ -162,7 +163,7 @@ class GuestLab : public ::testing::Test {
                              "HOME=" + home_, VNET_BINARY, "guest"});
     argv.insert(argv.end(), args.begin(), args.end());
     argv.insert(argv.end(), {"-c", dir_ + "/host.toml", "--accel", "tcg"});
-    return testing::run(argv);
+    return testing::run(argv, "", input);
   }
   pid_t pid_from_file() {
     std::ifstream in(state_ + "/pid");
@@ -220,9 +221,14 @@ TEST_F(GuestLab, StartsWithoutRootAnswersOnForwardedPortAndPowersDown) {
             std::string::npos)
       << r.out;
 
-  r = vnet({"console", "tiny"});
+  r = vnet({"console", "tiny", "--log"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("vnet-test: eth0 up"), std::string::npos) << r.out;
+  // Attached (no terminal here: stdin is a pipe), Ctrl-] detaches.
+  r = vnet_input({"console", "tiny"}, "\x1d");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("attached to the console of tiny"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("detached from tiny"), std::string::npos) << r.err;
 
   r = vnet({"start", "tiny"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
