@@ -15,6 +15,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -293,6 +295,52 @@ TEST_F(GuestLab, KillNineIsDetectedAndCleanedAtNextStart) {
   r = vnet({"stop", "tiny", "--timeout", "1"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_FALSE(fs::exists(state_ + "/pid"));
+}
+
+// A switch NIC: the switch, run from the same file, serves the stream port the guest's
+// NIC derives (DIR/vm-swg-0.sock); QEMU's `-netdev stream,server=off` refuses to start
+// unless it connects, so a start that reports "started" has joined the switch.
+TEST_F(GuestLab, SwitchNicJoinsTheRunningSwitchWithoutRoot) {
+  std::string sw_dir = dir_ + "/sw";
+  {
+    std::ofstream f(dir_ + "/host.toml", std::ios::app);
+    f << "\n[switches.lab]\nsocket = \"" << sw_dir << "\"\nsocket_mode = \"0666\"\n"
+      << "[guests.swg]\nkind = \"qemu\"\nmemory = \"128M\"\n"
+      << "kernel = \"" << kernel_.vmlinux << "\"\n"
+      << "initrd = \"" << dir_ << "/initrd.cpio\"\n"
+      << "append = \"console=ttyS0 panic=-1\"\n"
+      << "[[guests.swg.nics]]\nswitch = \"lab\"\nvlan = 40\n";
+  }
+  auto r = vnet({"start", "swg"});
+  EXPECT_EQ(r.exit_code, 3) << "no switch running yet: " << r.out << r.err;
+  EXPECT_NE(r.err.find("is not serving " + sw_dir + "/vm-swg-0.sock"), std::string::npos) << r.err;
+
+  pid_t sw = ::fork();
+  if (sw == 0) {
+    ::execl(VNET_BINARY, VNET_BINARY, "switch", "lab", "-c", (dir_ + "/host.toml").c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  struct Stop {
+    pid_t pid;
+    ~Stop() {
+      ::kill(pid, SIGTERM);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } stop_switch{sw};
+  for (int i = 0; i < 100 && !fs::exists(sw_dir + "/vm-swg-0.sock"); ++i)
+    std::this_thread::sleep_for(50ms);
+  ASSERT_TRUE(fs::exists(sw_dir + "/vm-swg-0.sock"));
+
+  r = vnet({"start", "swg"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("guest swg: started"), std::string::npos) << r.out;
+  std::string state = home_ + "/.local/state/vnet/guests/swg";
+  pid_t pid = 0;
+  std::ifstream(state + "/pid") >> pid;
+  r = vnet({"stop", "swg", "--timeout", "1"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  if (pid > 0) ::kill(pid, SIGKILL);  // belt and braces: never leave a QEMU behind
 }
 
 }  // namespace
