@@ -291,6 +291,13 @@ TEST_F(GuestLab, KillNineIsDetectedAndCleanedAtNextStart) {
   pid_t again = pid_from_file();
   EXPECT_GT(again, 0);
   EXPECT_NE(again, pid);
+  // restart = stop + start: a new QEMU again (its power-down grace cut to 1 s).
+  r = vnet({"restart", "tiny", "--timeout", "1"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("guest tiny: started (pid"), std::string::npos) << r.out;
+  pid_t third = pid_from_file();
+  EXPECT_GT(third, 0);
+  EXPECT_NE(third, again);
   // The new QEMU is up (QMP answered at start); stop it without waiting for a boot.
   r = vnet({"stop", "tiny", "--timeout", "1"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
