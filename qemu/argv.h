@@ -30,8 +30,7 @@ struct NicContext {
 };
 
 // One start of one guest: paths in its state folder and the accelerator already chosen
-// (a KVM probe's job, not this file's). TODO(issue 15): the bounded probe is vmrun's
-// kvm_works (vmrun.cc, private); make it a public vmrun call before guests use KVM.
+// (a KVM probe's job, not this file's: vmrun::probe_kvm, called by qemu/guest.cc).
 struct LaunchContext {
   std::string qemu = "qemu-system-x86_64";  // argv[0]
   std::string machine = "pc";

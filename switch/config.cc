@@ -81,6 +81,10 @@ Result<SwitchConfig> make_config(const topology::Switch& sw) {
     pc.name = p.name;
     pc.kind = p.kind;
     pc.target = p.target;
+    // A stream port derived from a guest's switch NIC names no path: it listens in the
+    // switch's folder under the port's name, where `vnet guest start` connects.
+    if (pc.target.empty() && p.kind == topology::SwitchPort::Kind::kStream)
+      pc.target = c.dir + "/" + p.name + ".sock";
     pc.vde_port = p.vde_port;
     pc.policy = port_policy(p.pvid, p.tagged, sw.default_vlan);
     c.ports.push_back(std::move(pc));

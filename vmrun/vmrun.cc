@@ -238,7 +238,7 @@ std::vector<std::string> qemu_argv(const Boot& b) {
 // Boots the kernel under KVM with an /init that only reboots; KVM counts as usable
 // when QEMU exits cleanly within a few seconds (facts.md: /dev/kvm can exist and answer
 // and yet hang or abort QEMU).
-bool kvm_works(const KernelImage& k, const Options& o, const std::string& qemu,
+bool kvm_works(const KernelImage& k, bool pvh, const std::string& qemu,
                const std::string& dir, const SignalGuard& sig, std::string& why) {
   UniqueFd dev(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
   if (!dev) {
@@ -250,7 +250,7 @@ bool kvm_works(const KernelImage& k, const Options& o, const std::string& qemu,
     why = "cannot build the probe initramfs";
     return false;
   }
-  Boot b{qemu, k.boot_image(o.pvh), dir + "/probe.cpio", dir + "/probe-console.log", 256, 1,
+  Boot b{qemu, k.boot_image(pvh), dir + "/probe.cpio", dir + "/probe-console.log", 256, 1,
          true, {}};
   auto child = spawn(qemu_argv(b), dir + "/probe-qemu.log", sig.old_mask());
   if (!child) {
@@ -268,6 +268,18 @@ bool kvm_works(const KernelImage& k, const Options& o, const std::string& qemu,
 }
 
 }  // namespace
+
+KvmProbe probe_kvm(const KernelImage& k, const std::string& qemu, bool pvh) {
+  KvmProbe p;
+  auto dir = RunDir::make();
+  if (!dir) {
+    p.why = dir.error().str();
+    return p;
+  }
+  SignalGuard sig;
+  p.works = kvm_works(k, pvh, qemu, dir->path(), sig, p.why);
+  return p;
+}
 
 Result<uint64_t> parse_memory(const std::string& text) {
   if (text.empty()) return fail("empty memory size", 0, ExitCode::kBadInput);
@@ -331,7 +343,7 @@ Result<int> run(const Options& o) {
   bool kvm = false;
   if (o.accel != Accel::kTcg) {
     std::string why;
-    kvm = kvm_works(*kernel, o, qemu, dir->path(), sig, why);
+    kvm = kvm_works(*kernel, o.pvh, qemu, dir->path(), sig, why);
     if (!kvm && o.accel == Accel::kKvm)
       return fail("KVM requested but not usable: " + why, 0, ExitCode::kEnvironment);
     say(kvm ? "accelerator: KVM (a probe boot passed)" : "accelerator: TCG (" + why + ")");

@@ -41,6 +41,16 @@ struct Options {
 // QEMU and return an Error; they are blocked in the calling thread while it runs.
 Result<int> run(const Options& opts);
 
+// Whether QEMU runs under KVM on this machine: /dev/kvm opens and `k` boots under KVM
+// with an /init that only reboots, exiting cleanly within 3 s (facts.md: /dev/kvm can
+// exist and answer and QEMU still hang or abort). Used by vm-run and `vnet guest`.
+// SIGINT/SIGTERM/SIGHUP are held during the probe and end it (as "interrupted").
+struct KvmProbe {
+  bool works = false;
+  std::string why;  // when !works: what failed
+};
+KvmProbe probe_kvm(const KernelImage& k, const std::string& qemu, bool pvh = true);
+
 // Parses "512M", "1G", "2048" (MiB) into MiB.
 Result<uint64_t> parse_memory(const std::string& text);
 

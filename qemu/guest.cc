@@ -1,0 +1,427 @@
+#include "qemu/guest.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "base/unique_fd.h"
+#include "netlink/engine.h"
+#include "qemu/qmp.h"
+#include "qemu/seed.h"
+#include "switch/config.h"
+#include "vmrun/kernel.h"
+#include "vmrun/sys.h"
+#include "vmrun/vmrun.h"
+
+namespace vnet::qemu {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using guests::RunState;
+using guests::StateDir;
+using topology::Guest;
+using topology::GuestNic;
+
+std::string tail_of(const std::string& path, size_t max_bytes = 2000) {
+  auto text = vmrun::read_file(path);
+  if (!text) return "";
+  std::string t = text->size() > max_bytes ? text->substr(text->size() - max_bytes) : *text;
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+  return t;
+}
+
+// Forks QEMU into its own session (setsid: no controlling terminal, its own process
+// group, so neither a Ctrl-C in the shell that ran `vnet guest start` nor that shell's
+// exit reaches it), stdin /dev/null, stdout and stderr to `log`. Returns its pid; the
+// caller reaps it if the start fails, else it outlives us and init reaps it.
+Result<pid_t> spawn_daemon(const std::vector<std::string>& argv, const std::string& log) {
+  UniqueFd out(::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!out) return fail_errno("cannot create " + log);
+  UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!devnull) return fail_errno("cannot open /dev/null");
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) return fail_errno("fork");
+  if (pid == 0) {
+    ::setsid();
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);  // the caller may hold SIGINT & co.
+    ::dup2(devnull.get(), 0);
+    ::dup2(out.get(), 1);
+    ::dup2(out.get(), 2);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// Our own child (a failed start): reaped. Otherwise (a QEMU an earlier `vnet` started,
+// reparented to init): polled through /proc until gone or the deadline.
+bool wait_gone(pid_t pid, Clock::duration limit) {
+  auto deadline = Clock::now() + limit;
+  while (true) {
+    int st = 0;
+    pid_t r = ::waitpid(pid, &st, WNOHANG);
+    if (r == pid) return true;
+    if (!guests::process_alive(pid)) return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+void kill_and_reap(pid_t pid) {
+  ::kill(pid, SIGKILL);
+  wait_gone(pid, std::chrono::seconds(5));
+}
+
+Status write_text(const std::string& path, const std::string& text, mode_t mode = 0644) {
+  return vmrun::write_file(path, text, int(mode));
+}
+
+std::string accel_name(Accel a) { return a == Accel::kKvm ? "kvm" : "tcg"; }
+
+}  // namespace
+
+bool needs_links(const Guest& g) {
+  for (const GuestNic& n : g.nics)
+    if (n.kind == GuestNic::Kind::kBridge || n.kind == GuestNic::Kind::kTap) return true;
+  return false;
+}
+
+topology::Topology without_guest_taps(const topology::Topology& topo, const Guest& g) {
+  topology::Topology t = topo;
+  std::erase_if(t.taps, [&](const topology::Tap& tap) { return tap.derived_from == g.name; });
+  return t;
+}
+
+bool wants_ephemeral_key(const Guest& g) {
+  return !(g.cloud_init && !g.cloud_init->ssh_authorized_keys.empty());
+}
+
+Result<std::string> switch_stream_socket(const topology::Topology& topo, const Guest& g,
+                                         size_t i) {
+  const GuestNic& nic = g.nics.at(i);
+  const topology::Switch* sw = topo.find_switch(nic.switch_name);
+  if (!sw)
+    return fail("guest '" + g.name + "' NIC #" + std::to_string(i) + ": switch '" +
+                    nic.switch_name + "' is not declared",
+                0, ExitCode::kBadInput);
+  auto cfg = sw::make_config(*sw);
+  if (!cfg) return tl::unexpected(cfg.error());
+  for (const auto& p : cfg->ports)
+    if (p.name == nic.host_name && p.kind == topology::SwitchPort::Kind::kStream)
+      return p.target;
+  return fail("switch '" + sw->name + "' has no stream port '" + nic.host_name +
+                  "' for guest '" + g.name + "'",
+              0, ExitCode::kBadInput);
+}
+
+std::vector<std::string> overlay_argv(const std::string& qemu_img, const Guest& g,
+                                      const std::string& overlay) {
+  const std::string& base = g.disk->image;
+  bool qcow2 = base.size() >= 6 && base.compare(base.size() - 6, 6, ".qcow2") == 0;
+  std::vector<std::string> a = {qemu_img, "create", "-q", "-f", "qcow2", "-b", base,
+                                "-F", qcow2 ? "qcow2" : "raw", overlay};
+  if (g.disk->size_bytes) a.push_back(std::to_string(*g.disk->size_bytes));
+  return a;
+}
+
+Result<SshTarget> ssh_target(const Guest& g) {
+  for (const GuestNic& n : g.nics) {
+    if (n.kind != GuestNic::Kind::kUser) continue;
+    for (const std::string& rule : n.hostfwd) {
+      // tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT (checked by check_hostfwd)
+      if (rule.rfind("tcp:", 0) != 0) continue;
+      size_t dash = rule.find('-');
+      if (dash == std::string::npos) continue;
+      std::string host = rule.substr(4, dash - 4), guest = rule.substr(dash + 1);
+      if (guest.substr(guest.rfind(':') + 1) != "22") continue;
+      size_t c = host.rfind(':');
+      SshTarget t;
+      t.host = host.substr(0, c).empty() ? "127.0.0.1" : host.substr(0, c);
+      t.port = std::stoi(host.substr(c + 1));
+      return t;
+    }
+  }
+  for (const GuestNic& n : g.nics)
+    if (!n.addresses.empty()) return SshTarget{n.addresses.front().addr.str(), 22};
+  return fail("guest '" + g.name +
+                  "' has no way in for ssh: no user NIC forwarding to port 22 and no "
+                  "declared address",
+              0, ExitCode::kBadInput);
+}
+
+std::vector<std::string> ssh_argv(const StateDir& d, const SshTarget& t,
+                                  const std::string& user,
+                                  const std::vector<std::string>& command) {
+  std::vector<std::string> a = {"ssh", "-i", d.private_key(), "-o", "IdentitiesOnly=yes",
+                                "-o", "UserKnownHostsFile=" + d.known_hosts(),
+                                // Every start is a new instance with new host keys
+                                // (docs/guests.md): trust on first use, per state folder.
+                                "-o", "StrictHostKeyChecking=accept-new",
+                                "-p", std::to_string(t.port)};
+  if (!user.empty()) a.insert(a.end(), {"-l", user});
+  a.push_back(t.host);
+  if (!command.empty()) {
+    a.push_back("--");
+    a.insert(a.end(), command.begin(), command.end());
+  }
+  return a;
+}
+
+QemuBackend::QemuBackend(guests::Options opts) : opts_(std::move(opts)) {
+  if (opts_.state_root.empty()) opts_.state_root = guests::default_state_root();
+}
+
+StateDir QemuBackend::state_dir(const Guest& g) const { return StateDir(opts_.state_root, g.name); }
+
+Result<guests::StartResult> QemuBackend::start(const topology::Topology& topo, const Guest& g) {
+  auto say = [&](const std::string& s) {
+    if (opts_.log) opts_.log(s);
+  };
+  guests::StartResult res;
+  StateDir d = state_dir(g);
+  if (auto s = d.ensure(); !s) return tl::unexpected(s.error().context("state folder"));
+
+  guests::Probe pr = guests::probe(d, d.qmp_socket());
+  if (pr.state == RunState::kRunning) {
+    res.already_running = true;
+    res.pid = pr.pid;
+    return res;
+  }
+  if (pr.state == RunState::kStale) {
+    if (auto s = guests::clean_run_files(d); !s) return tl::unexpected(s.error());
+    res.cleaned_stale = pr.why;
+    say("removed stale state (" + pr.why + ")");
+  }
+
+  std::string qemu = vmrun::find_program("qemu-system-x86_64");
+  if (qemu.empty())
+    return fail("qemu-system-x86_64 not found (install the Debian package qemu-system-x86)",
+                ENOENT, ExitCode::kEnvironment);
+
+  LaunchContext ctx;
+  ctx.qemu = qemu;
+  ctx.qmp_socket = d.qmp_socket();
+  ctx.console_socket = d.console_socket();
+  ctx.console_log = d.console_log();
+  ctx.nics.resize(g.nics.size());
+
+  // Links first: a guest with bridge/tap NICs needs its taps (the engine's apply of the
+  // whole file, as `vnet apply` would do). Without such NICs nothing here needs root.
+  if (needs_links(g)) {
+    auto rep = netlink::apply(topo, {});
+    if (!rep) return tl::unexpected(rep.error().context("links of guest '" + g.name + "'"));
+    if (rep->changed()) say("links: applied " + std::to_string(rep->plan.ops.size()) + " changes");
+  }
+  for (size_t i = 0; i < g.nics.size(); ++i) {
+    if (g.nics[i].kind != GuestNic::Kind::kSwitch) continue;
+    auto sock = switch_stream_socket(topo, g, i);
+    if (!sock) return tl::unexpected(sock.error());
+    if (!vmrun::exists(*sock))
+      return fail("guest '" + g.name + "' NIC #" + std::to_string(i) + ": switch '" +
+                      g.nics[i].switch_name + "' is not serving " + *sock +
+                      " (start it with `vnet switch " + g.nics[i].switch_name + " -c FILE`)",
+                  0, ExitCode::kEnvironment);
+    ctx.nics[i].stream_socket = *sock;
+  }
+
+  // Ephemeral key and seed.
+  SeedOptions seed;
+  if (wants_ephemeral_key(g)) {
+    auto pub = generate_ssh_keypair(d.path());
+    if (!pub) {
+      Error e = pub.error();
+      e.exit = ExitCode::kEnvironment;
+      return tl::unexpected(e.context("ephemeral ssh key"));
+    }
+    seed.ephemeral_public_key = *pub;
+  }
+  if (g.cloud_init || !seed.ephemeral_public_key.empty()) {
+    if (g.cloud_init && !g.cloud_init->user_data.empty()) {
+      auto ud = vmrun::read_file(g.cloud_init->user_data);
+      if (!ud) return tl::unexpected(ud.error().context("cloud_init.user_data"));
+      seed.user_data = *ud;
+    }
+    if (auto s = write_seed_iso(d.seed_iso(), render_seed(g, seed)); !s)
+      return tl::unexpected(s.error().context("seed"));
+    ctx.seed_iso = d.seed_iso();
+  }
+
+  // The overlay is the guest's disk: made once, kept across stops.
+  if (g.disk) {
+    ctx.overlay_disk = d.overlay_disk();
+    if (!vmrun::exists(ctx.overlay_disk)) {
+      std::string img = vmrun::find_program("qemu-img");
+      if (img.empty())
+        return fail("qemu-img not found (install the Debian package qemu-utils)", ENOENT,
+                    ExitCode::kEnvironment);
+      auto r = vmrun::run_capture(overlay_argv(img, g, ctx.overlay_disk));
+      if (!r) return tl::unexpected(r.error());
+      if (r->status != 0) return fail(vmrun::describe_failure("qemu-img create", *r));
+    }
+  }
+
+  // Accelerator: KVM only after a bounded probe boot (facts.md), which needs a kernel
+  // to boot: the one vm-run cached.
+  std::string accel_note;
+  ctx.accel = Accel::kTcg;
+  if (opts_.accel == guests::AccelChoice::kTcg) {
+    accel_note = "as asked";
+  } else {
+    std::string why;
+    auto k = vmrun::cached_kernel();
+    if (!k) {
+      why = "no cached kernel to probe KVM with";
+    } else {
+      auto p = vmrun::probe_kvm(*k, qemu);
+      if (p.works) ctx.accel = Accel::kKvm;
+      else why = p.why;
+    }
+    if (ctx.accel == Accel::kTcg && opts_.accel == guests::AccelChoice::kKvm)
+      return fail("KVM requested but not usable: " + why, 0, ExitCode::kEnvironment);
+    accel_note = ctx.accel == Accel::kKvm ? "a probe boot passed" : why;
+  }
+  res.accel = accel_name(ctx.accel) + " (" + accel_note + ")";
+  say("accelerator: " + res.accel);
+
+  auto argv = build_argv(g, ctx);
+  if (!argv) return tl::unexpected(argv.error());
+  if (auto s = guests::rotate_console_log(d); !s) return tl::unexpected(s.error());
+
+  auto pid = spawn_daemon(*argv, d.hypervisor_log());
+  if (!pid) return tl::unexpected(pid.error());
+  // The pid file first: if we die from here on, the next start finds and cleans it.
+  auto abandon = [&](Error e) -> Result<guests::StartResult> {
+    kill_and_reap(*pid);
+    (void)guests::clean_run_files(d);
+    std::string log = tail_of(d.hypervisor_log());
+    if (!log.empty()) e.what += "\nqemu.log:\n" + log;
+    return tl::unexpected(e);
+  };
+  if (auto s = guests::write_pid_file(d, *pid); !s) return abandon(s.error());
+  nlohmann::json run = {{"pid", *pid},
+                        {"accel", accel_name(ctx.accel)},
+                        {"accel_note", accel_note},
+                        {"argv", *argv}};
+  if (auto s = write_text(d.run_file(), run.dump(2) + "\n"); !s) return abandon(s.error());
+
+  // Ready when QMP answers and says "running"; QEMU exiting meanwhile is a failure.
+  auto deadline = Clock::now() + opts_.ready_timeout;
+  std::optional<QmpClient> qmp;
+  while (!qmp) {
+    int st = 0;
+    if (::waitpid(*pid, &st, WNOHANG) == *pid) {
+      (void)guests::clean_run_files(d);
+      std::string log = tail_of(d.hypervisor_log());
+      return fail("QEMU exited at start (status " +
+                  std::to_string(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st)) +
+                  ")" + (log.empty() ? "" : "; qemu.log:\n" + log));
+    }
+    if (Clock::now() >= deadline)
+      return abandon(Error{ETIMEDOUT, "QMP did not answer in time", {}, {}, ExitCode::kFailed});
+    auto c = QmpClient::connect(d.qmp_socket(), Millis(500));
+    if (c) qmp.emplace(std::move(*c));
+  }
+  auto st = qmp->query_status();
+  if (!st) return abandon(st.error().context("query-status"));
+  if (*st != "running")
+    return abandon(Error{0, "QEMU reports '" + *st + "', not running", {}, {}, ExitCode::kFailed});
+  res.pid = *pid;
+  return res;
+}
+
+Result<guests::StopResult> QemuBackend::stop(const topology::Topology& topo, const Guest& g) {
+  auto say = [&](const std::string& s) {
+    if (opts_.log) opts_.log(s);
+  };
+  guests::StopResult res;
+  StateDir d = state_dir(g);
+  // The taps its start derived go with it, however it ended (declared [taps] a NIC
+  // names stay): the engine's apply of the file without them deletes just those.
+  auto drop_taps = [&]() -> Result<guests::StopResult> {
+    if (needs_links(g)) {
+      auto rep = netlink::apply(without_guest_taps(topo, g), {});
+      if (!rep)
+        return tl::unexpected(rep.error().context("removing the taps of guest '" + g.name + "'"));
+      if (rep->changed()) say("links: removed the guest's taps");
+    }
+    return res;
+  };
+  guests::Probe pr = guests::probe(d, d.qmp_socket());
+  if (pr.state == RunState::kStopped) {
+    res.how = "not running";
+    return drop_taps();
+  }
+  if (pr.state == RunState::kStale) {
+    if (auto s = guests::clean_run_files(d); !s) return tl::unexpected(s.error());
+    res.how = "stale state removed (" + pr.why + ")";
+    return drop_taps();
+  }
+  res.was_running = true;
+  pid_t pid = pr.pid;
+  auto qmp = QmpClient::connect(d.qmp_socket(), Millis(5000));
+  if (qmp) {
+    // The ACPI power button; the guest decides to shut down, and QEMU (no
+    // -no-shutdown) reports SHUTDOWN and exits.
+    if (auto s = qmp->system_powerdown(); s) {
+      say("powerdown sent; waiting up to " + std::to_string(opts_.stop_timeout.count()) +
+          " s for SHUTDOWN");
+      auto ev = qmp->wait_event("SHUTDOWN", opts_.stop_timeout);
+      if (ev) {
+        res.shutdown_event = true;
+        res.shutdown_reason = ev->reason;
+        res.how = "powered down (SHUTDOWN, reason " + ev->reason + ")";
+      }
+    }
+    if (!res.shutdown_event) {
+      (void)qmp->quit();
+      res.how = "quit over QMP (no SHUTDOWN from the guest within " +
+                std::to_string(opts_.stop_timeout.count()) + " s)";
+    }
+  } else {
+    say("QMP unreachable: " + qmp.error().str());
+  }
+  if (!wait_gone(pid, std::chrono::seconds(10))) {
+    ::kill(pid, SIGKILL);
+    if (!wait_gone(pid, std::chrono::seconds(5)))
+      return fail("QEMU pid " + std::to_string(pid) + " survives SIGKILL");
+    res.how = "killed (SIGKILL)";
+  }
+  if (auto s = guests::clean_run_files(d); !s) return tl::unexpected(s.error());
+  return drop_taps();
+}
+
+Result<guests::GuestStatus> QemuBackend::status(const Guest& g) {
+  guests::GuestStatus out;
+  StateDir d = state_dir(g);
+  guests::Probe pr = guests::probe(d, d.qmp_socket());
+  out.state = pr.state;
+  out.pid = pr.pid;
+  out.why = pr.why;
+  if (pr.state != RunState::kRunning) return out;
+  if (auto text = vmrun::read_file(d.run_file())) {
+    auto j = nlohmann::json::parse(*text, nullptr, false);
+    if (j.is_object()) out.accel = j.value("accel", "");
+  }
+  // QMP takes one client at a time: a busy monitor is reported, not waited for.
+  if (auto c = QmpClient::connect(d.qmp_socket(), Millis(2000))) {
+    if (auto st = c->query_status()) out.vm_status = *st;
+  }
+  return out;
+}
+
+}  // namespace vnet::qemu

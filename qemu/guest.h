@@ -1,0 +1,70 @@
+// The QEMU backend of `vnet guest` (guests/backend.h): start prepares the guest's state
+// folder (ephemeral key, seed ISO, disk overlay), its host-side links (taps through the
+// engine, a stream port of a vnet switch), picks the accelerator, spawns QEMU in its own
+// session and waits until QMP reports "running"; stop powers it down over QMP and
+// escalates to quit and SIGKILL. docs/guests.md "Lifecycle".
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "guests/backend.h"
+#include "qemu/argv.h"
+
+namespace vnet::qemu {
+
+class QemuBackend : public guests::Backend {
+ public:
+  explicit QemuBackend(guests::Options opts);
+
+  Result<guests::StartResult> start(const topology::Topology& topo,
+                                    const topology::Guest& guest) override;
+  Result<guests::StopResult> stop(const topology::Topology& topo,
+                                  const topology::Guest& guest) override;
+  Result<guests::GuestStatus> status(const topology::Guest& guest) override;
+
+  guests::StateDir state_dir(const topology::Guest& guest) const;
+
+ private:
+  guests::Options opts_;
+};
+
+// Whether starting `guest` changes network interfaces (bridge or tap NICs: the engine
+// creates and configures taps, which needs CAP_NET_ADMIN). User and switch NICs do not.
+bool needs_links(const topology::Guest& guest);
+
+// `topo` without the taps derived from `guest`'s bridge NICs: what stop applies, so the
+// engine deletes exactly those (owned, no longer declared) and leaves the rest as is.
+topology::Topology without_guest_taps(const topology::Topology& topo,
+                                      const topology::Guest& guest);
+
+// Whether a start makes an ephemeral SSH key pair: unless the guest declares its own
+// ssh_authorized_keys (design.md).
+bool wants_ephemeral_key(const topology::Guest& guest);
+
+// The unix socket a switch NIC connects to: the stream port the switch serves for it
+// (topology/expand.cc derives a port named after the NIC's host_name on that switch;
+// the switch listens on DIR/<port>.sock unless the port names a path).
+Result<std::string> switch_stream_socket(const topology::Topology& topo,
+                                         const topology::Guest& guest, size_t nic);
+
+// `qemu-img create -f qcow2 -b BASE -F FMT OVERLAY [SIZE]` as an argv; FMT from the
+// base's extension (qcow2, else raw).
+std::vector<std::string> overlay_argv(const std::string& qemu_img, const topology::Guest& g,
+                                      const std::string& overlay);
+
+// Where `vnet guest ssh` connects: the first user NIC's forward whose guest port is 22
+// (host address defaulting to 127.0.0.1), else the first declared address of any NIC.
+struct SshTarget {
+  std::string host;
+  int port = 22;
+};
+Result<SshTarget> ssh_target(const topology::Guest& guest);
+
+// The ssh argv for `vnet guest ssh` (the system's ssh with this start's key and a
+// known_hosts file in the state folder). `user` "" = ssh's own default.
+std::vector<std::string> ssh_argv(const guests::StateDir& dir, const SshTarget& t,
+                                  const std::string& user,
+                                  const std::vector<std::string>& command);
+
+}  // namespace vnet::qemu
