@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "base/progress.h"
 #include "cli/verbs.h"
 #include "vmrun/vmrun.h"
 
@@ -60,10 +61,20 @@ int verb_vm_run(const Invocation& inv) {
   if (!mem) throw UsageError(mem.error().what);
   o.memory_mib = *mem;
   if (const char* k = std::getenv("VNET_VM_KEEP"); k && *k == '1') o.keep_scratch = true;
-  if (inv.global.verbose)
+  // on a terminal, the set-up (a first run downloads and unpacks a kernel) as one line
+  // of progress, gone before CMD's own output starts
+  Progress progress("vm-run", false);
+  if (inv.global.verbose) {
     o.log = [](const std::string& line) { std::cerr << "vnet vm-run: " << line << "\n"; };
+  } else {
+    o.log = [&progress](const std::string& line) {
+      if (line.rfind("booting", 0) == 0 || line.rfind("qemu:", 0) == 0) progress.clear();
+      else progress.update(line.size() > 70 ? line.substr(0, 67) + "..." : line);
+    };
+  }
 
   auto result = vmrun::run(o);
+  progress.clear();
   if (!result) {
     std::cerr << "vnet vm-run: " << result.error().str() << "\n";
     return 125;
