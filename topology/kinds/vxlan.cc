@@ -68,6 +68,8 @@ const KindDesc& vxlan_kind() {
       .check = check_vxlan,
       .networkd_kind = "vxlan",
       .networkd_section = "VXLAN",
+      .networkd_attach = "VXLAN",
+      .networkd_unattached = "Independent",
       .feature = "VXLAN (link kind \"vxlan\", CONFIG_VXLAN)",
   };
   return k;
