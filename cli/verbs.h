@@ -79,6 +79,7 @@ bool may_change_interfaces(const char* verb);
 boost::program_options::options_description switch_options();
 boost::program_options::options_description scenario_run_options();
 boost::program_options::options_description vm_run_options();
+boost::program_options::options_description render_options();
 
 int verb_help(const Invocation&);
 int verb_completion(const Invocation&);
