@@ -1,7 +1,7 @@
 // The rendering (render.h) as a NixOS module, in the option form of NixOS 24.11 and later:
-// `bridgeVLANs` and `routes` are lists of plain attribute sets (the nested
-// bridgeVLANConfig/routeConfig forms are deprecated there), addresses and gateways are
-// the `address`/`gateway` lists, stacked links the `vlan`/`macvlan`/`vxlan` lists. Each
+// `bridgeVLANs`, `routes` and `addresses` are lists of plain attribute sets (the nested
+// bridgeVLANConfig/routeConfig/addressConfig forms are deprecated there), gateways the
+// `gateway` list, stacked links the `vlan`/`macvlan`/`vxlan` lists. Each
 // file of the networkd rendering becomes one attribute of netdevs or networks under the
 // same name (without its extension), so the two outputs can be compared by eye.
 #include <cctype>
@@ -47,6 +47,7 @@ std::string config_attr(const std::string& section) {
       {"MACVLAN", "macvlanConfig"}, {"VXLAN", "vxlanConfig"},   {"Bond", "bondConfig"},
       {"Tap", "tapConfig"},       {"Peer", "peerConfig"},       {"Match", "matchConfig"},
       {"Network", "networkConfig"}, {"Link", "linkConfig"},     {"Route", "routes"},
+      {"Address", "addresses"},
       {"BridgeVLAN", "bridgeVLANs"}};
   auto it = names.find(section);
   // A section this map does not know yet (a new kind's): NixOS names them this way.
@@ -61,7 +62,7 @@ std::string config_attr(const std::string& section) {
 // [Network] keys NixOS carries as lists of their own.
 const std::map<std::string, std::string>& network_lists() {
   static const std::map<std::string, std::string> m = {
-      {"Address", "address"}, {"Gateway", "gateway"}, {"VLAN", "vlan"},
+      {"Gateway", "gateway"}, {"VLAN", "vlan"},
       {"MACVLAN", "macvlan"}, {"VXLAN", "vxlan"}};
   return m;
 }
@@ -83,7 +84,7 @@ std::string unit(const File& f) {
   };
   for (const Section& sec : f.sections) {
     std::string attr = config_attr(sec.name);
-    if (sec.name == "Route" || sec.name == "BridgeVLAN") {
+    if (sec.name == "Route" || sec.name == "BridgeVLAN" || sec.name == "Address") {
       push(attr, attrs(sec.entries, in + "  "));
       continue;
     }

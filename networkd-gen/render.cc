@@ -228,10 +228,17 @@ class Renderer {
             k.attrs[i].text == s.name)
           net.entries.push_back({k.desc->networkd_attach, k.name});
     }
-    if (s.addresses)
-      for (const Cidr& c : *s.addresses) net.entries.push_back({"Address", c.str()});
     if (s.gateway) net.entries.push_back({"Gateway", s.gateway->str()});
     f.sections.push_back(std::move(net));
+
+    // networkd gives an IPv4 address a broadcast address unless told not to; vnet apply
+    // (like `ip addr add`) sets none, and the kernel state must be the same.
+    if (s.addresses)
+      for (const Cidr& c : *s.addresses) {
+        Section a{"Address", {{"Address", c.str()}}};
+        if (c.addr.family == AF_INET) a.entries.push_back({"Broadcast", "no"});
+        f.sections.push_back(std::move(a));
+      }
 
     if (s.routes)
       for (const Route& r : *s.routes) {
@@ -362,6 +369,9 @@ class Renderer {
 
   void existing(const Link& l) {
     NetworkSpec s = spec_of(l);
+    // vnet apply leaves an existing link's IPv6 link-local mode as it found it (the
+    // kernel's, autoconfiguring); networkd always sets one, so ask for that one.
+    s.link_local = LinkLocal::kIpv6;
     if (!l.member_of.empty()) {
       s.bond = l.member_of;
       for (const KindLink& k : t_.kind_links)

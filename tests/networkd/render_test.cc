@@ -195,6 +195,8 @@ TEST(Networkd, LinkLocalFollowsVnetsRule) {
   EXPECT_THAT(text_of(r, "30-vnet-vb-trunk.network"), HasSubstr("LinkLocalAddressing=ipv6\n"));
   EXPECT_THAT(text_of(r, "31-vnet-vp-pair.network"), HasSubstr("LinkLocalAddressing=no\n"));
   EXPECT_THAT(text_of(r, "22-vnet-br0.40.network"), HasSubstr("LinkLocalAddressing=no\n"));
+  // vnet apply leaves an existing NIC's mode alone (the kernel's): so does the rendering
+  EXPECT_THAT(text_of(r, "50-vnet-eno1.network"), HasSubstr("LinkLocalAddressing=ipv6\n"));
 }
 
 TEST(Networkd, TableKindsRenderFromTheirDescription) {
@@ -268,7 +270,8 @@ TEST(Networkd, ForeignNamespacesAreLeftOutWithOneLineEach) {
   Rendering in_dns = render(t, "examples/villa.toml", "dns");
   std::string peer = text_of(in_dns, "31-vnet-eth0.network");
   EXPECT_THAT(peer, HasSubstr("MACAddress=02:00:00:00:40:53\n"));
-  EXPECT_THAT(peer, HasSubstr("Address=10.1.40.53/24\nGateway=10.1.40.1\n"));
+  EXPECT_THAT(peer, HasSubstr("Gateway=10.1.40.1\n"));
+  EXPECT_THAT(peer, HasSubstr("[Address]\nAddress=10.1.40.53/24\nBroadcast=no\n"));
 }
 
 TEST(Networkd, NamesSortBeforeVendorFilesAndOutputIsDeterministic) {
@@ -312,9 +315,9 @@ std::multiset<std::string> sections_of(const nlohmann::json& unit) {
       {"macvlanConfig", "MACVLAN"}, {"vxlanConfig", "VXLAN"}, {"bondConfig", "Bond"},
       {"tapConfig", "Tap"}, {"peerConfig", "Peer"}, {"matchConfig", "Match"},
       {"networkConfig", "Network"}, {"linkConfig", "Link"}, {"routes", "Route"},
-      {"bridgeVLANs", "BridgeVLAN"}};
+      {"bridgeVLANs", "BridgeVLAN"}, {"addresses", "Address"}};
   static const std::map<std::string, std::string> lists = {
-      {"address", "Address"}, {"gateway", "Gateway"}, {"vlan", "VLAN"},
+      {"gateway", "Gateway"}, {"vlan", "VLAN"},
       {"macvlan", "MACVLAN"}, {"vxlan", "VXLAN"}};
   std::multiset<std::string> out;
   std::vector<std::string> network;

@@ -17,11 +17,14 @@
       networkConfig = {
         LinkLocalAddressing = "ipv6";
       };
-      address = [
-        "10.1.40.53/24"
-      ];
       gateway = [
         "10.1.40.1"
+      ];
+      addresses = [
+        {
+          Address = "10.1.40.53/24";
+          Broadcast = "no";
+        }
       ];
     };
   };

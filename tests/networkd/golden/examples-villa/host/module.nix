@@ -70,11 +70,14 @@
       networkConfig = {
         LinkLocalAddressing = "ipv6";
       };
-      address = [
-        "10.1.10.2/24"
-      ];
       gateway = [
         "10.1.10.1"
+      ];
+      addresses = [
+        {
+          Address = "10.1.10.2/24";
+          Broadcast = "no";
+        }
       ];
     };
     # veth vb-dns
@@ -146,7 +149,7 @@
         Name = "eno1";
       };
       networkConfig = {
-        LinkLocalAddressing = "no";
+        LinkLocalAddressing = "ipv6";
         Bridge = "br0";
       };
       bridgeVLANs = [

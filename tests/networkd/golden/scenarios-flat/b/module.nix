@@ -14,11 +14,14 @@
       networkConfig = {
         LinkLocalAddressing = "ipv6";
       };
-      address = [
-        "10.0.0.12/24"
-      ];
       gateway = [
         "10.0.0.1"
+      ];
+      addresses = [
+        {
+          Address = "10.0.0.12/24";
+          Broadcast = "no";
+        }
       ];
     };
   };

@@ -46,8 +46,11 @@
         LinkLocalAddressing = "ipv6";
         ConfigureWithoutCarrier = "yes";
       };
-      address = [
-        "10.0.0.1/24"
+      addresses = [
+        {
+          Address = "10.0.0.1/24";
+          Broadcast = "no";
+        }
       ];
     };
     # veth vb-a

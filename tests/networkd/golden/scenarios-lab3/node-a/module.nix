@@ -17,8 +17,11 @@
       networkConfig = {
         LinkLocalAddressing = "ipv6";
       };
-      address = [
-        "10.33.0.1/24"
+      addresses = [
+        {
+          Address = "10.33.0.1/24";
+          Broadcast = "no";
+        }
       ];
     };
   };

@@ -17,8 +17,11 @@
       networkConfig = {
         LinkLocalAddressing = "ipv6";
       };
-      address = [
-        "10.33.0.2/24"
+      addresses = [
+        {
+          Address = "10.33.0.2/24";
+          Broadcast = "no";
+        }
       ];
     };
   };

@@ -44,11 +44,14 @@
       networkConfig = {
         LinkLocalAddressing = "ipv6";
       };
-      address = [
-        "10.1.10.2/24"
-      ];
       gateway = [
         "10.1.10.1"
+      ];
+      addresses = [
+        {
+          Address = "10.1.10.2/24";
+          Broadcast = "no";
+        }
       ];
     };
     # vlan eno1.40

@@ -14,8 +14,11 @@
       networkConfig = {
         LinkLocalAddressing = "ipv6";
       };
-      address = [
-        "10.1.40.12/24"
+      addresses = [
+        {
+          Address = "10.1.40.12/24";
+          Broadcast = "no";
+        }
       ];
     };
   };

@@ -14,11 +14,14 @@
       networkConfig = {
         LinkLocalAddressing = "ipv6";
       };
-      address = [
-        "10.1.40.5/24"
-      ];
       gateway = [
         "10.1.40.1"
+      ];
+      addresses = [
+        {
+          Address = "10.1.40.5/24";
+          Broadcast = "no";
+        }
       ];
     };
   };

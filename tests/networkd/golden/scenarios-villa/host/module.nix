@@ -63,11 +63,14 @@
       networkConfig = {
         LinkLocalAddressing = "ipv6";
       };
-      address = [
-        "10.1.10.2/24"
-      ];
       gateway = [
         "10.1.10.1"
+      ];
+      addresses = [
+        {
+          Address = "10.1.10.2/24";
+          Broadcast = "no";
+        }
       ];
     };
     # veth vb-db
@@ -160,7 +163,7 @@
         Name = "eno1";
       };
       networkConfig = {
-        LinkLocalAddressing = "no";
+        LinkLocalAddressing = "ipv6";
         Bridge = "br0";
       };
       bridgeVLANs = [

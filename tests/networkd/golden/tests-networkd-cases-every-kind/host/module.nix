@@ -212,9 +212,14 @@
         "br0.10"
         "br0.40"
       ];
-      address = [
-        "10.1.1.2/24"
-        "fd00:1::2/64"
+      addresses = [
+        {
+          Address = "10.1.1.2/24";
+          Broadcast = "no";
+        }
+        {
+          Address = "fd00:1::2/64";
+        }
       ];
       routes = [
         {
@@ -273,8 +278,11 @@
         LinkLocalAddressing = "ipv6";
         ConfigureWithoutCarrier = "yes";
       };
-      address = [
-        "10.9.0.1/24"
+      addresses = [
+        {
+          Address = "10.9.0.1/24";
+          Broadcast = "no";
+        }
       ];
       bridgeVLANs = [
         {
@@ -312,11 +320,14 @@
       networkConfig = {
         LinkLocalAddressing = "ipv6";
       };
-      address = [
-        "10.1.10.2/24"
-      ];
       gateway = [
         "10.1.10.1"
+      ];
+      addresses = [
+        {
+          Address = "10.1.10.2/24";
+          Broadcast = "no";
+        }
       ];
     };
     # vlan br0.40
@@ -339,8 +350,11 @@
       networkConfig = {
         LinkLocalAddressing = "ipv6";
       };
-      address = [
-        "10.1.40.30/24"
+      addresses = [
+        {
+          Address = "10.1.40.30/24";
+          Broadcast = "no";
+        }
       ];
     };
     # dummy dummy0
@@ -351,8 +365,11 @@
       networkConfig = {
         LinkLocalAddressing = "ipv6";
       };
-      address = [
-        "192.0.2.10/32"
+      addresses = [
+        {
+          Address = "192.0.2.10/32";
+          Broadcast = "no";
+        }
       ];
       routes = [
         {
@@ -460,8 +477,11 @@
       networkConfig = {
         LinkLocalAddressing = "no";
       };
-      address = [
-        "10.1.40.2/24"
+      addresses = [
+        {
+          Address = "10.1.40.2/24";
+          Broadcast = "no";
+        }
       ];
       routes = [
         {
@@ -492,8 +512,11 @@
         LinkLocalAddressing = "ipv6";
         ConfigureWithoutCarrier = "yes";
       };
-      address = [
-        "10.8.0.1/30"
+      addresses = [
+        {
+          Address = "10.8.0.1/30";
+          Broadcast = "no";
+        }
       ];
     };
     # tap tap-mq
@@ -547,7 +570,7 @@
         MTUBytes = 9000;
       };
       networkConfig = {
-        LinkLocalAddressing = "no";
+        LinkLocalAddressing = "ipv6";
         Bridge = "br0";
       };
       bridgeVLANs = [

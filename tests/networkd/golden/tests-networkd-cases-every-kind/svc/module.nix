@@ -21,8 +21,11 @@
       networkConfig = {
         LinkLocalAddressing = "ipv6";
       };
-      address = [
-        "192.0.2.11/32"
+      addresses = [
+        {
+          Address = "192.0.2.11/32";
+          Broadcast = "no";
+        }
       ];
     };
     # veth peer eth0 of vb-ns
@@ -36,11 +39,14 @@
       networkConfig = {
         LinkLocalAddressing = "ipv6";
       };
-      address = [
-        "10.7.0.2/24"
-      ];
       gateway = [
         "10.7.0.1"
+      ];
+      addresses = [
+        {
+          Address = "10.7.0.2/24";
+          Broadcast = "no";
+        }
       ];
     };
   };
