@@ -182,7 +182,10 @@ class Renderer {
   void netdev(int prefix, const std::string& object, const LinkCommon& l, const char* kind,
               std::vector<Section> extra) {
     Section nd{"NetDev", {{"Name", l.name}, {"Kind", kind}}};
-    if (l.mtu) nd.entries.push_back({"MTUBytes", std::to_string(*l.mtu)});
+    // A bridge's MTU set at creation is not "set by the user" to the kernel, which then
+    // lowers it to its smallest port's as ports join; [Link] MTUBytes= in its .network
+    // (a later change) keeps it, as vnet apply's does.
+    if (l.mtu && std::string(kind) != "bridge") nd.entries.push_back({"MTUBytes", std::to_string(*l.mtu)});
     if (l.mac) nd.entries.push_back({"MACAddress", l.mac->str()});
     File f{file_name(prefix, l.name, "netdev"), object, {std::move(nd)}};
     for (Section& s : extra)
@@ -278,10 +281,12 @@ class Renderer {
                            std::to_string(b.default_pvid) +
                            ", which systemd 252 cannot remove; memberships are stated instead "
                            "(the bridge's own default_pvid then reads 0)");
-    Section br{"Bridge",
-               {{"VLANFiltering", yes_no(b.vlan_filtering)},
-                {"DefaultPVID", keep ? std::to_string(b.default_pvid) : "none"},
-                {"STP", yes_no(b.stp)}}};
+    Section br{"Bridge", {{"VLANFiltering", yes_no(b.vlan_filtering)}}};
+    // vnet apply sets default_pvid only on a VLAN-filtering bridge (elsewhere VLANs are
+    // an error and the kernel's 1 stays): so does the rendering.
+    if (b.vlan_filtering)
+      br.entries.push_back({"DefaultPVID", keep ? std::to_string(b.default_pvid) : "none"});
+    br.entries.push_back({"STP", yes_no(b.stp)});
     netdev(kBridgePrefix, object, b, "bridge", {br});
     NetworkSpec s = spec_of(b);
     s.self_vlans = desired_self_vlans(t_, b);
@@ -318,6 +323,7 @@ class Renderer {
       if (!k.attrs[i].set || !*a.networkd) continue;
       sec.entries.push_back({a.networkd, attr_value(a, k.attrs[i])});
     }
+    for (const auto& [key, value] : k.desc->networkd_fixed) sec.entries.push_back({key, value});
     if (!attached && *k.desc->networkd_unattached)
       sec.entries.push_back({k.desc->networkd_unattached, "yes"});
     netdev(kKindPrefix + k.desc->rank, object, k, k.desc->networkd_kind, {sec});

@@ -74,6 +74,10 @@ struct KindDesc {
   // The [section] key set to "yes" when no kLink attribute is written (a vxlan without
   // `dev`: Independent=yes, or networkd never creates it).
   const char* networkd_unattached = "";
+  // Keys the section always carries: where networkd's default differs from the kernel's
+  // and vnet leaves the kernel's (a vxlan: networkd sends UDPChecksum=no, the kernel's
+  // default for a new vxlan is yes).
+  std::vector<std::pair<const char*, const char*>> networkd_fixed{};
   // The key listing existing links it takes as members (slaves: IFLA_MASTER of each),
   // null when the kind has none. They are expanded into [links] entries (model.h Link).
   const char* members_key = nullptr;

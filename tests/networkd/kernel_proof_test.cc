@@ -23,8 +23,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <iostream>
 #include <map>
 #include <regex>
 #include <set>
@@ -76,7 +79,10 @@ void erase(json& j, std::initializer_list<const char*> keys) {
 }
 
 // One namespace's state as comparable text, one line per fact.
-std::string state(const std::string& ns, const std::set<std::string>& macs) {
+// `zero_pvid`: bridges the renderer made with DefaultPVID=none (it says so in a note):
+// the one documented difference under systemd 252, checked where it is and nowhere else.
+std::string state(const std::string& ns, const std::set<std::string>& macs,
+                  const std::map<std::string, int>& zero_pvid = {}) {
   std::map<std::string, std::string> lines;  // sorted by key
   for (json l : ipj(ns, "-d link show")) {
     std::string name = l.value("ifname", "?");
@@ -91,11 +97,21 @@ std::string state(const std::string& ns, const std::set<std::string>& macs) {
       erase(li["info_data"], {"hello_timer", "tcn_timer", "topology_change_timer", "gc_timer",
                               "root_id", "bridge_id", "root_port"});
       // port numbers and ids follow the order of enslaving, designated ids hold MACs
+      // a bond member's permanent MAC (undeclared) and its LACP run-time state: which
+      // member is active and aggregated follows timing when no partner answers
+      erase(li["info_slave_data"], {"perm_hwaddr", "state", "ad_aggregator_id",
+                                    "ad_actor_oper_port_state", "ad_actor_oper_port_state_str",
+                                    "ad_partner_oper_port_state", "ad_partner_oper_port_state_str"});
+      if (li.contains("info_data") && li["info_data"].is_object()) li["info_data"].erase("ad_info");
       erase(li["info_slave_data"], {"no", "id", "bridge_id", "root_id", "designated_root",
                                     "designated_bridge",
                                     "designated_port", "message_age_timer",
                                     "forward_delay_timer", "hold_timer"});
       if (li.contains("info_slave_data") && li["info_slave_data"].empty()) li.erase("info_slave_data");
+    }
+    if (auto it = zero_pvid.find(name); it != zero_pvid.end()) {
+      json& d = l["linkinfo"]["info_data"];
+      if (d.value("vlan_default_pvid", -1) == it->second) d["vlan_default_pvid"] = 0;
     }
     lines["link " + name] = l.dump();
   }
@@ -140,6 +156,48 @@ std::string state(const std::string& ns, const std::set<std::string>& macs) {
   return out;
 }
 
+// Per fact, only what differs: the keys of a link that differ, facts on one side only.
+std::string differences(const std::string& a, const std::string& b) {
+  auto split = [](const std::string& s) {
+    std::map<std::string, std::string> m;
+    std::istringstream in(s);
+    for (std::string line; std::getline(in, line);) {
+      size_t sp = line.find(' ', line.find(' ') + 1);
+      m[line.substr(0, sp)] = sp == std::string::npos ? "" : line.substr(sp + 1);
+    }
+    return m;
+  };
+  auto ma = split(a), mb = split(b);
+  std::string out;
+  std::function<void(const std::string&, const json&, const json&)> walk =
+      [&](const std::string& path, const json& x, const json& y) {
+        if (x.is_object() && y.is_object()) {
+          std::set<std::string> keys;
+          for (const auto& [k, v] : x.items()) keys.insert(k);
+          for (const auto& [k, v] : y.items()) keys.insert(k);
+          for (const std::string& k : keys)
+            walk(path + "." + k, x.contains(k) ? x[k] : json(), y.contains(k) ? y[k] : json());
+        } else if (x != y) {
+          out += "  " + path + ": " + x.dump() + " | " + y.dump() + "\n";
+        }
+      };
+  std::set<std::string> keys;
+  for (const auto& [k, v] : ma) keys.insert(k);
+  for (const auto& [k, v] : mb) keys.insert(k);
+  for (const std::string& k : keys) {
+    if (!ma.count(k) || !mb.count(k)) {
+      out += (ma.count(k) ? "only networkd: " : "only vnet apply: ") + k + " " +
+             (ma.count(k) ? ma[k] : mb[k]) + "\n";
+      continue;
+    }
+    if (ma[k] == mb[k]) continue;
+    json x = json::parse(ma[k], nullptr, false), y = json::parse(mb[k], nullptr, false);
+    if (x.is_discarded() || y.is_discarded()) out += k + ": " + ma[k] + " | " + mb[k] + "\n";
+    else walk(k, x, y);
+  }
+  return out;
+}
+
 class NetworkdProof : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -158,7 +216,7 @@ class NetworkdProof : public ::testing::TestWithParam<std::string> {
       kill(p, SIGTERM);
       waitpid(p, nullptr, 0);
     }
-    if (!file_.empty()) sh(std::string(VNET_BINARY) + " destroy " + file_ + " --netns " + b_);
+    // deleting the namespaces removes everything in them, much faster than a destroy
     for (const std::string& ns : made_) sh("ip netns del " + ns);
     for (const std::string& ns : b_named_) sh("ip netns del " + ns);
     if (!dir_.empty()) fs::remove_all(dir_);
@@ -192,7 +250,7 @@ class NetworkdProof : public ::testing::TestWithParam<std::string> {
   }
 
   fs::path dir_;
-  std::string a_ = "pa", b_ = "pb", file_;
+  std::string a_ = "pa", b_ = "pb";
   std::vector<std::string> made_, b_named_;
   std::vector<pid_t> networkds_;
 };
@@ -228,19 +286,29 @@ TEST_P(NetworkdProof, NetworkdOnRenderedFilesBuildsWhatApplyBuilds) {
                  v.peer + " netns " + a_of(v.peer_netns)).exit_code, 0);
   }
 
+  // per namespace: bridge -> the default_pvid vnet gives it where networkd's is none
+  std::map<std::string, std::map<std::string, int>> zero_pvid;
+  static const std::regex note("note: bridge (\\S+): DefaultPVID=none rather than ([0-9]+)");
   for (const std::string& view : views) {
     fs::path d = dir_ / (view.empty() ? "host" : view);
     RunResult r = sh(vnet + " render networkd " + file + " -o " + d.string() +
-                     (view.empty() ? "" : " --netns " + view));
-    ASSERT_EQ(r.exit_code, 0) << r.err;
+                     (view.empty() ? "" : " --netns " + view) + " 2>&1");
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    for (std::sregex_iterator m(r.out.begin(), r.out.end(), note), end; m != end; ++m)
+      zero_pvid[view][(*m)[1]] = std::stoi((*m)[2]);
     start_networkd(a_of(view), d, dir_ / ("log-" + (view.empty() ? "host" : view)));
   }
 
-  file_ = file;
+  using clock = std::chrono::steady_clock;
+  auto secs = [](clock::time_point a) {
+    return std::to_string(std::chrono::duration<double>(clock::now() - a).count()).substr(0, 5) + " s";
+  };
+  auto started = clock::now();
   for (const auto& n : t.netns) b_named_.push_back(n.name);
   RunResult applied = sh(vnet + " apply " + file + " --netns " + b_);
   ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
 
+  std::cerr << rel << ": vnet apply done after " << secs(started) << "\n";
   std::set<std::string> macs = declared_macs(t);
   auto b_of = [&](const std::string& ns) { return ns.empty() ? b_ : ns; };
   // networkd works asynchronously: wait until A matches B, or give up after 20 s
@@ -249,12 +317,15 @@ TEST_P(NetworkdProof, NetworkdOnRenderedFilesBuildsWhatApplyBuilds) {
   while (!same && std::chrono::steady_clock::now() < deadline) {
     same = true;
     for (const std::string& view : views)
-      same &= state(a_of(view), macs) == state(b_of(view), macs);
+      same &= state(a_of(view), macs) == state(b_of(view), macs, zero_pvid[view]);
     if (!same) std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
+  std::cerr << rel << ": " << (same ? "equal" : "still different") << " after "
+            << secs(started) << "\n";
   for (const std::string& view : views) {
     SCOPED_TRACE(view.empty() ? "target namespace" : "namespace " + view);
-    EXPECT_EQ(state(a_of(view), macs), state(b_of(view), macs)) << "networkd (first) vs vnet apply";
+    std::string a = state(a_of(view), macs), b = state(b_of(view), macs, zero_pvid[view]);
+    EXPECT_EQ(a, b) << "differences (networkd | vnet apply):\n" << differences(a, b);
   }
 
   for (pid_t p : networkds_) {
@@ -270,8 +341,24 @@ TEST_P(NetworkdProof, NetworkdOnRenderedFilesBuildsWhatApplyBuilds) {
   }
 }
 
+// Each topology costs 30-100 s here under TCG (more on a loaded machine): by default the
+// shipped example; VNET_PROOF_ALL=1 adds the case covering every kind and the scenarios.
+// The every-kind case still shows one known difference (docs/networkd.md): networkd
+// always turns IPv6 link-local off on bond members, vnet apply leaves them as found.
+// scenarios/macvlan.toml is not among them: its [vlans] in "upstream" sit on the scenario
+// runner's uplink, which a plain `vnet apply` does not have (the kernel refuses a second
+// VLAN 10 on eno1).
+std::vector<std::string> topologies() {
+  std::vector<std::string> v = {"examples/villa.toml"};
+  if (std::getenv("VNET_PROOF_ALL"))
+    for (const char* s : {"tests/networkd/cases/every-kind.toml", "scenarios/flat.toml", "scenarios/lab3.toml", "scenarios/quickstart.toml",
+                          "scenarios/villa.toml"})
+      v.push_back(s);
+  return v;
+}
+
 INSTANTIATE_TEST_SUITE_P(Topologies, NetworkdProof,
-                         ::testing::Values("examples/villa.toml"),
+                         ::testing::ValuesIn(topologies()),
                          [](const auto& info) {
                            std::string n = info.param.substr(0, info.param.rfind('.'));
                            for (char& c : n)

@@ -207,7 +207,7 @@ TEST(Networkd, TableKindsRenderFromTheirDescription) {
   EXPECT_THAT(text_of(r, "50-vnet-eno4.network"), HasSubstr("Bond=bond0\n"));
   EXPECT_THAT(text_of(r, "25-vnet-vx100.netdev"),
               HasSubstr("[VXLAN]\nVNI=100\nLocal=192.0.2.1\nRemote=192.0.2.2\n"
-                        "DestinationPort=4790\nMacLearning=no\n"));
+                        "DestinationPort=4790\nMacLearning=no\nUDPChecksum=yes\n"));
   EXPECT_THAT(text_of(r, "50-vnet-eno3.network"), HasSubstr("VXLAN=vx100\nVXLAN=vx200\n"));
   EXPECT_THAT(text_of(r, "25-vnet-vx300.netdev"), HasSubstr("Independent=yes\n"));
   EXPECT_THAT(text_of(r, "25-vnet-vx100.netdev"), Not(HasSubstr("Independent")));

@@ -70,6 +70,7 @@ const KindDesc& vxlan_kind() {
       .networkd_section = "VXLAN",
       .networkd_attach = "VXLAN",
       .networkd_unattached = "Independent",
+      .networkd_fixed = {{"UDPChecksum", "yes"}},
       .feature = "VXLAN (link kind \"vxlan\", CONFIG_VXLAN)",
   };
   return k;

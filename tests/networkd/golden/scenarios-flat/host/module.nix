@@ -17,7 +17,6 @@
       };
       bridgeConfig = {
         VLANFiltering = "no";
-        DefaultPVID = 1;
         STP = "no";
       };
     };

@@ -11,13 +11,12 @@
       netdevConfig = {
         Name = "br0";
         Kind = "bridge";
-        MTUBytes = 9000;
         MACAddress = "02:00:00:00:00:01";
       };
       bridgeConfig = {
         VLANFiltering = "yes";
         DefaultPVID = "none";
-        STP = "yes";
+        STP = "no";
       };
     };
     # bridge brflat
@@ -28,7 +27,6 @@
       };
       bridgeConfig = {
         VLANFiltering = "no";
-        DefaultPVID = "none";
         STP = "no";
       };
     };
@@ -41,7 +39,7 @@
       bridgeConfig = {
         VLANFiltering = "yes";
         DefaultPVID = "none";
-        STP = "no";
+        STP = "yes";
       };
     };
     # bond bond0
@@ -62,6 +60,7 @@
       netdevConfig = {
         Name = "br0.10";
         Kind = "vlan";
+        MTUBytes = 1500;
       };
       vlanConfig = {
         Id = 10;
@@ -72,6 +71,7 @@
       netdevConfig = {
         Name = "br0.40";
         Kind = "vlan";
+        MTUBytes = 1500;
       };
       vlanConfig = {
         Id = 40;
@@ -82,6 +82,7 @@
       netdevConfig = {
         Name = "mv0";
         Kind = "macvlan";
+        MTUBytes = 1500;
         MACAddress = "02:00:00:00:40:30";
       };
       macvlanConfig = {
@@ -107,6 +108,7 @@
         Remote = "192.0.2.2";
         DestinationPort = 4790;
         MacLearning = "no";
+        UDPChecksum = "yes";
       };
     };
     # vxlan vx200
@@ -120,6 +122,7 @@
         Group = "239.1.1.1";
         DestinationPort = 4789;
         MacLearning = "yes";
+        UDPChecksum = "yes";
       };
     };
     # vxlan vx300
@@ -134,6 +137,7 @@
         Remote = "198.51.100.2";
         DestinationPort = 4789;
         MacLearning = "yes";
+        UDPChecksum = "yes";
         Independent = "yes";
       };
     };
@@ -317,6 +321,9 @@
       matchConfig = {
         Name = "br0.10";
       };
+      linkConfig = {
+        MTUBytes = 1500;
+      };
       networkConfig = {
         LinkLocalAddressing = "ipv6";
       };
@@ -335,6 +342,9 @@
       matchConfig = {
         Name = "br0.40";
       };
+      linkConfig = {
+        MTUBytes = 1500;
+      };
       networkConfig = {
         LinkLocalAddressing = "no";
       };
@@ -346,6 +356,9 @@
     "23-vnet-mv0" = {
       matchConfig = {
         Name = "mv0";
+      };
+      linkConfig = {
+        MTUBytes = 1500;
       };
       networkConfig = {
         LinkLocalAddressing = "ipv6";
