@@ -343,8 +343,9 @@ TEST_P(NetworkdProof, NetworkdOnRenderedFilesBuildsWhatApplyBuilds) {
 
 // Each topology costs 30-100 s here under TCG (more on a loaded machine): by default the
 // shipped example; VNET_PROOF_ALL=1 adds the case covering every kind and the scenarios.
-// The every-kind case still shows one known difference (docs/networkd.md): networkd
-// always turns IPv6 link-local off on bond members, vnet apply leaves them as found.
+// The every-kind case still shows two known differences (docs/networkd.md, "Known
+// differences"): bond members' addr_gen_mode (networkd forces none, vnet apply leaves
+// it) and the tso_max_size stacked links copy from the bridge at creation.
 // scenarios/macvlan.toml is not among them: its [vlans] in "upstream" sit on the scenario
 // runner's uplink, which a plain `vnet apply` does not have (the kernel refuses a second
 // VLAN 10 on eno1).
