@@ -91,7 +91,8 @@ std::string unit(const File& f) {
     std::vector<Entry> rest;
     for (const Entry& e : sec.entries) {
       auto it = network_lists().find(e.key);
-      if (sec.name == "Network" && it != network_lists().end()) push(it->second, value(e));
+      // link names and addresses: always strings (a link may be named "10")
+      if (sec.name == "Network" && it != network_lists().end()) push(it->second, quote(e.value));
       else rest.push_back(e);
     }
     if (!rest.empty()) s += in + attr + " = " + attrs(rest, in) + ";\n";

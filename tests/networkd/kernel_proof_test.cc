@@ -9,7 +9,8 @@
 //   - vnet's ownership marks: the link alias "vnet:HOST" and the route protocol 0x76,
 //     networkd's counterpart being proto static (docs/networkd.md says why render does
 //     not copy vnet's mark)
-//   - bridge timers, which run
+//   - bridge timers, which run; a bond member's LACP run-time state; offload limits
+//     a stacked link copies from its lower link when created
 // Also networkd's log at info level must have no "Unknown key", "ignoring" or "Failed".
 //
 // What networkd does not do, the test does, as the host would: a NIC for each [links]
@@ -91,6 +92,11 @@ std::string state(const std::string& ns, const std::set<std::string>& macs,
       l.erase("ifalias");
     erase(l, {"ifindex", "link_index", "link_netnsid", "broadcast", "perm_address",
               "inet6_addr_gen_mode_pending"});
+    // Offload limits a stacked link copies from its lower link when created: they follow
+    // whether the bridge's ports had joined by then (524280 vs 65536), not configuration
+    // (issue 16's list: kinds, masters, MTUs, up/down, bridge options, VLANs, addresses,
+    // routes).
+    erase(l, {"tso_max_size", "tso_max_segs", "gso_max_size", "gso_max_segs", "gro_max_size"});
     if (l.contains("link") && l["link"].is_null()) l.erase("link");
     if (l.contains("linkinfo")) {
       json& li = l["linkinfo"];
@@ -311,8 +317,9 @@ TEST_P(NetworkdProof, NetworkdOnRenderedFilesBuildsWhatApplyBuilds) {
   std::cerr << rel << ": vnet apply done after " << secs(started) << "\n";
   std::set<std::string> macs = declared_macs(t);
   auto b_of = [&](const std::string& ns) { return ns.empty() ? b_ : ns; };
-  // networkd works asynchronously: wait until A matches B, or give up after 20 s
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  // networkd works asynchronously: wait until A matches B, or give up after 45 s (under
+  // TCG on a loaded machine it has taken 30)
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(45);
   bool same = false;
   while (!same && std::chrono::steady_clock::now() < deadline) {
     same = true;
@@ -343,17 +350,16 @@ TEST_P(NetworkdProof, NetworkdOnRenderedFilesBuildsWhatApplyBuilds) {
 
 // Each topology costs 30-100 s here under TCG (more on a loaded machine): by default the
 // shipped example; VNET_PROOF_ALL=1 adds the case covering every kind and the scenarios.
-// The every-kind case still shows two known differences (docs/networkd.md, "Known
-// differences"): bond members' addr_gen_mode (networkd forces none, vnet apply leaves
-// it) and the tso_max_size stacked links copy from the bridge at creation.
-// scenarios/macvlan.toml is not among them: its [vlans] in "upstream" sit on the scenario
-// runner's uplink, which a plain `vnet apply` does not have (the kernel refuses a second
-// VLAN 10 on eno1).
+// The every-kind case still shows one known difference (docs/networkd.md, "Known
+// differences"): bond members' addr_gen_mode (networkd forces none, vnet apply leaves it).
+// scenarios/macvlan.toml and villa.toml are not among them: their [vlans] in "upstream"
+// sit on the uplink's far end, which only the scenario runner makes; a plain `vnet apply`
+// creates them on the host's eno1 and moves them (macvlan: the kernel refuses a second
+// VLAN 10 on eno1), which networkd cannot express (docs/networkd.md).
 std::vector<std::string> topologies() {
   std::vector<std::string> v = {"examples/villa.toml"};
   if (std::getenv("VNET_PROOF_ALL"))
-    for (const char* s : {"tests/networkd/cases/every-kind.toml", "scenarios/flat.toml", "scenarios/lab3.toml", "scenarios/quickstart.toml",
-                          "scenarios/villa.toml"})
+    for (const char* s : {"tests/networkd/cases/every-kind.toml", "scenarios/flat.toml", "scenarios/lab3.toml", "scenarios/quickstart.toml"})
       v.push_back(s);
   return v;
 }
