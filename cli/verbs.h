@@ -91,6 +91,7 @@ boost::program_options::options_description confirm_options();
 boost::program_options::options_description scenario_run_options();
 boost::program_options::options_description vm_run_options();
 boost::program_options::options_description guest_options();
+boost::program_options::options_description render_options();
 
 int verb_help(const Invocation&);
 int verb_completion(const Invocation&);

@@ -41,12 +41,15 @@ struct KindAttr {
   uint16_t nla;       // attribute in IFLA_INFO_DATA
   uint16_t nla6 = 0;  // kIp: the IPv6 attribute
   int64_t lo = 0, hi = 0;             // integers: accepted range
-  std::optional<uint64_t> fallback;   // sent on create when unwritten ("default" in docs)
-  std::vector<std::pair<const char*, uint32_t>> names;  // kEnum
+  std::optional<uint64_t> fallback{};  // sent on create when unwritten ("default" in docs)
+  std::vector<std::pair<const char*, uint32_t>> names{};  // kEnum
   uint8_t enum_bytes = 1;
   bool in_place = false;  // the kernel changes it on an existing link (else: recreate)
   bool required = false;
   const char* networkd = "";  // the .netdev key that carries it, for render
+  // Appended to the number in that key where networkd's unit differs from the kernel's
+  // (a bond's miimon is milliseconds, networkd's MIIMonitorSec= a time span: "100ms").
+  const char* networkd_unit = "";
   const char* what = nullptr;  // in messages ("vlan id"); the key when null
 };
 
@@ -65,6 +68,16 @@ struct KindDesc {
   void (*check)(const KindLink&, KindCheck&) = nullptr;
   const char* networkd_kind = "";  // .netdev [NetDev] Kind=
   const char* networkd_section = "";  // .netdev section of the attributes ("VXLAN")
+  // networkd attaches the link to the one it sits on (a kLink attribute) or enslaves its
+  // members from *their* .network: the [Network] key naming it there ("VLAN", "Bond").
+  const char* networkd_attach = "";
+  // The [section] key set to "yes" when no kLink attribute is written (a vxlan without
+  // `dev`: Independent=yes, or networkd never creates it).
+  const char* networkd_unattached = "";
+  // Keys the section always carries: where networkd's default differs from the kernel's
+  // and vnet leaves the kernel's (a vxlan: networkd sends UDPChecksum=no, the kernel's
+  // default for a new vxlan is yes).
+  std::vector<std::pair<const char*, const char*>> networkd_fixed{};
   // The key listing existing links it takes as members (slaves: IFLA_MASTER of each),
   // null when the kind has none. They are expanded into [links] entries (model.h Link).
   const char* members_key = nullptr;

@@ -37,7 +37,8 @@ const KindDesc& bond_kind() {
                          {"balance-alb", 6}},
                .networkd = "Mode"},
               {.key = "miimon", .type = T::kU32, .nla = IFLA_BOND_MIIMON, .lo = 0,
-               .hi = 0x7fffffff, .in_place = true, .networkd = "MIIMonitorSec"},
+               .hi = 0x7fffffff, .in_place = true, .networkd = "MIIMonitorSec",
+               .networkd_unit = "ms"},
               // the driver takes a new rate only while the bond is down: recreate
               {.key = "lacp_rate", .type = T::kEnum, .nla = IFLA_BOND_AD_LACP_RATE,
                .names = {{"slow", 0}, {"fast", 1}}, .networkd = "LACPTransmitRate"},
@@ -50,6 +51,7 @@ const KindDesc& bond_kind() {
       .check = check_bond,
       .networkd_kind = "bond",
       .networkd_section = "Bond",
+      .networkd_attach = "Bond",
       .members_key = "members",
       .feature = "bonding (link kind \"bond\", CONFIG_BONDING)",
       .rank = 1,

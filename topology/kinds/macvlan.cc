@@ -24,6 +24,7 @@ const KindDesc& macvlan_kind() {
       .port = false,
       .networkd_kind = "macvlan",
       .networkd_section = "MACVLAN",
+      .networkd_attach = "MACVLAN",
       .feature = "macvlan (CONFIG_MACVLAN)",
       .rank = 3,
       .on_bridge_port = false,

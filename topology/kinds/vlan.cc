@@ -22,6 +22,7 @@ const KindDesc& vlan_kind() {
       .port = true,
       .networkd_kind = "vlan",
       .networkd_section = "VLAN",
+      .networkd_attach = "VLAN",
       .feature = "802.1Q VLAN interfaces (link kind \"vlan\", CONFIG_VLAN_8021Q)",
       .rank = 2,
       .unique_per_parent = "id",

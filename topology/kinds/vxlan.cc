@@ -68,6 +68,9 @@ const KindDesc& vxlan_kind() {
       .check = check_vxlan,
       .networkd_kind = "vxlan",
       .networkd_section = "VXLAN",
+      .networkd_attach = "VXLAN",
+      .networkd_unattached = "Independent",
+      .networkd_fixed = {{"UDPChecksum", "yes"}},
       .feature = "VXLAN (link kind \"vxlan\", CONFIG_VXLAN)",
   };
   return k;
