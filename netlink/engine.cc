@@ -518,8 +518,11 @@ Result<std::string> confirm(bool cancel, const std::string& run_dir) {
     return tl::unexpected(e);
   }
   if (kill(p->pid, cancel ? SIGUSR2 : SIGUSR1) != 0) return fail_errno("signal the keeper (pid " + std::to_string(p->pid) + ")");
-  // bounded: a rollback is a few batches of requests
-  for (int i = 0; i < 3000 && alive(p->pid); ++i) usleep(10 * 1000);
+  // The keeper writes its result, then removes the pending file (and exits; where init
+  // does not reap orphans it may stay a zombie, so its pid is no sign). Bounded: a
+  // rollback is a few batches of requests.
+  for (int i = 0; i < 3000 && alive(p->pid) && access(pending_path(run_dir).c_str(), F_OK) == 0; ++i)
+    usleep(10 * 1000);
   std::ifstream in(result_path(run_dir));
   std::stringstream text;
   text << in.rdbuf();
