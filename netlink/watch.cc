@@ -185,8 +185,9 @@ class Watcher {
       report(*r, "repaired drift");
       sd_notifyf(0, "STATUS=watching %zu namespace(s); %llu repair(s)", listeners_.size(),
                  static_cast<unsigned long long>(total_repairs_));
+      // a namespace made again by the repair needs a listener of its own
+      if (auto s = refresh(); !s) log(Priority::kWarning, "listening: " + s.error().str());
     }
-    if (auto s = refresh(); !s) log(Priority::kWarning, "listening: " + s.error().str());
   }
 
   void reload() {
@@ -199,6 +200,7 @@ class Watcher {
       topo_ = std::move(*t);
       log(Priority::kInfo, "reloaded " + file_);
       converge();
+      if (auto s = refresh(); !s) log(Priority::kWarning, "listening: " + s.error().str());
     }
     sd_notify(0, "READY=1");
   }

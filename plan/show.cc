@@ -190,7 +190,7 @@ class Shower {
     std::ostringstream t;
     bool port = false;
     if (kind.empty()) {
-      if (!l.kind.empty() && !as_link_.count(r) && l.kind != "bridge") {
+      if (!l.kind.empty() && !as_link_.count(r)) {
         left_out_.push_back(what + ": link kind '" + l.kind + "' has no table in host.toml");
         return;
       }
