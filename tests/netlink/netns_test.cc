@@ -603,6 +603,24 @@ TEST_F(NetnsTest, TapMtuAndMacAreAppliedAndOneAboveTheMaximumIsACheckError) {
   EXPECT_EQ(link("", "tap-rb")["mtu"], 65521);
 }
 
+// A link stacked on a new bridge is made after the bridge's MTU is set: one declared with
+// that MTU is accepted (the kernel refuses a macvlan or vlan above its lower link's MTU),
+// one without inherits it, as under networkd.
+TEST_F(NetnsTest, LinksStackedOnANewBridgeSeeItsDeclaredMtu) {
+  const char* file = "[host]\nname = \"t1\"\n[bridges.br0]\nmtu = 9000\n"
+                     "[macvlans.mv0]\nlink = \"br0\"\nmtu = 9000\n"
+                     "[macvlans.mv1]\nlink = \"br0\"\n";
+  auto r = apply(file);
+  ASSERT_TRUE(r) << r.error().str();
+  EXPECT_EQ(link("", "br0")["mtu"], 9000);
+  EXPECT_EQ(link("", "mv0")["mtu"], 9000);
+  EXPECT_EQ(link("", "mv1")["mtu"], 9000);
+  auto again = apply(file);
+  ASSERT_TRUE(again) << again.error().str();
+  EXPECT_FALSE(again->changed());
+  ASSERT_TRUE(destroy(file));
+}
+
 TEST_F(NetnsTest, NameTakenBetweenPlanAndExecuteIsRolledBack) {
   // plan against the empty namespace, then someone takes a name the plan creates late
   topology::Topology topo = load(kHost);
