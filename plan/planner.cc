@@ -1015,6 +1015,27 @@ void Planner::plan_creates() {
       emit(kPhCreate, std::move(op));
       continue;
     }
+    // A kept link this one sits on, whose MTU rises in this plan: first, because the
+    // kernel refuses a vlan or macvlan above its lower link's MTU (EINVAL), and one
+    // without `mtu` inherits the lower link's at creation, as under networkd.
+    if (w.kl && w.parent) {
+      Want* p = find_parent(w, w.kl->lower());
+      if (p && p->mtu && p->action == Action::kKeep && p->predicted.mtu < *p->mtu) {
+        Op mtu;
+        mtu.kind = OpKind::kSetLink;
+        mtu.ns = p->ns;
+        mtu.ifindex = p->ifindex;
+        mtu.ifname = p->name;
+        mtu.object = p->object;
+        mtu.loc = p->loc;
+        mtu.mtu = *p->mtu;
+        Op undo = mtu;
+        undo.mtu = p->predicted.mtu;
+        mtu.undo.push_back(undo);
+        p->predicted.mtu = *p->mtu;  // plan_diffs finds it done
+        emit(kPhCreate, std::move(mtu));
+      }
+    }
     op.kind = OpKind::kCreateLink;
     op.ns = run_ns(&w);
     LinkSpec& s = op.spec;

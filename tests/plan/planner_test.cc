@@ -605,6 +605,22 @@ mtu = 9000
                           "set macvlan mv0 up"));
 }
 
+// The same for an existing lower link whose MTU rises: before the create, with its undo.
+TEST(Plan, AKeptLinksRisingMtuIsSetBeforeALinkStackedOnItIsMade) {
+  World w = world_from(R"([links.eno1]
+mtu = 9000
+[macvlans.mv0]
+link = "eno1"
+mtu = 9000
+)");
+  w.have("", 3, "eno1", "veth", false);
+  Plan p = w.plan();
+  EXPECT_THAT(World::lines(p), ElementsAre("set link eno1 mtu 9000", "create macvlan mv0 (mode bridge, mtu 9000)",
+                                           "set macvlan mv0 up"));
+  ASSERT_EQ(p.ops[0].undo.size(), 1u);
+  EXPECT_EQ(p.ops[0].undo[0].mtu, 1500u);
+}
+
 TEST(Plan, BringsDownLinkBackUp) {
   World w = synced_world();
   w.snap.netns[""].links[5].up = false;
