@@ -418,8 +418,11 @@ void Planner::collect_wants() {
   }
 }
 
+// A name resolves in the link's own namespace first, declared or existing (the scenario
+// runner's upstream end of a [links] NIC), then among the target's declared links.
 Want* Planner::find_parent(const Want& w, const std::string& link) {
   if (Want* p = find_want(w.ns, link)) return p;
+  if (!w.ns.empty() && find(w.ns, link)) return nullptr;
   if (Want* p = find_want("", link)) return p;
   for (Want& p : wants_)
     if (p.name == link && !p.is_peer) return &p;

@@ -58,12 +58,9 @@ TEST_P(NetworkdProof, NetworkdOnRenderedFilesBuildsWhatApplyBuilds) {
 }
 
 // Each topology costs 30-100 s here under TCG (more on a loaded machine), so ctest runs
-// one boot per topology (CMakeLists.txt), naming it in VNET_PROOF_TOPOLOGY; run by hand,
-// the binary proves the shipped example. scenarios/macvlan.toml and villa.toml are not
-// among them: their [vlans] in "upstream" sit on the uplink's far end, which only the
-// scenario runner makes; a plain `vnet apply` creates them on the host's eno1 and moves
-// them (macvlan: the kernel refuses a second VLAN 10 on eno1), which networkd cannot
-// express (docs/networkd.md).
+// one boot per topology (CMakeLists.txt: every file under examples/ and scenarios/, and
+// the every-kind case), naming it in VNET_PROOF_TOPOLOGY; run by hand, the binary proves
+// the shipped example.
 std::vector<std::string> topologies() {
   if (const char* one = std::getenv("VNET_PROOF_TOPOLOGY")) return {one};
   return {"examples/villa.toml"};

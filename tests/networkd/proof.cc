@@ -204,25 +204,60 @@ std::string Run::prepare() {
   sh("chmod 0666 /dev/net/tun");
   add_ns(a_);
   add_ns(b_);
-  std::string up = add_ns("pup");
+  // A scenario file's "upstream" stands for what lies beyond the uplink: as the scenario
+  // runner does, each [links] NIC's far end sits there under the NIC's name, and what the
+  // file puts there (the router's VLAN interfaces) the harness makes on A's side, since
+  // networkd runs on the host, not on the router; on B's side vnet apply makes it.
+  for (const auto& n : t_.netns) upstream_ |= n.name == "upstream" && !t_.links.empty();
+  std::string up_a = upstream_ ? add_ns(a_of("upstream")) : add_ns("pup");
+  std::string up_b = upstream_ ? add_ns("upstream") : up_a;
   int nic = 0;
   for (const auto& l : t_.links) {
     for (const std::string& side : {a_, b_}) {
-      std::string peer = "u" + std::to_string(nic++);
+      std::string far = upstream_ ? l.name : "u" + std::to_string(nic++);
+      std::string far_ns = side == a_ ? up_a : up_b;
       RunResult r = sh("ip -n " + side + " link add name " + l.name + " type veth peer name " +
-                       peer + " netns " + up + " && ip -n " + side + " link set " + l.name +
-                       " up && ip -n " + up + " link set " + peer + " up");
+                       far + " netns " + far_ns + " && ip -n " + side + " link set " + l.name +
+                       " up && ip -n " + far_ns + " link set " + far + " up");
       if (r.exit_code != 0) return "NIC " + l.name + ": " + r.err;
     }
   }
-  for (const auto& n : t_.netns) add_ns(a_of(n.name));
+  for (const auto& n : t_.netns)
+    if (!(upstream_ && n.name == "upstream")) add_ns(a_of(n.name));
   for (const auto& v : t_.veths) {
     if (v.netns == v.peer_netns) continue;
     RunResult r = sh("ip -n " + a_of(v.netns) + " link add name " + v.name + " type veth peer name " +
                      v.peer + " netns " + a_of(v.peer_netns));
     if (r.exit_code != 0) return "veth " + v.name + ": " + r.err;
   }
+  if (upstream_) {
+    if (std::string e = make_upstream(up_a); !e.empty()) return e;
+  }
   for (const auto& n : t_.netns) b_named_.push_back(n.name);
+  return "";
+}
+
+std::string Run::make_upstream(const std::string& ns) {
+  auto there = [](const topology::LinkCommon& l) { return l.netns == "upstream"; };
+  for (const auto& b : t_.bridges)
+    if (there(b)) return "upstream: the harness makes only vlans there, not bridge " + b.name;
+  for (const auto& v : t_.veths)
+    if (there(v) || v.peer_netns == "upstream")
+      return "upstream: the harness makes only vlans there, not veth " + v.name;
+  for (const auto& tp : t_.taps)
+    if (there(tp)) return "upstream: the harness makes only vlans there, not tap " + tp.name;
+  for (const auto& k : t_.kind_links) {
+    if (!there(k)) continue;
+    const topology::AttrValue* id = k.attr("id");
+    if (std::string(k.desc->info_kind) != "vlan" || !id)
+      return std::string("upstream: the harness makes only vlans there, not ") + k.desc->word + " " + k.name;
+    std::string cmd = "ip -n " + ns + " link add link " + k.lower() + " name " + k.name +
+                      " type vlan id " + std::to_string(id->number);
+    for (const auto& a : k.addresses) cmd += " && ip -n " + ns + " addr add " + a.str() + " dev " + k.name;
+    cmd += " && ip -n " + ns + " link set " + k.name + " up";
+    RunResult r = sh(cmd);
+    if (r.exit_code != 0) return "upstream " + k.name + ": " + r.err;
+  }
   return "";
 }
 
@@ -250,6 +285,7 @@ static std::string view_dir(const std::string& view) { return view.empty() ? "ho
 std::string Run::start_networkd() {
   static const std::regex note("note: bridge (\\S+): DefaultPVID=none rather than ([0-9]+)");
   for (const std::string& view : views_) {
+    if (upstream_ && view == "upstream") continue;  // the harness's (prepare)
     fs::path d = dir_ / view_dir(view);
     RunResult r = sh(vnet_ + " render networkd " + file_ + " -o " + d.string() +
                      (view.empty() ? "" : " --netns " + view) + " 2>&1");
@@ -258,7 +294,8 @@ std::string Run::start_networkd() {
       zero_pvid_[view][(*m)[1]] = std::stoi((*m)[2]);
   }
   for (const std::string& view : views_)
-    networkds_.push_back(spawn_networkd(a_of(view), dir_ / view_dir(view), dir_ / ("log-" + view_dir(view))));
+    if (!(upstream_ && view == "upstream"))
+      networkds_.push_back(spawn_networkd(a_of(view), dir_ / view_dir(view), dir_ / ("log-" + view_dir(view))));
   return "";
 }
 

@@ -14,7 +14,9 @@
 //     a stacked link copies from its lower link when created
 //
 // What networkd does not do, the harness does, as the host would: a NIC for each [links]
-// entry (a veth whose other end sits in an upstream namespace, up); the namespaces
+// entry (a veth whose other end sits in an upstream namespace, up; where the file names
+// "upstream", there under the NIC's name, with the file's vlans on it, as the scenario
+// runner makes them); the namespaces
 // with lo up and, for a veth between namespaces, the pair (vnet apply or the container
 // manager makes it; docs/networkd.md); /dev/net/tun mode 0666 (udev's, which does not
 // run in the test kernel). Root only, inside `vnet vm-run` (bridge VLAN filtering).
@@ -81,6 +83,7 @@ class Run {
   std::string a_of(const std::string& ns) const;
   std::string b_of(const std::string& ns) const;
   std::string add_ns(const std::string& name);
+  std::string make_upstream(const std::string& ns);
 
   std::string file_, vnet_;
   topology::Topology t_;
@@ -91,6 +94,7 @@ class Run {
   std::map<std::string, std::map<std::string, int>> zero_pvid_;  // per view
   std::vector<std::string> made_, b_named_;
   std::vector<pid_t> networkds_;
+  bool upstream_ = false;  // the file's "upstream" is the scenario runner's (prepare)
 };
 
 }  // namespace vnet::networkd::proof
