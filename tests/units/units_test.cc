@@ -350,5 +350,26 @@ TEST(Cli, RenderedUnitsPassSystemdAnalyzeVerify) {
   }
 }
 
+// `guest start --unit` where systemd is not PID 1 (here): QEMU is started directly and
+// stderr says so. PATH is emptied so the start then stops at the first missing program
+// instead of booting a guest; what is tested is the message and that it came first.
+TEST(Cli, GuestStartUnitWithoutSystemdSaysSoAndStartsDirectly) {
+  if (fs::exists("/run/systemd/system"))
+    GTEST_SKIP() << "systemd is PID 1 here: --unit would start a real transient unit";
+  TempDir t;
+  fs::copy_file(kSource / "tests/units/cases/guests.toml", t.path + "/host.toml");
+  auto r = vnet::testing::sh("cd " + t.path + " && PATH=/nonexistent " + VNET_BINARY +
+                             " guest start ci -c host.toml --state-dir " + t.path +
+                             "/state --unit");
+  EXPECT_THAT(r.err, ::testing::StartsWith(
+                         "vnet guest: ci: systemd is not PID 1 here, so no unit: starting QEMU "
+                         "directly (--unit)\n"));
+  EXPECT_NE(r.exit_code, 0) << r.out << r.err;  // no qemu on this PATH
+  EXPECT_THAT(r.out, Not(HasSubstr("started as")));
+  auto stop = run({VNET_BINARY, "guest", "stop", "ci", "-c", "host.toml", "--unit"}, t.path);
+  EXPECT_EQ(stop.exit_code, 2);
+  EXPECT_THAT(stop.err, HasSubstr("--unit is for start"));
+}
+
 }  // namespace
 }  // namespace vnet::units
