@@ -17,6 +17,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "tests/common/golden.h"
 #include "tests/common/process.h"
 #include "topology/load.h"
 #include "units/units.h"
@@ -33,28 +34,14 @@ using vnet::testing::run;
 const fs::path kSource = VNET_SOURCE_DIR;
 
 std::vector<std::string> inputs() {
-  std::vector<std::string> out;
-  for (const char* dir : {"examples", "scenarios", "tests/units/cases"})
-    for (const auto& e : fs::directory_iterator(kSource / dir))
-      if (e.path().extension() == ".toml") out.push_back(fs::relative(e.path(), kSource).string());
-  std::sort(out.begin(), out.end());
-  return out;
+  return vnet::testing::toml_inputs(kSource, {"examples", "scenarios", "tests/units/cases"});
 }
 
-topology::Topology load(const std::string& rel) {
-  auto t = topology::load_file((kSource / rel).string());
-  if (!t) {
-    ADD_FAILURE() << topology::format_diagnostics(t.error(), "");
-    return {};
-  }
-  return std::move(*t);
-}
+topology::Topology load(const std::string& rel) { return vnet::testing::load_valid(kSource / rel); }
 
-std::string case_dir(const std::string& rel) {
-  std::string d = rel.substr(0, rel.size() - 5);  // without ".toml"
-  std::replace(d.begin(), d.end(), '/', '-');
-  return d;
-}
+using vnet::testing::case_dir;
+using vnet::testing::read_all;
+using vnet::testing::TempDir;
 
 Paths paths_for(const std::string& rel) {
   return {"/usr/bin/vnet", "/etc/vnet/" + case_dir(rel) + ".toml"};
@@ -68,13 +55,6 @@ std::map<std::string, std::string> outputs(const topology::Topology& t, const Pa
   for (const std::string& l : r.left_out) lines += "left out: " + l + "\n";
   out["stderr.txt"] = lines;
   return out;
-}
-
-std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 const Unit* find(const Rendering& r, const std::string& name) {
@@ -116,7 +96,7 @@ TEST_P(Golden, MatchesReviewedFiles) {
   for (const auto& e : fs::directory_iterator(dir)) have.insert(e.path().filename().string());
   for (const auto& [name, text] : got) want.insert(name);
   EXPECT_EQ(have, want);
-  for (const auto& [name, text] : got) EXPECT_EQ(read(dir / name), text) << dir / name;
+  for (const auto& [name, text] : got) EXPECT_EQ(read_all(dir / name), text) << dir / name;
 }
 
 TEST_P(Golden, SameInputSameBytes) {
@@ -282,18 +262,6 @@ TEST(Transient, BusPropertiesAreTheGuestUnitsSettings) {
   EXPECT_EQ(by.count("WantedBy"), 0u);  // [Install] has no transient form
 }
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/vnet-units-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
 TEST(Cli, WritesAbsolutePathsAndRemovesStaleUnits) {
   TempDir t;
   fs::copy_file(kSource / "tests/units/cases/guests.toml", t.path + "/host.toml");
@@ -308,14 +276,14 @@ TEST(Cli, WritesAbsolutePathsAndRemovesStaleUnits) {
   EXPECT_THAT(r.err, HasSubstr("removed out/vnet-guest-gone.service"));
   EXPECT_FALSE(fs::exists(out + "/vnet-guest-gone.service"));
   EXPECT_TRUE(fs::exists(out + "/vnet-guest-other.service"));
-  std::string apply = read(out + "/vnet-apply.service");
+  std::string apply = read_all(out + "/vnet-apply.service");
   EXPECT_THAT(apply, HasSubstr("ExecStart=" VNET_INSTALLED_BINARY " apply " + t.path +
                                "/host.toml\n"));
   EXPECT_THAT(apply, HasSubstr("from " + t.path + "/host.toml (host units-host): apply.\n"));
   auto again = run({VNET_BINARY, "render", "units", "host.toml", "-o", "out2"}, t.path);
   ASSERT_EQ(again.exit_code, 0) << again.err;
   for (const auto& e : fs::directory_iterator(t.path + "/out2"))
-    EXPECT_EQ(read(e.path()), read(out + "/" + e.path().filename().string()));
+    EXPECT_EQ(read_all(e.path()), read_all(out + "/" + e.path().filename().string()));
 }
 
 TEST(Cli, BadInputExits2AndWritesNothing) {
