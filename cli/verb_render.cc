@@ -119,6 +119,18 @@ int render_units(const topology::Topology& topo, const std::string& file,
   return write_folder(output, files, topo.host_name, ours, verbose);
 }
 
+// The installed vnet (the build's prefix); where that is not there (a package installs
+// under /usr whatever the build's prefix was, or an uninstalled build), this vnet.
+std::string default_vnet_binary() {
+  std::error_code ec;
+  if (std::filesystem::exists(VNET_INSTALLED_BINARY, ec)) return VNET_INSTALLED_BINARY;
+  std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  if (ec || self.empty()) return VNET_INSTALLED_BINARY;
+  std::cerr << "vnet render: note: " << VNET_INSTALLED_BINARY << " does not exist; the units run "
+            << self << " (--vnet-binary names another)\n";
+  return self;
+}
+
 }  // namespace
 
 po::options_description render_options() {
@@ -127,7 +139,7 @@ po::options_description render_options() {
                      "networkd: the folder to write the files into (created if missing); "
                      "nixos: the file to write instead of stdout; units: the folder")(
       "vnet-binary", po::value<std::string>()->value_name("PATH"),
-      "units: the vnet the units run (default: the installed " VNET_INSTALLED_BINARY ")");
+      "units: the vnet the units run (default: " VNET_INSTALLED_BINARY ", else this vnet)");
   return opts;
 }
 
@@ -158,7 +170,7 @@ int verb_render(const Invocation& inv) {
   }
   if (what == "units") {
     std::string bin = vm.count("vnet-binary") ? vm["vnet-binary"].as<std::string>()
-                                              : std::string(VNET_INSTALLED_BINARY);
+                                              : default_vnet_binary();
     return render_units(*topo, file, output, bin, inv.global.verbose);
   }
   networkd::Rendering r = networkd::render(*topo, file, inv.global.netns);
