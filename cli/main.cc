@@ -95,13 +95,12 @@ const std::vector<Verb>& verbs() {
        "2  several vnet hosts own links here (pick one with --host), none does, or usage\n"
        "3  kernel state unreadable\n",
        ""},
-      {"render", "render networkd FILE -o DIR [--netns X]\nrender nixos FILE [-o PATH] [--netns X]\nrender units FILE -o DIR",
-       "write the topology as systemd-networkd files or a NixOS module (units: not built yet)",
+      {"render", "render networkd FILE -o DIR [--netns X]\nrender nixos FILE [-o PATH] [--netns X]\nrender units FILE -o DIR [--vnet-binary PATH]",
+       "write the topology as systemd-networkd files, a NixOS module or systemd units",
        verb_render, render_options,
-       "0  written (objects networkd cannot express are named on stderr)\n"
+       "0  written (objects left out are named on stderr)\n"
        "1  a file could not be written\n"
-       "2  bad input (every problem printed) or usage\n"
-       "3  render units: not built yet in this version\n",
+       "2  bad input (every problem printed) or usage\n",
        "networkd nixos units"},
       {"switch", "switch NAME -c FILE [--show ports|fdb|stats]",
        "run (or query) a userspace VLAN-aware switch", verb_switch, switch_options,
@@ -113,7 +112,7 @@ const std::vector<Verb>& verbs() {
        ""},
       {"guest",
        "guest start|stop|restart|status|console|ssh NAME -c FILE [--timeout S] "
-       "[--accel auto|kvm|tcg] [--state-dir DIR] [--log] [--follow] [--user U] [-- CMD...]\n"
+       "[--accel auto|kvm|tcg] [--state-dir DIR] [--log] [--follow] [--user U] [--unit] [-- CMD...]\n"
        "guest list -c FILE",
        "start, stop and reach QEMU guests (nspawn: not built yet)", verb_guest, guest_options,
        "0  done (start: also when already running; stop: also when not running)\n"

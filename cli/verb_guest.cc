@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/unique_fd.h"
+#include "cli/guest_unit.h"
 #include "cli/verbs.h"
 #include "guests/state.h"
 #include "qemu/guest.h"
@@ -35,7 +36,7 @@ namespace {
 struct Args {
   std::string action, name, file, state_dir, user;
   guests::Options opts;
-  bool follow = false, log = false;
+  bool follow = false, log = false, unit = false;
   std::vector<std::string> command;  // ssh: after "--"
 };
 
@@ -203,7 +204,10 @@ po::options_description guest_options() {
              "attaching")(
       "follow,f", "console: print the console log and keep printing it as it grows, until "
                   "the guest stops")(
-      "user,l", po::value<std::string>()->value_name("USER"), "ssh: log in as USER");
+      "user,l", po::value<std::string>()->value_name("USER"), "ssh: log in as USER")(
+      "unit", "start: where systemd is PID 1, start the guest as the transient unit "
+              "vnet-guest-NAME.service (the settings `render units` writes); elsewhere "
+              "start QEMU directly and say so");
   return o;
 }
 
@@ -242,6 +246,8 @@ int verb_guest(const Invocation& inv) {
   a.follow = vm.count("follow") > 0;
   a.log = vm.count("log") > 0;
   if (vm.count("user")) a.user = vm["user"].as<std::string>();
+  a.unit = vm.count("unit") > 0;
+  if (a.unit && a.action != "start") throw UsageError("--unit is for start");
   if (inv.global.verbose) a.opts.log = [](const std::string& s) { std::cerr << "vnet guest: " << s << "\n"; };
 
   auto topo = topology::load_file(a.file);
@@ -282,6 +288,11 @@ int verb_guest(const Invocation& inv) {
 
   auto b = backend_for(*g, a);
   if (!b) return report(3, "guest " + g->name + ": nspawn guests are not built yet in this version");
+  if (a.action == "start" && a.unit) {
+    if (systemd_is_init()) return start_guest_unit(*topo, *g, a.file);
+    std::cerr << "vnet guest: " << g->name << ": systemd is not PID 1 here, so no unit: "
+              << "starting QEMU directly (--unit)\n";
+  }
   if (a.action == "start") return do_start(*topo, *g, *b);
   if (a.action == "stop") return do_stop(*topo, *g, *b);
   if (a.action == "restart") {

@@ -1,8 +1,9 @@
 // `vnet render networkd FILE -o DIR` and `vnet render nixos FILE [-o PATH]`: the topology
 // as systemd-networkd files or a NixOS module (networkd-gen/). Touches no kernel. The
 // global --netns X renders the files for namespace X of FILE (networkd runs per
-// namespace). Lines about objects left out go to stderr; exit 2 for bad input, 1 when
-// a file cannot be written. `render units` is another issue's and says so.
+// namespace). `vnet render units FILE -o DIR`: the host's systemd units (units/).
+// Lines about objects left out go to stderr; exit 2 for bad input, 1 when a file cannot
+// be written.
 #include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,14 +11,17 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <regex>
 #include <set>
 
 #include "cli/verbs.h"
 #include "networkd-gen/render.h"
 #include "topology/load.h"
+#include "units/units.h"
 
 namespace po = boost::program_options;
 
@@ -53,11 +57,11 @@ bool generated_for(const std::string& path, const std::string& host) {
   return first.rfind(kHeader, 0) == 0 && first.find(" (host " + host + "): ") != std::string::npos;
 }
 
-// Files an earlier render for this host wrote that this one does not (a link no longer
-// declared): named like ours and starting with our header. Anything else is left alone.
+// Files an earlier render for this host wrote that this one does not (a link, switch or
+// guest no longer declared): named like `ours` and starting with our header. Anything
+// else is left alone.
 std::vector<std::string> stale_files(const std::string& dir, const std::set<std::string>& keep,
-                                     const std::string& host) {
-  static const std::regex ours(R"(^[0-9]{2}-vnet-.+\.(netdev|network)$)");
+                                     const std::string& host, const std::regex& ours) {
   std::vector<std::string> out;
   DIR* d = ::opendir(dir.c_str());
   if (!d) return out;
@@ -79,13 +83,63 @@ bool netns_named(const topology::Topology& t, const std::string& ns) {
   return false;
 }
 
+// Writes `files` (name -> text) into `dir` (created if missing) and removes what an
+// earlier render for `host` wrote there and this one does not.
+int write_folder(const std::string& dir, const std::map<std::string, std::string>& files,
+                 const std::string& host, const std::regex& ours, bool verbose) {
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+    return report(1, "render: cannot create " + dir + ": " + std::strerror(errno));
+  std::set<std::string> written;
+  for (const auto& [name, text] : files) {
+    std::string err = write_file(dir + "/" + name, text);
+    if (!err.empty()) return report(1, "render: " + err);
+    written.insert(name);
+  }
+  for (const std::string& name : stale_files(dir, written, host, ours)) {
+    if (::unlink((dir + "/" + name).c_str()) != 0)
+      return report(1, "render: cannot remove stale " + dir + "/" + name + ": " +
+                           std::strerror(errno));
+    std::cerr << "vnet render: removed " << dir << "/" << name << " (an earlier render of host "
+              << host << " wrote it; this one does not)\n";
+  }
+  if (verbose) std::cerr << "vnet render: wrote " << written.size() << " files to " << dir << "\n";
+  return 0;
+}
+
+int render_units(const topology::Topology& topo, const std::string& file,
+                 const std::string& output, const std::string& vnet_bin, bool verbose) {
+  namespace fs = std::filesystem;
+  units::Paths paths{fs::absolute(vnet_bin).lexically_normal().string(),
+                     fs::absolute(file).lexically_normal().string()};
+  units::Rendering r = units::render(topo, paths);
+  for (const std::string& l : r.left_out) std::cerr << "vnet render: left out: " << l << "\n";
+  std::map<std::string, std::string> files;
+  for (const units::Unit& u : r.units) files[u.name] = units::unit_text(u);
+  static const std::regex ours(R"(^vnet-(apply|watch|switch-.+|guest-.+)\.service$)");
+  return write_folder(output, files, topo.host_name, ours, verbose);
+}
+
+// The installed vnet (the build's prefix); where that is not there (a package installs
+// under /usr whatever the build's prefix was, or an uninstalled build), this vnet.
+std::string default_vnet_binary() {
+  std::error_code ec;
+  if (std::filesystem::exists(VNET_INSTALLED_BINARY, ec)) return VNET_INSTALLED_BINARY;
+  std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  if (ec || self.empty()) return VNET_INSTALLED_BINARY;
+  std::cerr << "vnet render: note: " << VNET_INSTALLED_BINARY << " does not exist; the units run "
+            << self << " (--vnet-binary names another)\n";
+  return self;
+}
+
 }  // namespace
 
 po::options_description render_options() {
   po::options_description opts("render options");
   opts.add_options()("output,o", po::value<std::string>()->value_name("DIR"),
                      "networkd: the folder to write the files into (created if missing); "
-                     "nixos: the file to write instead of stdout");
+                     "nixos: the file to write instead of stdout; units: the folder")(
+      "vnet-binary", po::value<std::string>()->value_name("PATH"),
+      "units: the vnet the units run (default: " VNET_INSTALLED_BINARY ", else this vnet)");
   return opts;
 }
 
@@ -93,11 +147,14 @@ int verb_render(const Invocation& inv) {
   auto vm = parse_args(inv, render_options(), {"what", "file"});
   std::string what = vm["what"].as<std::string>();
   std::string file = vm["file"].as<std::string>();
-  if (what == "units") return report(3, "render units: not built yet in this version of vnet");
-  if (what != "networkd" && what != "nixos")
+  if (what != "networkd" && what != "nixos" && what != "units")
     throw UsageError("render takes networkd, nixos or units, not '" + what + "'");
   std::string output = vm.count("output") ? vm["output"].as<std::string>() : "";
-  if (what == "networkd" && output.empty()) throw UsageError("render networkd needs -o DIR");
+  if (what != "nixos" && output.empty()) throw UsageError("render " + what + " needs -o DIR");
+  if (what != "units" && vm.count("vnet-binary"))
+    throw UsageError("--vnet-binary is for render units");
+  if (what == "units" && !inv.global.netns.empty())
+    throw UsageError("render units takes no --netns (units are per host)");
 
   auto topo = topology::load_file(file);
   if (!topo) {
@@ -110,6 +167,11 @@ int verb_render(const Invocation& inv) {
     return report(2, "render: namespace '" + inv.global.netns + "' is not named in " + file +
                          (names.empty() ? std::string("; it names none")
                                         : "; its namespaces: " + names));
+  }
+  if (what == "units") {
+    std::string bin = vm.count("vnet-binary") ? vm["vnet-binary"].as<std::string>()
+                                              : default_vnet_binary();
+    return render_units(*topo, file, output, bin, inv.global.verbose);
   }
   networkd::Rendering r = networkd::render(*topo, file, inv.global.netns);
   for (const std::string& l : r.left_out) std::cerr << "vnet render: left out: " << l << "\n";
@@ -125,26 +187,11 @@ int verb_render(const Invocation& inv) {
     return err.empty() ? 0 : report(1, "render: " + err);
   }
 
-  if (::mkdir(output.c_str(), 0755) != 0 && errno != EEXIST)
-    return report(1, "render: cannot create " + output + ": " + std::strerror(errno));
-  std::set<std::string> written;
-  for (const networkd::File& f : r.files) {
-    std::string err =
-        write_file(output + "/" + f.name, networkd::file_text(f, file, topo->host_name));
-    if (!err.empty()) return report(1, "render: " + err);
-    written.insert(f.name);
-  }
-  for (const std::string& name : stale_files(output, written, topo->host_name)) {
-    if (::unlink((output + "/" + name).c_str()) != 0)
-      return report(1, "render: cannot remove stale " + output + "/" + name + ": " +
-                           std::strerror(errno));
-    std::cerr << "vnet render: removed " << output << "/" << name
-              << " (an earlier render of host " << topo->host_name
-              << " wrote it; this one does not)\n";
-  }
-  if (inv.global.verbose)
-    std::cerr << "vnet render: wrote " << written.size() << " files to " << output << "\n";
-  return 0;
+  std::map<std::string, std::string> files;
+  for (const networkd::File& f : r.files)
+    files[f.name] = networkd::file_text(f, file, topo->host_name);
+  static const std::regex ours(R"(^[0-9]{2}-vnet-.+\.(netdev|network)$)");
+  return write_folder(output, files, topo->host_name, ours, inv.global.verbose);
 }
 
 }  // namespace vnet::cli

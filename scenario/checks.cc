@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -268,7 +269,9 @@ Result<std::vector<UniqueFd>> open_listeners(const std::vector<CheckSpec>& specs
 
 }  // namespace
 
-Result<std::vector<CheckResult>> run_checks(const std::vector<CheckSpec>& specs, int stop_fd) {
+Result<std::vector<CheckResult>> run_checks(
+    const std::vector<CheckSpec>& specs, int stop_fd,
+    const std::function<void(size_t done, size_t total)>& progress) {
   auto listeners = open_listeners(specs);
   if (!listeners) return tl::unexpected(listeners.error());
   std::vector<Probe> probes(specs.size());
@@ -288,7 +291,14 @@ Result<std::vector<CheckResult>> run_checks(const std::vector<CheckSpec>& specs,
     }
     if (!st) p.finish(false, st.error().str());
   }
+  size_t reported = SIZE_MAX;
   for (;;) {
+    if (progress) {
+      size_t done = 0;
+      for (const Probe& p : probes) done += p.done;
+      if (done != reported) progress(done, probes.size());
+      reported = done;
+    }
     std::vector<pollfd> fds;
     std::vector<Probe*> owners;
     Clock::time_point next = Clock::time_point::max();

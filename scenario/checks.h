@@ -5,6 +5,7 @@
 // address, arping = an ARP request on the interface of the source namespace.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,8 +29,10 @@ struct CheckResult {
   std::string detail;  // "2/2 replies", "connection refused", ...
 };
 
-// `stop_fd` (optional, e.g. a signalfd) ends the loop early when readable.
-Result<std::vector<CheckResult>> run_checks(const std::vector<CheckSpec>& specs,
-                                            int stop_fd = -1);
+// `stop_fd` (optional, e.g. a signalfd) ends the loop early when readable. `progress`
+// (optional) hears how many checks have finished, whenever that number grows.
+Result<std::vector<CheckResult>> run_checks(
+    const std::vector<CheckSpec>& specs, int stop_fd = -1,
+    const std::function<void(size_t done, size_t total)>& progress = {});
 
 }  // namespace vnet::scenario

@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/progress.h"
 #include "netlink/engine.h"
 #include "netlink/netns.h"
 #include "plan/format.h"
@@ -193,8 +194,9 @@ std::string ms(double seconds) {
 
 class Run {
  public:
-  Run(std::string file, int index, const RunOptions& options, int sigfd)
-      : file_(std::move(file)), index_(index), options_(options), sigfd_(sigfd) {}
+  Run(std::string file, int index, const RunOptions& options, int sigfd, Progress& progress)
+      : file_(std::move(file)), index_(index), options_(options), sigfd_(sigfd),
+        progress_(progress) {}
 
   ScenarioReport go(const Topology& topo) {
     auto start = Clock::now();
@@ -225,13 +227,13 @@ class Run {
     report_.build_seconds = since(t0);
     SwitchProcesses switches;
     if (built && !topo.switches.empty()) {
+      phase("switches");
       auto started = SwitchProcesses::start(topo, kernel_netns(prefix_, ""), record.string(),
                                               options_.verbose, options_.keep);
       if (started) switches = std::move(*started);
       else built = tl::unexpected(started.error());
     }
     if (built) {
-      progress("checking " + std::to_string(topo.scenario->checks.size()) + " checks");
       auto t1 = Clock::now();
       check(lab);
       report_.check_seconds = since(t1);
@@ -240,8 +242,8 @@ class Run {
     } else {
       set_error(built.error().exit == ExitCode::kEnvironment ? 3 : 1, built.error().str());
     }
-    progress("");
     if (options_.keep && built) {
+      progress_.clear();
       switches.release();
       std::cerr << "vnet: lab kept: enter it with `ip netns exec " << prefix_
                 << "host bash` (namespaces " << prefix_ << "*"
@@ -250,6 +252,7 @@ class Run {
       return;
     }
     auto t2 = Clock::now();
+    phase("teardown");
     switches.stop();
     Status down = teardown(prefix_);
     report_.teardown_seconds = since(t2);
@@ -257,7 +260,7 @@ class Run {
   }
 
   Status build(const Topology& lab) {
-    progress("building");
+    phase("build");
     if (auto st = netlink::create_netns(kernel_netns(prefix_, "")); !st) return st;
     netlink::EngineOptions eo;
     eo.target_netns = kernel_netns(prefix_, "");
@@ -280,7 +283,9 @@ class Run {
   void check(const Topology& lab) {
     auto specs = resolve_checks(lab, prefix_);
     if (!specs) return set_error(2, specs.error().str());
-    auto results = run_checks(*specs, sigfd_);
+    auto results = run_checks(*specs, sigfd_, [&](size_t done, size_t total) {
+      phase("check", done, total);
+    });
     if (!results) {
       if (int sig = signal_pending(sigfd_); sig || results.error().what == "interrupted") {
         interrupted_ = sig ? sig : SIGINT;
@@ -294,16 +299,16 @@ class Run {
     }
   }
 
-  void progress(const std::string& what) {
-    if (!isatty(2)) return;
-    if (what.empty()) std::cerr << "\r\033[K" << std::flush;
-    else std::cerr << "\r\033[K[" << report_.name << "] " << what << "..." << std::flush;
+  // "lab3: check 2/6 (0.4 s)" on a terminal; a timestamped line per phase with -v.
+  void phase(const std::string& what, size_t done = 0, size_t total = 0) {
+    progress_.update(report_.name + ": " + what, done, total);
   }
 
   std::string file_;
   int index_;
   const RunOptions& options_;
   int sigfd_;
+  Progress& progress_;
   std::string prefix_;
   int interrupted_ = 0;
   ScenarioReport report_;
@@ -625,6 +630,9 @@ int run_files(const std::vector<std::string>& files, const RunOptions& options) 
   const char* json_part = in_vm ? getenv(kJsonPartEnv) : nullptr;
   bool tables = !options.json && !json_part;
 
+  // On a terminal, one line on stderr redrawn in place and cleared before each table;
+  // with -v timestamped phase lines; otherwise nothing.
+  Progress progress("scenario run", options.verbose);
   std::vector<ScenarioReport> reports;
   std::vector<std::string> vm_files;
   int rc = 0;
@@ -652,9 +660,10 @@ int run_files(const std::vector<std::string>& files, const RunOptions& options) 
         r = error_report(file, 3, "this kernel lacks " + list +
                                       "; run with --vm to use a stock kernel in QEMU (vnet vm-run)");
       } else {
-        r = Run(file, static_cast<int>(i), options, sigfd.get()).go(*loaded);
+        r = Run(file, static_cast<int>(i), options, sigfd.get(), progress).go(*loaded);
       }
     }
+    progress.clear();
     if (tables) std::cout << format_table(r) << std::flush;
     if (!r.error.empty()) std::cerr << "vnet: " << r.file << ": " << r.error << "\n";
     passed += r.passed();

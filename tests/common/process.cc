@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 
 namespace vnet::testing {
 
@@ -79,6 +80,20 @@ std::string row_with(const std::string& text, const std::string& needle) {
     return squeezed;
   }
   return "";
+}
+
+}  // namespace vnet::testing
+
+namespace vnet::testing {
+
+TempDir::TempDir() {
+  char tmpl[] = "/tmp/vnet-test-XXXXXX";
+  path = ::mkdtemp(tmpl) ? tmpl : "";
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  if (!path.empty()) std::filesystem::remove_all(path, ec);
 }
 
 }  // namespace vnet::testing

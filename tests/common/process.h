@@ -22,4 +22,13 @@ RunResult sh(const std::string& script);
 // (table rows whose column widths depend on the other rows).
 std::string row_with(const std::string& text, const std::string& needle);
 
+// A folder under /tmp, removed with everything in it when the test ends.
+struct TempDir {
+  std::string path;
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
+
 }  // namespace vnet::testing

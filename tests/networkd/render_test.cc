@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "networkd-gen/render.h"
+#include "tests/common/golden.h"
 #include "tests/common/process.h"
 #include "topology/load.h"
 
@@ -30,22 +31,10 @@ using ::testing::Not;
 const fs::path kSource = VNET_SOURCE_DIR;
 
 std::vector<std::string> inputs() {
-  std::vector<std::string> out;
-  for (const char* dir : {"examples", "scenarios", "tests/networkd/cases"})
-    for (const auto& e : fs::directory_iterator(kSource / dir))
-      if (e.path().extension() == ".toml") out.push_back(fs::relative(e.path(), kSource).string());
-  std::sort(out.begin(), out.end());
-  return out;
+  return testing::toml_inputs(kSource, {"examples", "scenarios", "tests/networkd/cases"});
 }
 
-topology::Topology load(const std::string& rel) {
-  auto t = topology::load_file((kSource / rel).string());
-  if (!t) {
-    ADD_FAILURE() << topology::format_diagnostics(t.error(), "");
-    return {};
-  }
-  return std::move(*t);
-}
+topology::Topology load(const std::string& rel) { return testing::load_valid(kSource / rel); }
 
 topology::Topology load_text(const std::string& text) {
   auto t = topology::load_string(text, "test.toml");
@@ -76,18 +65,8 @@ std::vector<std::string> views(const topology::Topology& t) {
   return v;
 }
 
-std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string case_dir(const std::string& rel) {
-  std::string d = rel.substr(0, rel.size() - 5);  // without ".toml"
-  std::replace(d.begin(), d.end(), '/', '-');
-  return d;
-}
+using testing::case_dir;
+using testing::read_all;
 
 class Golden : public ::testing::TestWithParam<std::string> {};
 
@@ -112,7 +91,7 @@ TEST_P(Golden, MatchesReviewedFiles) {
     std::set<std::string> want;
     for (const auto& [name, text] : got) want.insert(name);
     EXPECT_EQ(have, want);
-    for (const auto& [name, text] : got) EXPECT_EQ(read(dir / name), text) << dir / name;
+    for (const auto& [name, text] : got) EXPECT_EQ(read_all(dir / name), text) << dir / name;
   }
 }
 

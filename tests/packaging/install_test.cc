@@ -24,18 +24,7 @@ using ::testing::StartsWith;
 using vnet::testing::run;
 using vnet::testing::RunResult;
 
-// A folder under /tmp, removed with everything in it when the test ends.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/vnet-pkg-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using vnet::testing::TempDir;
 
 bool have(const std::string& program) {
   return vnet::testing::sh("command -v " + program + " >/dev/null 2>&1").exit_code == 0;

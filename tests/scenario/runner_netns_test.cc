@@ -11,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -82,6 +83,45 @@ TEST_F(ScenarioRun, FlatPassesAndLeavesNothing) {
     if (file.find("flat.toml") == std::string::npos) continue;
     EXPECT_EQ(kill(atoi(pid.c_str()), 0), 0) << "stale record " << e.path();
   }
+}
+
+// Progress (base/progress.h) on a terminal only: one line on stderr replaced in place
+// (phase, count, elapsed) and cleared before the table; piped, stdout is the table alone
+// and stderr empty; -v gives timestamped phase lines on stderr.
+TEST_F(ScenarioRun, ProgressOnlyOnATerminalAndGoneBeforeTheTable) {
+  if (run({"sh", "-c", "command -v script"}).exit_code != 0)
+    GTEST_SKIP() << "script is not installed (Debian package bsdutils)";
+  std::string cmd = std::string(VNET_BINARY) + " scenario run " + kSrc + "/scenarios/flat.toml";
+  auto tty = run({"script", "-qec", cmd, "/dev/null"});
+  EXPECT_EQ(tty.exit_code, 0) << tty.out;
+  EXPECT_NE(tty.out.find("\r\033[Kvnet scenario run: flat: build ("), std::string::npos) << tty.out;
+  EXPECT_NE(tty.out.find("\r\033[Kvnet scenario run: flat: check 0/8 ("), std::string::npos)
+      << tty.out;
+  EXPECT_NE(tty.out.find("\r\033[Kvnet scenario run: flat: check 8/8 ("), std::string::npos)
+      << tty.out;
+  // Cleared before the table: after the last progress line comes an erase, then the table.
+  size_t last = tty.out.rfind("vnet scenario run: ");
+  ASSERT_NE(last, std::string::npos);
+  size_t erase = tty.out.find("\r\033[K", last);
+  ASSERT_NE(erase, std::string::npos) << tty.out;
+  // (script's terminal turns "\n" into "\r\n": look for erases, not carriage returns)
+  EXPECT_EQ(tty.out.find("\033[K", erase + 4), std::string::npos) << tty.out;
+  EXPECT_NE(tty.out.find("flat: 8 passed, 0 failed", erase), std::string::npos) << tty.out;
+
+  auto piped = run({VNET_BINARY, "scenario", "run", kSrc + "/scenarios/flat.toml"});
+  EXPECT_EQ(piped.exit_code, 0) << piped.err;
+  EXPECT_EQ(piped.out.find('\r'), std::string::npos);
+  EXPECT_EQ(piped.out.find("vnet scenario run"), std::string::npos);
+  EXPECT_EQ(piped.err, "");
+
+  auto verbose = run({VNET_BINARY, "-v", "scenario", "run", kSrc + "/scenarios/flat.toml"});
+  EXPECT_EQ(verbose.exit_code, 0) << verbose.err;
+  EXPECT_EQ(verbose.out.find("vnet scenario run"), std::string::npos);
+  for (const char* phase : {"flat: build\n", "flat: check \\(8 steps\\)\n", "flat: teardown\n"})
+    EXPECT_TRUE(std::regex_search(verbose.err,
+                                  std::regex(std::string("vnet scenario run: \\[ *[0-9.]+ s\\] ") + phase)))
+        << phase << " in:\n" << verbose.err;
+  EXPECT_EQ(verbose.err.find('\r'), std::string::npos);
 }
 
 TEST_F(ScenarioRun, Lab3PassesThroughItsUserspaceSwitch) {
