@@ -115,11 +115,11 @@ const std::vector<Verb>& verbs() {
        "guest start|stop|restart|status|console|ssh NAME -c FILE [--timeout S] "
        "[--accel auto|kvm|tcg] [--state-dir DIR] [--log] [--follow] [--user U] [-- CMD...]\n"
        "guest list -c FILE",
-       "start, stop and reach QEMU guests (nspawn: not built yet)", verb_guest, guest_options,
+       "start, stop and reach QEMU guests and systemd-nspawn containers", verb_guest, guest_options,
        "0  done (start: also when already running; stop: also when not running)\n"
        "1  the operation failed (QEMU did not come up, ...)\n"
        "2  bad input: FILE invalid, NAME not declared, or usage\n"
-       "3  the environment lacks something (qemu, ssh-keygen, root for taps, KVM)\n",
+       "3  the environment lacks something (qemu, systemd-nspawn, ssh-keygen, root for links, KVM)\n",
        "start stop restart status list console ssh"},
       {"scenario", "scenario run FILE... [--junit F] [--vm] [--keep]\nscenario clean",
        "build a topology in namespaces, run its checks, tear it down; clean removes what "

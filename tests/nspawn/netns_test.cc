@@ -1,0 +1,162 @@
+// netns tier: `vnet guest` with nspawn containers on the host kernel, inside namespaces
+// the test creates. A container on a plain bridge reaches a namespace on the same bridge
+// (ping from inside the container); stop leaves no link, namespace or process; a
+// container that exits by itself is reported stopped and its links go at the next
+// stop or start; a booted init is halted the nspawn way; a command that ignores SIGTERM
+// is killed after --timeout.
+#include "tests/nspawn/fixture.h"
+
+namespace vnet::testing {
+namespace {
+
+class NspawnNetns : public NspawnFixture {
+ protected:
+  // A bridge in the target namespace, a namespace <id>p on it at 10.77.0.3, and guest
+  // GUEST at 10.77.0.2 with `body` (command = ... or boot = true).
+  void write_file(const std::string& g, const std::string& body) {
+    write_text(file(), "[host]\nname = \"" + id_ + "\"\n"
+               "[bridges.br0]\n"
+               "[veths.vb-" + id_ + "]\npeer = \"eth0\"\nbridge = \"br0\"\n"
+               "peer_netns = \"" + peer() + "\"\npeer_addresses = [\"10.77.0.3/24\"]\n"
+               "[guests." + g + "]\nkind = \"nspawn\"\ndirectory = \"" + root() + "\"\n" +
+               body + "\n[[guests." + g + ".nics]]\nbridge = \"br0\"\n"
+               "addresses = [\"10.77.0.2/24\"]\n");
+  }
+  std::string peer() const { return id_ + "p"; }
+  std::string g1() const { return id_ + "g"; }
+
+  // Nothing of guest g is left: no veth in the target, no namespace, no process.
+  void expect_gone(const std::string& g, pid_t nspawn_pid, pid_t leader) {
+    EXPECT_FALSE(link_exists(target(), "vb-" + g));
+    EXPECT_FALSE(netns_exists("vnet-" + g));
+    if (nspawn_pid) EXPECT_FALSE(pid_alive(nspawn_pid)) << "systemd-nspawn " << nspawn_pid;
+    if (leader) EXPECT_FALSE(pid_alive(leader)) << "container PID 1 " << leader;
+    EXPECT_FALSE(std::filesystem::exists(state(g) + "/pid"));
+    EXPECT_TRUE(link_exists(target(), "br0")) << "stop removed more than the guest's links";
+    EXPECT_TRUE(netns_exists(peer()));
+  }
+  pid_t pid_of(const std::string& g) {
+    std::string t = slurp(state(g) + "/pid");
+    return t.empty() ? 0 : std::stoi(t);
+  }
+  pid_t leader_of(pid_t nspawn) {
+    std::string kids = slurp("/proc/" + std::to_string(nspawn) + "/task/" +
+                             std::to_string(nspawn) + "/children");
+    return kids.empty() ? 0 : std::stoi(kids);
+  }
+};
+
+TEST_F(NspawnNetns, ContainerOnPlainBridgeReachesNamespaceAndStopLeavesNothing) {
+  write_file(g1(), "command = [\"/bin/sh\", \"-c\", \"trap 'exit 0' TERM; "
+                   "ping -c 1 -W 5 10.77.0.3 && echo REACHED; "
+                   "while :; do sleep 1 & wait $!; done\"]\n"
+                   "binds_ro = [\"" + dir_.string() + ":/mnt\"]");
+  auto r = guest({"start", g1()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("started"), std::string::npos) << r.out;
+  pid_t pid = pid_of(g1());
+  ASSERT_GT(pid, 0);
+  pid_t leader = leader_of(pid);
+  EXPECT_GT(leader, 0);
+  EXPECT_TRUE(link_exists(target(), "vb-" + g1()));
+  EXPECT_TRUE(link_exists("vnet-" + g1(), "host0"));
+  EXPECT_TRUE(eventually([&] { return console(g1()).find("REACHED") != std::string::npos; }, 15))
+      << console(g1());
+  // And the other way: the namespace reaches the container's address.
+  EXPECT_EQ(run({"ip", "netns", "exec", peer(), "ping", "-c", "1", "-W", "5", "10.77.0.2"}).exit_code, 0);
+
+  auto st = guest({"status", g1()});
+  EXPECT_EQ(st.exit_code, 0);
+  EXPECT_NE(st.out.find("running (pid " + std::to_string(pid)), std::string::npos) << st.out;
+  auto ls = guest({"list"});
+  EXPECT_EQ(row_with(ls.out, g1()), g1() + " nspawn running " + std::to_string(pid)) << ls.out;
+  auto again = guest({"start", g1()});
+  EXPECT_EQ(again.exit_code, 0);
+  EXPECT_NE(again.out.find("already running"), std::string::npos) << again.out;
+
+  auto s = guest({"stop", g1()});
+  ASSERT_EQ(s.exit_code, 0) << s.out << s.err;
+  EXPECT_NE(s.out.find("stopped (SIGTERM"), std::string::npos) << s.out;
+  expect_gone(g1(), pid, leader);
+  auto after = guest({"status", g1()});
+  EXPECT_NE(after.out.find(": stopped"), std::string::npos) << after.out;
+}
+
+TEST_F(NspawnNetns, ExitedContainerIsStoppedAndItsLinksGoAtTheNextStartOrStop) {
+  write_file(g1(), "command = [\"/bin/sleep\", \"1\"]");
+  auto r = guest({"start", g1()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  pid_t pid = pid_of(g1());
+  ASSERT_TRUE(eventually([&] { return !pid_alive(pid); }, 10));
+  auto st = guest({"status", g1()});
+  EXPECT_NE(st.out.find(": stopped (exited by itself"), std::string::npos) << st.out;
+  EXPECT_EQ(row_with(guest({"list"}).out, g1()), g1() + " nspawn stopped -");
+  EXPECT_TRUE(link_exists(target(), "vb-" + g1())) << "the links stay until the next stop or start";
+  // The veth's random MAC tells a remade link from the old one (vnet chooses ifindexes,
+  // and a namespace's inode number may be reused).
+  auto ino = [&] {
+    std::string o = run({"ip", "-n", target(), "-o", "link", "show", "dev", "vb-" + g1()}).out;
+    size_t at = o.find("link/ether ");
+    return at == std::string::npos ? std::string() : o.substr(at + 11, 17);
+  };
+  std::string before = ino();
+  EXPECT_FALSE(before.empty());
+
+  // Next start: the old links are removed and made again.
+  auto r2 = guest({"start", g1()});
+  ASSERT_EQ(r2.exit_code, 0) << r2.out << r2.err;
+  EXPECT_NE(r2.out.find("its links were removed"), std::string::npos) << r2.out;
+  EXPECT_TRUE(link_exists(target(), "vb-" + g1()));
+  EXPECT_NE(ino(), before);
+  pid_t pid2 = pid_of(g1());
+  ASSERT_TRUE(eventually([&] { return !pid_alive(pid2); }, 10));
+
+  // Next stop: the links go.
+  auto s = guest({"stop", g1()});
+  ASSERT_EQ(s.exit_code, 0) << s.out << s.err;
+  EXPECT_NE(s.out.find("stale state removed"), std::string::npos) << s.out;
+  expect_gone(g1(), pid2, 0);
+}
+
+TEST_F(NspawnNetns, BootedInitIsHaltedBySigrtmin3) {
+  write_file(g1(), "boot = true");
+  auto r = guest({"start", g1()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  pid_t pid = pid_of(g1());
+  pid_t leader = leader_of(pid);
+  // An init ignores signals it has no handler for yet: stop once it is up.
+  ASSERT_TRUE(eventually([&] { return console(g1()).find("init up") != std::string::npos; }, 15))
+      << console(g1());
+  auto s = guest({"stop", g1(), "--timeout", "20"});
+  ASSERT_EQ(s.exit_code, 0) << s.out << s.err;
+  EXPECT_NE(s.out.find("halted"), std::string::npos) << s.out;
+  EXPECT_NE(console(g1()).find("halting"), std::string::npos) << console(g1());
+  expect_gone(g1(), pid, leader);
+}
+
+TEST_F(NspawnNetns, CommandIgnoringSigtermIsKilledAfterTheTimeout) {
+  write_file(g1(), "command = [\"/bin/sh\", \"-c\", \"trap '' TERM; echo ready; "
+                   "while :; do sleep 1 & wait $!; done\"]");
+  auto r = guest({"start", g1()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  pid_t pid = pid_of(g1());
+  pid_t leader = leader_of(pid);
+  ASSERT_TRUE(eventually([&] { return console(g1()).find("ready") != std::string::npos; }, 15));
+  auto s = guest({"stop", g1(), "--timeout", "1"});
+  ASSERT_EQ(s.exit_code, 0) << s.out << s.err;
+  EXPECT_NE(s.out.find("killed (SIGKILL"), std::string::npos) << s.out;
+  expect_gone(g1(), pid, leader);
+}
+
+TEST_F(NspawnNetns, MissingTreeIsRefusedWithNothingMade) {
+  write_file(g1(), "command = [\"/bin/true\"]");
+  std::filesystem::remove_all(root() + "/usr");
+  auto r = guest({"start", g1()});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_NE(r.err.find("has no usr/ folder"), std::string::npos) << r.err;
+  EXPECT_FALSE(link_exists(target(), "vb-" + g1()));
+  EXPECT_FALSE(netns_exists("vnet-" + g1()));
+}
+
+}  // namespace
+}  // namespace vnet::testing
