@@ -113,6 +113,23 @@ std::vector<std::string> build_argv(const Guest& g, const LaunchContext& c) {
   return a;
 }
 
+size_t kill_recorded(const std::string& state_root) {
+  size_t n = 0;
+  DIR* dir = ::opendir(state_root.c_str());
+  if (!dir) return 0;
+  while (dirent* e = ::readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    StateDir d(state_root, e->d_name);
+    guests::Probe pr = guests::probe(d, identity_of(d));
+    if (pr.state != RunState::kRunning) continue;
+    if (pid_t leader = find_leader(pr.pid)) ::kill(leader, SIGKILL);
+    guests::kill_and_reap(pr.pid);
+    ++n;
+  }
+  ::closedir(dir);
+  return n;
+}
+
 NspawnBackend::NspawnBackend(guests::Options opts) : opts_(std::move(opts)) {
   if (opts_.state_root.empty()) opts_.state_root = guests::default_state_root();
 }

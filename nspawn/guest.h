@@ -28,6 +28,10 @@ std::vector<std::string> build_argv(const topology::Guest& guest, const LaunchCo
 // Whether the running system was booted by systemd (sd_booted(): /run/systemd/system).
 bool systemd_is_pid1();
 
+// Kills (SIGKILL: PID 1, then systemd-nspawn) every container whose state folder is under
+// `state_root` and still runs: what a killed `vnet scenario run` left. Returns how many.
+size_t kill_recorded(const std::string& state_root);
+
 class NspawnBackend : public guests::Backend {
  public:
   explicit NspawnBackend(guests::Options opts);

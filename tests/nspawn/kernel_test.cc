@@ -57,5 +57,30 @@ TEST_F(NspawnKernel, ContainerOnVlan40ReachesVlan40AndNotVlan10) {
   EXPECT_TRUE(link_exists(target(), "v40" + id_));
 }
 
+// scenarios/villa-nspawn.toml with its directories in this test's folder: the runner
+// starts the three containers after the links, every check passes (VLAN 40 services
+// reach each other and the router, the stray box on VLAN 10 reaches nothing), and
+// nothing of the run is left: no namespace, no systemd-nspawn.
+TEST_F(NspawnKernel, VillaScenarioWithNspawnServicesPasses) {
+  std::string text = slurp(std::string(VNET_SOURCE_DIR) + "/scenarios/villa-nspawn.toml");
+  ASSERT_FALSE(text.empty());
+  for (const char* svc : {"dns", "web", "db"}) {
+    std::string dir = (dir_ / (std::string("villa-") + svc)).string();
+    ASSERT_EQ(build_rootfs(dir), "");
+    std::string from = std::string("/var/lib/machines/villa-") + svc;
+    size_t at = text.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    text.replace(at, from.size(), dir);
+  }
+  write_text(file(), text);
+  auto r = run({VNET_BINARY, "scenario", "run", file()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("8 passed, 0 failed"), std::string::npos) << r.out << r.err;
+  EXPECT_EQ(run({"sh", "-c", "ls /run/netns | grep -q '^vsc-'"}).exit_code, 1)
+      << run({"ls", "/run/netns"}).out;
+  EXPECT_EQ(run({"sh", "-c", "ps -eo stat=,args= | grep -v '^Z' | grep -q '[s]ystemd-nspawn'"}).exit_code, 1)
+      << run({"ps", "-ef"}).out;
+}
+
 }  // namespace
 }  // namespace vnet::testing
