@@ -17,6 +17,7 @@
 
 #include "cli/verbs.h"
 #include "networkd-gen/render.h"
+#include "nspawn/render.h"
 #include "topology/load.h"
 
 namespace po = boost::program_options;
@@ -79,13 +80,36 @@ bool netns_named(const topology::Topology& t, const std::string& ns) {
   return false;
 }
 
+// .nspawn files and the .network files of both ends of each guest's veths, into DIR
+// (folders made as needed) or, without -o, on stdout, each after a "# --- PATH" line.
+int render_nspawn(const topology::Topology& topo, const std::string& file,
+                  const std::string& output) {
+  nspawn::NspawnRendering r = nspawn::render(topo, file);
+  for (const std::string& l : r.left_out) std::cerr << "vnet render: left out: " << l << "\n";
+  if (r.files.empty()) std::cerr << "vnet render: " << file << " declares no nspawn guests\n";
+  for (const nspawn::RenderedFile& f : r.files) {
+    if (output.empty()) {
+      std::cout << "# --- " << f.path << "\n" << f.text;
+      continue;
+    }
+    std::string path = output + "/" + f.path;
+    for (size_t at = output.size() + 1; (at = path.find('/', at)) != std::string::npos; ++at)
+      if (::mkdir(path.substr(0, at).c_str(), 0755) != 0 && errno != EEXIST)
+        return report(1, "render: cannot create " + path.substr(0, at) + ": " + std::strerror(errno));
+    if (std::string err = write_file(path, f.text); !err.empty()) return report(1, "render: " + err);
+  }
+  std::cout.flush();
+  return std::cout ? 0 : 1;
+}
+
 }  // namespace
 
 po::options_description render_options() {
   po::options_description opts("render options");
   opts.add_options()("output,o", po::value<std::string>()->value_name("DIR"),
-                     "networkd: the folder to write the files into (created if missing); "
-                     "nixos: the file to write instead of stdout");
+                     "networkd, nspawn: the folder to write the files into (created if "
+                     "missing; nspawn without it: stdout); nixos: the file to write instead of "
+                     "stdout");
   return opts;
 }
 
@@ -94,10 +118,12 @@ int verb_render(const Invocation& inv) {
   std::string what = vm["what"].as<std::string>();
   std::string file = vm["file"].as<std::string>();
   if (what == "units") return report(3, "render units: not built yet in this version of vnet");
-  if (what != "networkd" && what != "nixos")
-    throw UsageError("render takes networkd, nixos or units, not '" + what + "'");
+  if (what != "networkd" && what != "nixos" && what != "nspawn")
+    throw UsageError("render takes networkd, nixos, nspawn or units, not '" + what + "'");
   std::string output = vm.count("output") ? vm["output"].as<std::string>() : "";
   if (what == "networkd" && output.empty()) throw UsageError("render networkd needs -o DIR");
+  if (what == "nspawn" && !output.empty() && ::mkdir(output.c_str(), 0755) != 0 && errno != EEXIST)
+    return report(1, "render: cannot create " + output + ": " + std::strerror(errno));
 
   auto topo = topology::load_file(file);
   if (!topo) {
@@ -111,6 +137,7 @@ int verb_render(const Invocation& inv) {
                          (names.empty() ? std::string("; it names none")
                                         : "; its namespaces: " + names));
   }
+  if (what == "nspawn") return render_nspawn(*topo, file, output);
   networkd::Rendering r = networkd::render(*topo, file, inv.global.netns);
   for (const std::string& l : r.left_out) std::cerr << "vnet render: left out: " << l << "\n";
   for (const std::string& n : r.notes) std::cerr << "vnet render: note: " << n << "\n";

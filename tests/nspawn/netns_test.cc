@@ -158,5 +158,46 @@ TEST_F(NspawnNetns, MissingTreeIsRefusedWithNothingMade) {
   EXPECT_FALSE(netns_exists("vnet-" + g1()));
 }
 
+// `vnet render nspawn` output is what systemd-nspawn takes: the rendered .nspawn (as
+// /run/systemd/nspawn/NAME.nspawn, trusted, as systemd-nspawn@.service reads it) makes
+// the container run the command with the read-only bind and one veth pair per NIC with
+// vnet's names on both sides.
+TEST_F(NspawnNetns, RenderedNspawnFileIsWhatSystemdNspawnRuns) {
+  std::string g = g1();
+  write_text(file(), "[host]\nname = \"" + id_ + "\"\n[bridges.br0]\n"
+             "[guests." + g + "]\nkind = \"nspawn\"\ndirectory = \"" + root() + "\"\n"
+             "command = [\"/bin/sh\", \"-c\", \"ip -o link; test -f /mnt/os-release && "
+             "echo BOUND; sleep 3\"]\nbinds_ro = [\"" + root() + "/etc:/mnt\"]\n"
+             "[[guests." + g + ".nics]]\nbridge = \"br0\"\n"
+             "[[guests." + g + ".nics]]\nbridge = \"br0\"\nname = \"lan1\"\n");
+  std::string out = (dir_ / "render").string();
+  auto r = run({VNET_BINARY, "render", "nspawn", file(), "-o", out});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string settings = "/run/systemd/nspawn/" + g + ".nspawn";
+  std::filesystem::create_directories("/run/systemd/nspawn");
+  std::filesystem::copy_file(out + "/" + g + ".nspawn", settings,
+                             std::filesystem::copy_options::overwrite_existing);
+  // nsenter, not `ip netns exec`: the latter mounts a /sys without cgroups, which
+  // systemd-nspawn needs.
+  std::string log = (dir_ / "render.log").string();
+  int rc = -1;
+  std::thread t([&] {
+    rc = run({"sh", "-c", "nsenter --net=/run/netns/" + target() + " timeout 20 systemd-nspawn -q -D " +
+                              root() + " --machine=" + g + " --register=no --keep-unit "
+                              "--settings=trusted </dev/null >" + log + " 2>&1"}).exit_code;
+  });
+  bool host_sides = eventually([&] {
+    return link_exists(target(), "vb-" + g) && link_exists(target(), "vb-" + g + "-1");
+  }, 10);
+  t.join();
+  std::filesystem::remove(settings);
+  EXPECT_TRUE(host_sides) << slurp(log);
+  EXPECT_EQ(rc, 0) << slurp(log);
+  std::string text = slurp(log);
+  EXPECT_NE(text.find(": host0@"), std::string::npos) << text;
+  EXPECT_NE(text.find(": lan1@"), std::string::npos) << text;
+  EXPECT_NE(text.find("BOUND"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace vnet::testing
