@@ -95,15 +95,16 @@ const std::vector<Verb>& verbs() {
        "2  several vnet hosts own links here (pick one with --host), none does, or usage\n"
        "3  kernel state unreadable\n",
        ""},
-      {"render", "render networkd FILE -o DIR [--netns X]\nrender nixos FILE [-o PATH] [--netns X]\nrender nspawn FILE [-o DIR]\nrender units FILE -o DIR",
-       "write the topology as systemd-networkd files or a NixOS module, its nspawn guests as "
-       ".nspawn files (units: not built yet)",
+      {"render", "render networkd FILE -o DIR [--netns X]\nrender nixos FILE [-o PATH] [--netns X]\nrender nspawn|lxc|incus FILE [-o DIR]\nrender units FILE -o DIR",
+       "write the topology as systemd-networkd files or a NixOS module, its container guests as "
+       ".nspawn files, LXC configs or Incus YAML (units: not built yet)",
        verb_render, render_options,
        "0  written (objects networkd cannot express are named on stderr)\n"
        "1  a file could not be written\n"
-       "2  bad input (every problem printed) or usage\n"
+       "2  bad input (every problem printed; lxc: VLANs on a bridge with default_pvid 0) or "
+       "usage\n"
        "3  render units: not built yet in this version\n",
-       "networkd nixos nspawn units"},
+       "networkd nixos nspawn lxc incus units"},
       {"switch", "switch NAME -c FILE [--show ports|fdb|stats]",
        "run (or query) a userspace VLAN-aware switch", verb_switch, switch_options,
        "0  stopped by SIGTERM/SIGINT, or --show answered\n"

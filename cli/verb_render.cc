@@ -80,13 +80,20 @@ bool netns_named(const topology::Topology& t, const std::string& ns) {
   return false;
 }
 
-// .nspawn files and the .network files of both ends of each guest's veths, into DIR
-// (folders made as needed) or, without -o, on stdout, each after a "# --- PATH" line.
-int render_nspawn(const topology::Topology& topo, const std::string& file,
-                  const std::string& output) {
-  nspawn::NspawnRendering r = nspawn::render(topo, file);
+// The container guests' files (nspawn/render.h: .nspawn and .network files, LXC
+// configs or Incus YAML) into DIR (folders made as needed) or, without -o, on stdout,
+// each after a "# --- PATH" line. A combination the target refuses: nothing written, 2.
+int render_containers(const std::string& what, const topology::Topology& topo,
+                      const std::string& file, const std::string& output) {
+  nspawn::NspawnRendering r = what == "lxc"     ? nspawn::render_lxc(topo, file)
+                              : what == "incus" ? nspawn::render_incus(topo, file)
+                                                : nspawn::render(topo, file);
+  for (const std::string& e : r.errors) std::cerr << e << "\n";
+  if (!r.errors.empty()) return 2;
+  if (!output.empty() && ::mkdir(output.c_str(), 0755) != 0 && errno != EEXIST)
+    return report(1, "render: cannot create " + output + ": " + std::strerror(errno));
   for (const std::string& l : r.left_out) std::cerr << "vnet render: left out: " << l << "\n";
-  if (r.files.empty()) std::cerr << "vnet render: " << file << " declares no nspawn guests\n";
+  if (r.files.empty()) std::cerr << "vnet render: " << file << " declares no container guests\n";
   for (const nspawn::RenderedFile& f : r.files) {
     if (output.empty()) {
       std::cout << "# --- " << f.path << "\n" << f.text;
@@ -107,8 +114,8 @@ int render_nspawn(const topology::Topology& topo, const std::string& file,
 po::options_description render_options() {
   po::options_description opts("render options");
   opts.add_options()("output,o", po::value<std::string>()->value_name("DIR"),
-                     "networkd, nspawn: the folder to write the files into (created if "
-                     "missing; nspawn without it: stdout); nixos: the file to write instead of "
+                     "networkd, nspawn, lxc, incus: the folder to write the files into "
+                     "(created if missing; nspawn, lxc, incus without it: stdout); nixos: the file to write instead of "
                      "stdout");
   return opts;
 }
@@ -118,12 +125,11 @@ int verb_render(const Invocation& inv) {
   std::string what = vm["what"].as<std::string>();
   std::string file = vm["file"].as<std::string>();
   if (what == "units") return report(3, "render units: not built yet in this version of vnet");
-  if (what != "networkd" && what != "nixos" && what != "nspawn")
-    throw UsageError("render takes networkd, nixos, nspawn or units, not '" + what + "'");
+  bool containers = what == "nspawn" || what == "lxc" || what == "incus";
+  if (what != "networkd" && what != "nixos" && !containers)
+    throw UsageError("render takes networkd, nixos, nspawn, lxc, incus or units, not '" + what + "'");
   std::string output = vm.count("output") ? vm["output"].as<std::string>() : "";
   if (what == "networkd" && output.empty()) throw UsageError("render networkd needs -o DIR");
-  if (what == "nspawn" && !output.empty() && ::mkdir(output.c_str(), 0755) != 0 && errno != EEXIST)
-    return report(1, "render: cannot create " + output + ": " + std::strerror(errno));
 
   auto topo = topology::load_file(file);
   if (!topo) {
@@ -137,7 +143,7 @@ int verb_render(const Invocation& inv) {
                          (names.empty() ? std::string("; it names none")
                                         : "; its namespaces: " + names));
   }
-  if (what == "nspawn") return render_nspawn(*topo, file, output);
+  if (containers) return render_containers(what, *topo, file, output);
   networkd::Rendering r = networkd::render(*topo, file, inv.global.netns);
   for (const std::string& l : r.left_out) std::cerr << "vnet render: left out: " << l << "\n";
   for (const std::string& n : r.notes) std::cerr << "vnet render: note: " << n << "\n";

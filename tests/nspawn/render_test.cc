@@ -53,14 +53,32 @@ std::string text_of(const NspawnRendering& r, const std::string& path) {
 
 class Golden : public ::testing::TestWithParam<std::string> {};
 
+// Loaded under its relative name, so messages in the goldens do not name the checkout.
+NspawnRendering render_file(const std::string& rel, const std::string& what) {
+  std::ifstream in(kSource / rel);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto t = topology::load_string(ss.str(), rel);
+  if (!t) return {};
+  return what == "lxc" ? render_lxc(*t, rel) : what == "incus" ? render_incus(*t, rel) : render(*t, rel);
+}
+
 TEST_P(Golden, MatchesReviewedFiles) {
   std::string rel = GetParam();
-  NspawnRendering r = render_file(rel);
   std::map<std::string, std::string> want;
-  for (const RenderedFile& f : r.files) want[f.path] = f.text;
-  std::string left;
-  for (const std::string& l : r.left_out) left += l + "\n";
-  want["left_out.txt"] = left;
+  for (const char* what : {"nspawn", "lxc", "incus"}) {
+    NspawnRendering r = render_file(rel, what);
+    std::string dir = std::string(what) + "/";
+    std::string left, errors;
+    for (const std::string& l : r.left_out) left += l + "\n";
+    for (const std::string& e : r.errors) errors += e + "\n";
+    want[dir + "left_out.txt"] = left;
+    if (!errors.empty()) {  // the CLI writes nothing then
+      want[dir + "errors.txt"] = errors;
+      continue;
+    }
+    for (const RenderedFile& f : r.files) want[dir + f.path] = f.text;
+  }
   std::string name = rel;
   std::replace(name.begin(), name.end(), '/', '-');
   name = name.substr(0, name.size() - 5);
@@ -122,6 +140,24 @@ TEST(RenderNspawn, QuoteWordOnlyWhereNspawnWouldSplit) {
   EXPECT_EQ(quote_word("a b"), "\"a b\"");
   EXPECT_EQ(quote_word("a\\b"), "\"a\\\\b\"");
   EXPECT_EQ(quote_word(""), "\"\"");
+}
+
+TEST(RenderLxc, RefusesVlansOnABridgeWithoutDefaultPvid) {
+  auto r = render_file("tests/nspawn/cases/two-guests.toml", "lxc");
+  ASSERT_EQ(r.errors.size(), 2u);
+  EXPECT_THAT(r.errors[0], HasSubstr("tests/nspawn/cases/two-guests.toml:21:10: error: guest 'web' "
+                                     "NIC #0 has VLANs on bridge 'br0', whose default_pvid is 0"));
+}
+
+TEST(RenderLxc, TrunkWithoutNativeVlanLeavesTheDefaultPvid) {
+  auto r = render_file("tests/nspawn/cases/lxc-pets.toml", "lxc");
+  ASSERT_TRUE(r.errors.empty());
+  EXPECT_THAT(text_of(r, "pet1.conf"),
+              HasSubstr("lxc.net.1.veth.vlan.id = none\nlxc.net.1.veth.vlan.tagged.id = 10\n"
+                        "lxc.net.1.veth.vlan.tagged.id = 40\n"));
+  EXPECT_THAT(text_of(r, "pet1.conf"), HasSubstr("lxc.net.0.veth.vlan.id = 40\n"));
+  auto i = render_file("tests/nspawn/cases/lxc-pets.toml", "incus");
+  EXPECT_THAT(text_of(i, "pet1.yaml"), HasSubstr("    vlan: \"none\"\n    vlan.tagged: \"10,40\"\n"));
 }
 
 }  // namespace
