@@ -263,13 +263,10 @@ Result<guests::StopResult> NspawnBackend::stop(const topology::Topology& topo, c
     return res;
   };
   guests::Probe pr = probe(g);
-  if (pr.state == RunState::kStopped) {
-    res.how = "not running";
-    return drop_links();
-  }
-  if (pr.state == RunState::kStale) {
-    if (auto s = guests::clean_run_files(d); !s) return tl::unexpected(s.error());
-    res.how = "stale state removed (" + pr.why + ")";
+  auto settled = guests::settle_not_running(d, pr);
+  if (!settled) return tl::unexpected(settled.error());
+  if (*settled) {
+    res.how = **settled;
     return drop_links();
   }
   res.was_running = true;

@@ -300,13 +300,10 @@ Result<guests::StopResult> QemuBackend::stop(const topology::Topology& topo, con
     return res;
   };
   guests::Probe pr = guests::probe(d, d.qmp_socket());
-  if (pr.state == RunState::kStopped) {
-    res.how = "not running";
-    return drop_taps();
-  }
-  if (pr.state == RunState::kStale) {
-    if (auto s = guests::clean_run_files(d); !s) return tl::unexpected(s.error());
-    res.how = "stale state removed (" + pr.why + ")";
+  auto settled = guests::settle_not_running(d, pr);
+  if (!settled) return tl::unexpected(settled.error());
+  if (*settled) {
+    res.how = **settled;
     return drop_taps();
   }
   res.was_running = true;
