@@ -53,6 +53,11 @@ inline std::string build_rootfs(const std::string& dir) {
     fs::create_symlink("busybox", dir + "/bin/" + a, ec);
   }
   write_text(dir + "/etc/os-release", "ID=vnet-test\n");
+  // For LXC, whose lxc.init.cmd cannot quote: the probes a test runs, as one word.
+  write_text(dir + "/bin/probe.sh", "#!/bin/sh\n"
+             "for a in $(cat /etc/probe-targets 2>/dev/null); do\n"
+             "  if ping -c 2 -W 2 $a >/dev/null 2>&1; then echo \"REACH $a\"; else echo \"NOREACH $a\"; fi\n"
+             "done\n", 0755);
   write_text(dir + "/sbin/init",
              "#!/bin/sh\n"
              "trap 'echo halting; exit 0' 37\n"
@@ -140,6 +145,24 @@ class NspawnFixture : public ::testing::Test {
   }
   bool netns_exists(const std::string& ns) {
     return std::filesystem::exists("/run/netns/" + ns);
+  }
+
+  // `vnet render lxc` of file(), then lxc-start of guest `g` in the target namespace,
+  // in the foreground until its command ends (20 s at most); returns its console. Through
+  // `ip netns exec` (LXC finds the bridge in /sys/class/net, which only that remounts
+  // for the namespace) with cgroup2 mounted in its private mount namespace.
+  std::string lxc_run(const std::string& g) {
+    std::string out = (dir_ / "lxc").string();
+    auto r = run({VNET_BINARY, "render", "lxc", file(), "-o", out});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::filesystem::create_directories(out + "/path/" + g);
+    write_text(out + "/path/" + g + "/config",
+               slurp(out + "/" + g + ".conf") + "lxc.console.logfile = " + out + "/console.log\n");
+    auto s = run({"ip", "netns", "exec", target(), "sh", "-c",
+                  "mount -t cgroup2 none /sys/fs/cgroup && timeout 20 lxc-start -n " + g +
+                      " -P " + out + "/path -F -l INFO -o " + out + "/lxc.log </dev/null"});
+    EXPECT_EQ(s.exit_code, 0) << s.out << s.err << slurp(out + "/lxc.log");
+    return slurp(out + "/console.log");
   }
 
   std::string id_;

@@ -57,6 +57,38 @@ TEST_F(NspawnKernel, ContainerOnVlan40ReachesVlan40AndNotVlan10) {
   EXPECT_TRUE(link_exists(target(), "v40" + id_));
 }
 
+// issue 17 item 3: Debian's LXC starts a container from `vnet render lxc` output; its
+// NIC is an access port of VLAN 40 (lxc.net.0.veth.vlan.id) and it reaches the VLAN-40
+// namespace and not the VLAN-10 one on the same subnet.
+TEST_F(NspawnKernel, LxcFromRenderedConfigOnVlan40ReachesVlan40Only) {
+  if (run({"sh", "-c", "command -v lxc-start"}).exit_code != 0)
+    GTEST_SKIP() << "lxc-start is not installed (Debian package lxc)";
+  std::string g = id_ + "x";
+  auto veth = [&](const std::string& name, const std::string& ns, int vlan,
+                  const std::string& addr) {
+    return "[veths." + name + "]\npeer = \"eth0\"\nbridge = \"br0\"\npvid = " +
+           std::to_string(vlan) + "\npeer_netns = \"" + ns + "\"\npeer_addresses = [\"" +
+           addr + "\"]\n";
+  };
+  // default_pvid stays 1: LXC's VLAN keys need it (lxc/lxc#4350).
+  write_text(file(), "[host]\nname = \"" + id_ + "\"\n[bridges.br0]\nvlan_filtering = true\n" +
+                         veth("v40" + id_, id_ + "v40", 40, "10.41.0.3/24") +
+                         veth("v10" + id_, id_ + "v10", 10, "10.41.0.4/24") +
+                         "[guests." + g + "]\nkind = \"nspawn\"\ndirectory = \"" + root() +
+                         "\"\ncommand = [\"/bin/probe.sh\"]\n[[guests." + g + ".nics]]\n"
+                         "bridge = \"br0\"\nvlan = 40\naddresses = [\"10.41.0.2/24\"]\n");
+  write_text(root() + "/etc/probe-targets", "10.41.0.3 10.41.0.4\n");
+  // The bridge and the namespaces from vnet; the container's veth from LXC.
+  auto a = run({"env", "VNET_RUN_DIR=" + (dir_ / "run").string(), VNET_BINARY, "--netns",
+                target(), "apply", file()});
+  ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
+  run({"ip", "-n", target(), "link", "del", "vb-" + g});  // apply made it: LXC makes its own
+  std::string console = lxc_run(g);
+  EXPECT_NE(console.find("REACH 10.41.0.3"), std::string::npos) << console;
+  EXPECT_EQ(console.find("NOREACH 10.41.0.3"), std::string::npos) << console;
+  EXPECT_NE(console.find("NOREACH 10.41.0.4"), std::string::npos) << console;
+}
+
 // scenarios/villa-nspawn.toml with its directories in this test's folder: the runner
 // starts the three containers after the links, every check passes (VLAN 40 services
 // reach each other and the router, the stray box on VLAN 10 reaches nothing), and

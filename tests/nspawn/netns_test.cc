@@ -199,5 +199,23 @@ TEST_F(NspawnNetns, RenderedNspawnFileIsWhatSystemdNspawnRuns) {
   EXPECT_NE(text.find("BOUND"), std::string::npos) << text;
 }
 
+// `vnet render lxc` output is what Debian's LXC 5 starts: a container on a plain bridge
+// (no VLAN keys on this kernel; the VLAN case runs in the kernel tier) with its address
+// from lxc.net.0.ipv4.address reaches the namespace on the bridge.
+TEST_F(NspawnNetns, LxcStartsTheRenderedConfigAndReachesTheBridge) {
+  if (run({"sh", "-c", "command -v lxc-start"}).exit_code != 0)
+    GTEST_SKIP() << "lxc-start is not installed (Debian package lxc)";
+  std::string g = id_ + "x";
+  write_file(g, "command = [\"/bin/probe.sh\"]");
+  write_text(root() + "/etc/probe-targets", "10.77.0.3\n");
+  auto a = run({"env", "VNET_RUN_DIR=" + (dir_ / "run").string(), VNET_BINARY, "--netns",
+                target(), "apply", file()});
+  ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
+  run({"ip", "-n", target(), "link", "del", "vb-" + g});  // LXC makes its own pair
+  std::string console = lxc_run(g);
+  EXPECT_NE(console.find("REACH 10.77.0.3"), std::string::npos) << console;
+  EXPECT_EQ(console.find("NOREACH"), std::string::npos) << console;
+}
+
 }  // namespace
 }  // namespace vnet::testing
