@@ -199,6 +199,41 @@ TEST_F(NspawnNetns, RenderedNspawnFileIsWhatSystemdNspawnRuns) {
   EXPECT_NE(text.find("BOUND"), std::string::npos) << text;
 }
 
+// A scenario declaring an nspawn guest: the runner starts it after the links, a check
+// from its namespace (vnet-<guest>) passes, and nothing of the run is left, neither the
+// container nor its namespaces; a guest that cannot start fails the run (exit 3 for a
+// tree without usr/) and is torn down the same way.
+TEST_F(NspawnNetns, ScenarioStartsGuestsChecksFromThemAndTearsThemDown) {
+  std::string g = g1();
+  auto scenario = [&](const std::string& dir) {
+    return "[host]\nname = \"" + id_ + "\"\n[scenario]\nname = \"" + id_ + "\"\n"
+           "[bridges.br0]\n[veths.vb-" + id_ + "]\npeer = \"eth0\"\nbridge = \"br0\"\n"
+           "peer_netns = \"peer\"\npeer_addresses = [\"10.77.0.3/24\"]\n"
+           "[guests." + g + "]\nkind = \"nspawn\"\ndirectory = \"" + dir + "\"\n"
+           "command = [\"/bin/sh\", \"-c\", \"trap 'exit 0' TERM; echo up >/tmp/up; "
+           "while :; do sleep 1 & wait $!; done\"]\n"
+           "[[guests." + g + ".nics]]\nbridge = \"br0\"\naddresses = [\"10.77.0.2/24\"]\n"
+           "[[checks]]\nfrom = \"vnet-" + g + "\"\nping = \"10.77.0.3\"\n"
+           "[[checks]]\nfrom = \"peer\"\nping = \"10.77.0.2\"\n";
+  };
+  auto leftovers = [&] {
+    return run({"sh", "-c", "ls /run/netns | grep -- '-vnet-" + g + "$'; "
+                            "ps -eo stat=,args= | grep -v '^Z' | grep '[s]ystemd-nspawn.*" +
+                            root() + "'"}).out;
+  };
+  write_text(file(), scenario(root()));
+  auto r = run({VNET_BINARY, "scenario", "run", file()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("2 passed, 0 failed"), std::string::npos) << r.out << r.err;
+  EXPECT_EQ(leftovers(), "");
+
+  write_text(file(), scenario(root() + "-missing"));
+  auto bad = run({VNET_BINARY, "scenario", "run", file()});
+  EXPECT_EQ(bad.exit_code, 3) << bad.out << bad.err;
+  EXPECT_NE((bad.out + bad.err).find("is not a folder"), std::string::npos) << bad.out << bad.err;
+  EXPECT_EQ(leftovers(), "");
+}
+
 // `vnet render lxc` output is what Debian's LXC 5 starts: a container on a plain bridge
 // (no VLAN keys on this kernel; the VLAN case runs in the kernel tier) with its address
 // from lxc.net.0.ipv4.address reaches the namespace on the bridge.
