@@ -95,13 +95,15 @@ const std::vector<Verb>& verbs() {
        "2  several vnet hosts own links here (pick one with --host), none does, or usage\n"
        "3  kernel state unreadable\n",
        ""},
-      {"render", "render networkd FILE -o DIR [--netns X]\nrender nixos FILE [-o PATH] [--netns X]\nrender units FILE -o DIR [--vnet-binary PATH]",
-       "write the topology as systemd-networkd files, a NixOS module or systemd units",
+      {"render", "render networkd FILE -o DIR [--netns X]\nrender nixos FILE [-o PATH] [--netns X]\nrender nspawn|lxc|incus FILE [-o DIR]\nrender units FILE -o DIR [--vnet-binary PATH]",
+       "write the topology as systemd-networkd files, a NixOS module or systemd units, its "
+       "container guests as .nspawn files, LXC configs or Incus YAML",
        verb_render, render_options,
        "0  written (objects left out are named on stderr)\n"
        "1  a file could not be written\n"
-       "2  bad input (every problem printed) or usage\n",
-       "networkd nixos units"},
+       "2  bad input (every problem printed; lxc: VLANs on a bridge with default_pvid 0) or "
+       "usage\n",
+       "networkd nixos nspawn lxc incus units"},
       {"switch", "switch NAME -c FILE [--show ports|fdb|stats]",
        "run (or query) a userspace VLAN-aware switch", verb_switch, switch_options,
        "0  stopped by SIGTERM/SIGINT, or --show answered\n"
@@ -114,11 +116,11 @@ const std::vector<Verb>& verbs() {
        "guest start|stop|restart|status|console|ssh NAME -c FILE [--timeout S] "
        "[--accel auto|kvm|tcg] [--state-dir DIR] [--log] [--follow] [--user U] [--unit] [-- CMD...]\n"
        "guest list -c FILE",
-       "start, stop and reach QEMU guests (nspawn: not built yet)", verb_guest, guest_options,
+       "start, stop and reach QEMU guests and systemd-nspawn containers", verb_guest, guest_options,
        "0  done (start: also when already running; stop: also when not running)\n"
        "1  the operation failed (QEMU did not come up, ...)\n"
        "2  bad input: FILE invalid, NAME not declared, or usage\n"
-       "3  the environment lacks something (qemu, ssh-keygen, root for taps, KVM)\n",
+       "3  the environment lacks something (qemu, systemd-nspawn, ssh-keygen, root for links, KVM)\n",
        "start stop restart status list console ssh"},
       {"scenario", "scenario run FILE... [--junit F] [--vm] [--keep]\nscenario clean",
        "build a topology in namespaces, run its checks, tear it down; clean removes what "

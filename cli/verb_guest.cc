@@ -24,6 +24,7 @@
 #include "cli/guest_unit.h"
 #include "cli/verbs.h"
 #include "guests/state.h"
+#include "nspawn/guest.h"
 #include "qemu/guest.h"
 #include "topology/load.h"
 #include "vmrun/sys.h"
@@ -56,7 +57,17 @@ int bad_guest(const topology::Topology& t, const std::string& name, const std::s
 std::unique_ptr<guests::Backend> backend_for(const topology::Guest& g, const Args& a) {
   if (g.kind == topology::Guest::Kind::kQemu)
     return std::make_unique<qemu::QemuBackend>(a.opts);
-  return nullptr;
+  return std::make_unique<nspawn::NspawnBackend>(a.opts);
+}
+
+// Running, stopped or stale without asking the guest anything (list, console --follow).
+guests::Probe probe_guest(const topology::Guest& g, const Args& a) {
+  if (g.kind == topology::Guest::Kind::kNspawn) {
+    auto s = nspawn::NspawnBackend(a.opts).status(g);
+    return guests::Probe{s->state, s->pid, s->why};
+  }
+  guests::StateDir d(a.opts.state_root, g.name);
+  return guests::probe(d, d.qmp_socket());
 }
 
 int do_start(const topology::Topology& t, const topology::Guest& g, guests::Backend& b) {
@@ -68,8 +79,8 @@ int do_start(const topology::Topology& t, const topology::Guest& g, guests::Back
   if (r->already_running)
     std::cout << "guest " << g.name << ": already running (pid " << r->pid << ")\n";
   else
-    std::cout << "guest " << g.name << ": started (pid " << r->pid << ", accel " << r->accel
-              << ")\n";
+    std::cout << "guest " << g.name << ": started (pid " << r->pid
+              << (r->accel.empty() ? "" : ", accel " + r->accel) << ")\n";
   return 0;
 }
 
@@ -83,7 +94,9 @@ int do_stop(const topology::Topology& t, const topology::Guest& g, guests::Backe
 
 // The console log from its start, then what it gains while the guest runs (tail -f),
 // until the guest stops or a signal arrives.
-int do_console(const guests::StateDir& d, const std::string& name, bool follow) {
+int do_console(const guests::StateDir& d, const topology::Guest& g, const Args& a) {
+  const std::string& name = g.name;
+  bool follow = a.follow;
   std::ifstream in(d.console_log(), std::ios::binary);
   if (!in && !follow) return report(1, "guest " + name + ": no console log at " + d.console_log());
   auto pump = [&] {
@@ -104,7 +117,7 @@ int do_console(const guests::StateDir& d, const std::string& name, bool follow) 
     timespec wait{0, 200 * 1000 * 1000};
     if (sigtimedwait(&set, nullptr, &wait) > 0) break;
     pump();
-    if (guests::probe(d, d.qmp_socket()).state != guests::RunState::kRunning) {
+    if (probe_guest(g, a).state != guests::RunState::kRunning) {
       pump();
       break;
     }
@@ -194,7 +207,8 @@ po::options_description guest_options() {
   o.add_options()("config,c", po::value<std::string>()->value_name("FILE"),
                   "host.toml declaring the guests")(
       "timeout", po::value<int>()->value_name("S")->default_value(30),
-      "stop: seconds to wait for the guest to power down before quit and SIGKILL")(
+      "stop: seconds to wait for the guest to power down (QEMU) or halt (nspawn) before quit "
+      "and SIGKILL")(
       "accel", po::value<std::string>()->value_name("auto|kvm|tcg")->default_value("auto"),
       "start: KVM only after a probe boot passes (auto), or insist on one")(
       "state-dir", po::value<std::string>()->value_name("DIR"),
@@ -248,6 +262,8 @@ int verb_guest(const Invocation& inv) {
   if (vm.count("user")) a.user = vm["user"].as<std::string>();
   a.unit = vm.count("unit") > 0;
   if (a.unit && a.action != "start") throw UsageError("--unit is for start");
+  a.opts.target_netns = inv.global.netns;
+  a.opts.run_dir = run_dir();
   if (inv.global.verbose) a.opts.log = [](const std::string& s) { std::cerr << "vnet guest: " << s << "\n"; };
 
   auto topo = topology::load_file(a.file);
@@ -259,8 +275,7 @@ int verb_guest(const Invocation& inv) {
   if (list) {
     std::vector<std::vector<std::string>> rows = {{"NAME", "KIND", "STATE", "PID"}};
     for (const auto& g : topo->guests) {
-      guests::StateDir d(a.opts.state_root, g.name);
-      auto p = guests::probe(d, d.qmp_socket());
+      auto p = probe_guest(g, a);
       rows.push_back({g.name, g.kind == topology::Guest::Kind::kQemu ? "qemu" : "nspawn",
                       guests::to_string(p.state),
                       p.state == guests::RunState::kRunning ? std::to_string(p.pid) : "-"});
@@ -281,14 +296,18 @@ int verb_guest(const Invocation& inv) {
   if (!g) return bad_guest(*topo, a.name, a.file);
   guests::StateDir d(a.opts.state_root, g->name);
   if (a.action == "console") {
-    if (a.follow || a.log) return do_console(d, g->name, a.follow);
+    if (a.follow || a.log) return do_console(d, *g, a);
+    if (g->kind == topology::Guest::Kind::kNspawn)
+      return report(2, "guest " + g->name + ": an nspawn container's console is its output "
+                       "in console.log: use --log or --follow");
     return do_attach(d, g->name);
   }
+  if (a.action == "ssh" && g->kind == topology::Guest::Kind::kNspawn)
+    return report(2, "guest " + g->name + ": ssh is for QEMU guests");
   if (a.action == "ssh") return do_ssh(d, *g, a);
 
   auto b = backend_for(*g, a);
-  if (!b) return report(3, "guest " + g->name + ": nspawn guests are not built yet in this version");
-  if (a.action == "start" && a.unit) {
+  if (a.action == "start" && a.unit && g->kind == topology::Guest::Kind::kQemu) {
     if (systemd_is_init()) return start_guest_unit(*topo, *g, a.file);
     std::cerr << "vnet guest: " << g->name << ": systemd is not PID 1 here, so no unit: "
               << "starting QEMU directly (--unit)\n";
@@ -308,15 +327,18 @@ int verb_guest(const Invocation& inv) {
                                 {"pid", s->pid},
                                 {"accel", s->accel},
                                 {"vm_status", s->vm_status},
+                                {"leader", s->leader},
                                 {"why", s->why}}
                      .dump(2)
               << "\n";
   } else {
     std::cout << "guest " << g->name << ": " << guests::to_string(s->state);
-    if (s->state == guests::RunState::kRunning)
+    if (s->state == guests::RunState::kRunning && g->kind == topology::Guest::Kind::kNspawn)
+      std::cout << " (pid " << s->pid << ", container PID 1 is " << s->leader << ")";
+    else if (s->state == guests::RunState::kRunning)
       std::cout << " (pid " << s->pid << ", accel " << (s->accel.empty() ? "?" : s->accel)
                 << ", qmp " << (s->vm_status.empty() ? "busy" : s->vm_status) << ")";
-    if (s->state == guests::RunState::kStale) std::cout << " (" << s->why << ")";
+    if (!s->why.empty()) std::cout << " (" << s->why << ")";
     std::cout << "\n";
   }
   return 0;

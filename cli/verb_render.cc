@@ -20,6 +20,7 @@
 
 #include "cli/verbs.h"
 #include "networkd-gen/render.h"
+#include "nspawn/render.h"
 #include "topology/load.h"
 #include "units/units.h"
 
@@ -131,13 +132,43 @@ std::string default_vnet_binary() {
   return self;
 }
 
+// The container guests' files (nspawn/render.h: .nspawn and .network files, LXC
+// configs or Incus YAML) into DIR (folders made as needed) or, without -o, on stdout,
+// each after a "# --- PATH" line. A combination the target refuses: nothing written, 2.
+int render_containers(const std::string& what, const topology::Topology& topo,
+                      const std::string& file, const std::string& output) {
+  nspawn::NspawnRendering r = what == "lxc"     ? nspawn::render_lxc(topo, file)
+                              : what == "incus" ? nspawn::render_incus(topo, file)
+                                                : nspawn::render(topo, file);
+  for (const std::string& e : r.errors) std::cerr << e << "\n";
+  if (!r.errors.empty()) return 2;
+  if (!output.empty() && ::mkdir(output.c_str(), 0755) != 0 && errno != EEXIST)
+    return report(1, "render: cannot create " + output + ": " + std::strerror(errno));
+  for (const std::string& l : r.left_out) std::cerr << "vnet render: left out: " << l << "\n";
+  if (r.files.empty()) std::cerr << "vnet render: " << file << " declares no container guests\n";
+  for (const nspawn::RenderedFile& f : r.files) {
+    if (output.empty()) {
+      std::cout << "# --- " << f.path << "\n" << f.text;
+      continue;
+    }
+    std::string path = output + "/" + f.path;
+    for (size_t at = output.size() + 1; (at = path.find('/', at)) != std::string::npos; ++at)
+      if (::mkdir(path.substr(0, at).c_str(), 0755) != 0 && errno != EEXIST)
+        return report(1, "render: cannot create " + path.substr(0, at) + ": " + std::strerror(errno));
+    if (std::string err = write_file(path, f.text); !err.empty()) return report(1, "render: " + err);
+  }
+  std::cout.flush();
+  return std::cout ? 0 : 1;
+}
+
 }  // namespace
 
 po::options_description render_options() {
   po::options_description opts("render options");
   opts.add_options()("output,o", po::value<std::string>()->value_name("DIR"),
-                     "networkd: the folder to write the files into (created if missing); "
-                     "nixos: the file to write instead of stdout; units: the folder")(
+                     "networkd, nspawn, lxc, incus: the folder to write the files into "
+                     "(created if missing; nspawn, lxc, incus without it: stdout); nixos: the "
+                     "file to write instead of stdout; units: the folder")(
       "vnet-binary", po::value<std::string>()->value_name("PATH"),
       "units: the vnet the units run (default: " VNET_INSTALLED_BINARY ", else this vnet)");
   return opts;
@@ -147,8 +178,9 @@ int verb_render(const Invocation& inv) {
   auto vm = parse_args(inv, render_options(), {"what", "file"});
   std::string what = vm["what"].as<std::string>();
   std::string file = vm["file"].as<std::string>();
-  if (what != "networkd" && what != "nixos" && what != "units")
-    throw UsageError("render takes networkd, nixos or units, not '" + what + "'");
+  bool containers = what == "nspawn" || what == "lxc" || what == "incus";
+  if (what != "networkd" && what != "nixos" && what != "units" && !containers)
+    throw UsageError("render takes networkd, nixos, nspawn, lxc, incus or units, not '" + what + "'");
   std::string output = vm.count("output") ? vm["output"].as<std::string>() : "";
   if (what != "nixos" && output.empty()) throw UsageError("render " + what + " needs -o DIR");
   if (what != "units" && vm.count("vnet-binary"))
@@ -173,6 +205,7 @@ int verb_render(const Invocation& inv) {
                                               : default_vnet_binary();
     return render_units(*topo, file, output, bin, inv.global.verbose);
   }
+  if (containers) return render_containers(what, *topo, file, output);
   networkd::Rendering r = networkd::render(*topo, file, inv.global.netns);
   for (const std::string& l : r.left_out) std::cerr << "vnet render: left out: " << l << "\n";
   for (const std::string& n : r.notes) std::cerr << "vnet render: note: " << n << "\n";

@@ -23,6 +23,10 @@ struct Options {
   std::chrono::seconds stop_timeout{30};  // power-down grace before quit/SIGKILL
   std::chrono::seconds ready_timeout{30};  // start: until QMP says "running"
   std::function<void(const std::string&)> log;  // progress lines (-v); may be empty
+  // Where an nspawn guest's links go (netlink::EngineOptions): `--netns X` (target_netns),
+  // a scenario run's namespace prefix, the lock and namespace records (run_dir, "" =
+  // /run/vnet). The QEMU backend does not read them yet.
+  std::string target_netns, netns_prefix, run_dir;
 };
 
 struct StartResult {
@@ -44,6 +48,7 @@ struct GuestStatus {
   pid_t pid = 0;
   std::string accel;       // from run.json
   std::string vm_status;   // QMP query-status when running ("running", "paused", ...)
+  pid_t leader = 0;        // nspawn: the container's PID 1, seen from the host
   std::string why;         // stale: why
 };
 

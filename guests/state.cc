@@ -153,4 +153,11 @@ Status write_pid_file(const StateDir& dir, pid_t pid) {
   return {};
 }
 
+Result<std::optional<std::string>> settle_not_running(const StateDir& dir, const Probe& p) {
+  if (p.state == RunState::kStopped) return std::optional<std::string>("not running");
+  if (p.state == RunState::kRunning) return std::optional<std::string>();
+  if (auto s = clean_run_files(dir); !s) return tl::unexpected(s.error());
+  return std::optional<std::string>("stale state removed (" + p.why + ")");
+}
+
 }  // namespace vnet::guests

@@ -15,6 +15,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -85,5 +86,10 @@ Status clean_run_files(const StateDir& dir);
 Status rotate_console_log(const StateDir& dir);
 
 Status write_pid_file(const StateDir& dir, pid_t pid);
+
+// The first step of every backend's stop: a guest that is not running has nothing to
+// stop, only (stale) its run files to remove. Returns what was done ("not running",
+// "stale state removed (WHY)"), or nullopt when `p` says the guest runs.
+Result<std::optional<std::string>> settle_not_running(const StateDir& dir, const Probe& p);
 
 }  // namespace vnet::guests

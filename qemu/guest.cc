@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/unique_fd.h"
+#include "guests/process.h"
 #include "netlink/engine.h"
 #include "qemu/qmp.h"
 #include "qemu/seed.h"
@@ -27,65 +28,14 @@ namespace vnet::qemu {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using guests::kill_and_reap;
 using guests::RunState;
+using guests::spawn_daemon;
+using guests::tail_of;
+using guests::wait_gone;
 using guests::StateDir;
 using topology::Guest;
 using topology::GuestNic;
-
-std::string tail_of(const std::string& path, size_t max_bytes = 2000) {
-  auto text = vmrun::read_file(path);
-  if (!text) return "";
-  std::string t = text->size() > max_bytes ? text->substr(text->size() - max_bytes) : *text;
-  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
-  return t;
-}
-
-// Forks QEMU into its own session (setsid: no controlling terminal, its own process
-// group, so neither a Ctrl-C in the shell that ran `vnet guest start` nor that shell's
-// exit reaches it), stdin /dev/null, stdout and stderr to `log`. Returns its pid; the
-// caller reaps it if the start fails, else it outlives us and init reaps it.
-Result<pid_t> spawn_daemon(const std::vector<std::string>& argv, const std::string& log) {
-  UniqueFd out(::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!out) return fail_errno("cannot create " + log);
-  UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (!devnull) return fail_errno("cannot open /dev/null");
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid < 0) return fail_errno("fork");
-  if (pid == 0) {
-    ::setsid();
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);  // the caller may hold SIGINT & co.
-    ::dup2(devnull.get(), 0);
-    ::dup2(out.get(), 1);
-    ::dup2(out.get(), 2);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-// Our own child (a failed start): reaped. Otherwise (a QEMU an earlier `vnet` started,
-// reparented to init): polled through /proc until gone or the deadline.
-bool wait_gone(pid_t pid, Clock::duration limit) {
-  auto deadline = Clock::now() + limit;
-  while (true) {
-    int st = 0;
-    pid_t r = ::waitpid(pid, &st, WNOHANG);
-    if (r == pid) return true;
-    if (!guests::process_alive(pid)) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-}
-
-void kill_and_reap(pid_t pid) {
-  ::kill(pid, SIGKILL);
-  wait_gone(pid, std::chrono::seconds(5));
-}
 
 Status write_text(const std::string& path, const std::string& text, mode_t mode = 0644) {
   return vmrun::write_file(path, text, int(mode));
@@ -94,18 +44,6 @@ Status write_text(const std::string& path, const std::string& text, mode_t mode 
 std::string accel_name(Accel a) { return a == Accel::kKvm ? "kvm" : "tcg"; }
 
 }  // namespace
-
-bool needs_links(const Guest& g) {
-  for (const GuestNic& n : g.nics)
-    if (n.kind == GuestNic::Kind::kBridge || n.kind == GuestNic::Kind::kTap) return true;
-  return false;
-}
-
-topology::Topology without_guest_taps(const topology::Topology& topo, const Guest& g) {
-  topology::Topology t = topo;
-  std::erase_if(t.taps, [&](const topology::Tap& tap) { return tap.derived_from == g.name; });
-  return t;
-}
 
 bool wants_ephemeral_key(const Guest& g) {
   return !(g.cloud_init && !g.cloud_init->ssh_authorized_keys.empty());
@@ -362,13 +300,10 @@ Result<guests::StopResult> QemuBackend::stop(const topology::Topology& topo, con
     return res;
   };
   guests::Probe pr = guests::probe(d, d.qmp_socket());
-  if (pr.state == RunState::kStopped) {
-    res.how = "not running";
-    return drop_taps();
-  }
-  if (pr.state == RunState::kStale) {
-    if (auto s = guests::clean_run_files(d); !s) return tl::unexpected(s.error());
-    res.how = "stale state removed (" + pr.why + ")";
+  auto settled = guests::settle_not_running(d, pr);
+  if (!settled) return tl::unexpected(settled.error());
+  if (*settled) {
+    res.how = **settled;
     return drop_taps();
   }
   res.was_running = true;

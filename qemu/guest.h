@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "guests/backend.h"
+#include "guests/links.h"
 #include "qemu/argv.h"
 
 namespace vnet::qemu {
@@ -29,14 +30,12 @@ class QemuBackend : public guests::Backend {
   guests::Options opts_;
 };
 
-// Whether starting `guest` changes network interfaces (bridge or tap NICs: the engine
-// creates and configures taps, which needs CAP_NET_ADMIN). User and switch NICs do not.
-bool needs_links(const topology::Guest& guest);
-
-// `topo` without the taps derived from `guest`'s bridge NICs: what stop applies, so the
-// engine deletes exactly those (owned, no longer declared) and leaves the rest as is.
-topology::Topology without_guest_taps(const topology::Topology& topo,
-                                      const topology::Guest& guest);
+// Shared with the nspawn backend (guests/links.h).
+using guests::needs_links;
+inline topology::Topology without_guest_taps(const topology::Topology& topo,
+                                             const topology::Guest& guest) {
+  return guests::without_guest_links(topo, guest);
+}
 
 // Whether a start makes an ephemeral SSH key pair: unless the guest declares its own
 // ssh_authorized_keys (design.md).

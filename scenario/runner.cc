@@ -23,6 +23,7 @@
 #include "base/progress.h"
 #include "netlink/engine.h"
 #include "netlink/netns.h"
+#include "nspawn/guest.h"
 #include "plan/format.h"
 #include "scenario/switches.h"
 #include "topology/load.h"
@@ -139,6 +140,7 @@ std::vector<std::string> namespaces_with_prefix(const std::string& prefix) {
 // with it (a veth goes when either end's namespace goes), so this is all teardown needs.
 Status teardown(const std::string& prefix) {
   SwitchProcesses::stop_recorded((fs::path(kRecordDir) / prefix).string());
+  nspawn::kill_recorded((fs::path(kRecordDir) / prefix / "guests").string());
   Status result;
   for (const std::string& ns : namespaces_with_prefix(prefix)) {
     auto st = netlink::delete_netns(ns);
@@ -233,6 +235,8 @@ class Run {
       if (started) switches = std::move(*started);
       else built = tl::unexpected(started.error());
     }
+    std::vector<const topology::Guest*> guests;
+    if (built) built = start_guests(lab, guests);
     if (built) {
       auto t1 = Clock::now();
       check(lab);
@@ -252,6 +256,7 @@ class Run {
       return;
     }
     auto t2 = Clock::now();
+    stop_guests(lab, guests);
     phase("teardown");
     switches.stop();
     Status down = teardown(prefix_);
@@ -273,6 +278,38 @@ class Run {
     if (auto st = wait_until_running(lab, prefix_); !st) return st;
     if (int sig = signal_pending(sigfd_)) return interrupted(sig);
     return {};
+  }
+
+  // nspawn guests start once their links are up (the lab's apply made their veths and
+  // namespaces), with state under the run's record, and stop before teardown on every
+  // path (a killed run's containers are killed by teardown from that record). QEMU
+  // guests are not started by scenarios.
+  guests::Options guest_options() const {
+    guests::Options o;
+    fs::path record = fs::path(kRecordDir) / prefix_;
+    o.state_root = (record / "guests").string();
+    o.target_netns = kernel_netns(prefix_, "");
+    o.netns_prefix = prefix_;
+    o.run_dir = record.string();
+    o.stop_timeout = std::chrono::seconds(5);
+    return o;
+  }
+  Status start_guests(const Topology& lab, std::vector<const topology::Guest*>& started) {
+    for (const topology::Guest& g : lab.guests) {
+      if (g.kind != topology::Guest::Kind::kNspawn) continue;
+      phase("start guest " + g.name);
+      auto r = nspawn::NspawnBackend(guest_options()).start(lab, g);
+      if (!r) return tl::unexpected(r.error().context("guest " + g.name));
+      started.push_back(&g);
+      if (int sig = signal_pending(sigfd_)) return interrupted(sig);
+    }
+    return {};
+  }
+  void stop_guests(const Topology& lab, const std::vector<const topology::Guest*>& started) {
+    for (const topology::Guest* g : started) {
+      auto r = nspawn::NspawnBackend(guest_options()).stop(lab, *g);
+      if (!r && report_.error.empty()) set_error(1, "guest " + g->name + ": " + r.error().str());
+    }
   }
 
   tl::unexpected<Error> interrupted(int sig) {

@@ -23,8 +23,10 @@ BridgePort port_for(const GuestNic& nic) {
   BridgePort p;
   p.bridge = nic.bridge;
   p.pvid = nic.vlan;
+  p.tagged = nic.tagged;
   p.loc = nic.ref_loc;
-  p.pvid_loc = p.tagged_loc = nic.vlan_loc;
+  p.pvid_loc = nic.vlan_loc;
+  p.tagged_loc = nic.tagged_loc;
   return p;
 }
 
@@ -87,6 +89,7 @@ void expand_guests(Diagnostics& d, Topology& t) {
       v.peer_addresses = nic.addresses;
       v.peer_gateway = nic.gateway;
       v.peer_gateway_loc = nic.gateway_loc;
+      v.peer_routes = nic.routes;
       v.peer_mac = nic.mac;
       v.derived_from = g.name;
       v.loc = nic.loc;

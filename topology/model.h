@@ -207,16 +207,18 @@ struct GuestNic {
   Kind kind = Kind::kBridge;
   std::string bridge, switch_name, tap;
   std::optional<uint16_t> vlan;
+  std::vector<uint16_t> tagged;  // trunk VLANs of the host side (sorted, unique)
   std::optional<Mac> mac;
   std::vector<Cidr> addresses;
   std::optional<IpAddress> gateway;
+  std::vector<Route> routes;  // nspawn: inside the guest, through this NIC
   std::vector<std::string> hostfwd;
   std::string name;       // inside the guest (nspawn: host0, host1, ...)
   std::string host_name;  // host side link (derived unless written)
   SourceLoc loc;          // the [[guests.X.nics]] table
   // Where the NIC names what it refers to: errors about a reference point at its key.
   SourceLoc ref_loc;      // bridge, switch or tap
-  SourceLoc vlan_loc, gateway_loc, host_name_loc;
+  SourceLoc vlan_loc, tagged_loc, gateway_loc, host_name_loc;
 };
 
 struct Guest {
@@ -242,6 +244,14 @@ struct Guest {
   std::string directory;  // nspawn
   bool boot = false;
   std::vector<std::string> command;
+  // nspawn: `binds = ["/srv/data:/data"]`, `binds_ro = [...]` (systemd-nspawn's --bind
+  // and --bind-ro, .nspawn's Bind= and BindReadOnly=). SOURCE alone binds the same path.
+  struct Bind {
+    std::string source, target;
+    bool read_only = false;
+    SourceLoc loc;
+  };
+  std::vector<Bind> binds;
   std::vector<GuestNic> nics;
   std::string netns;  // nspawn: the namespace vnet prepares ("vnet-<guest>")
   SourceLoc loc;

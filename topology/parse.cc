@@ -607,9 +607,18 @@ GuestNic read_nic(const toml::table& tbl, const std::string& where, Diagnostics&
     r.error(r.loc_of(given[1]),
             "a NIC has both '" + given[0] + "' and '" + given[1] + "'; give one");
   if (auto v = r.integer("vlan", 1, kMaxVid, "vlan id")) nic.vlan = static_cast<uint16_t>(*v);
+  nic.tagged_loc = r.has("tagged") ? r.loc_of("tagged") : nic.vlan_loc;
+  if (auto v = read_vids(r, "tagged")) nic.tagged = std::move(*v);
+  if (r.has("tagged") && nic.kind != GuestNic::Kind::kBridge && !given.empty())
+    r.error(nic.tagged_loc, "'tagged' (trunk VLANs of the host side) applies to a NIC on a "
+                            "bridge");
   nic.mac = read_mac(r, "mac");
   nic.addresses = read_addresses(r, "addresses");
   nic.gateway = read_ip(r, "gateway");
+  nic.routes = read_routes(r, "routes");
+  if (r.has("routes") && kind == Guest::Kind::kQemu)
+    r.error(r.loc_of("routes"), "'routes' on a NIC applies to nspawn guests only; a VM "
+                                "configures its own routes");
   if (auto v = r.strings("hostfwd")) {
     nic.hostfwd = *v;
     if (nic.kind != GuestNic::Kind::kUser)
@@ -634,6 +643,31 @@ GuestNic read_nic(const toml::table& tbl, const std::string& where, Diagnostics&
   return nic;
 }
 
+// `binds = ["/srv/data:/data", "/srv/cache"]`: SOURCE[:TARGET], both absolute (what
+// systemd-nspawn's --bind takes, without its mount options).
+void read_binds(TableReader& r, const char* key, bool read_only, std::vector<Guest::Bind>& out) {
+  auto v = r.strings(key);
+  if (!v) return;
+  SourceLoc at = r.loc_of(key);
+  for (const std::string& spec : *v) {
+    Guest::Bind b;
+    size_t colon = spec.find(':');
+    b.source = spec.substr(0, colon);
+    b.target = colon == std::string::npos ? b.source : spec.substr(colon + 1);
+    b.read_only = read_only;
+    b.loc = at;
+    bool abs = !b.source.empty() && b.source[0] == '/' && !b.target.empty() &&
+               b.target[0] == '/' && b.target.find(':') == std::string::npos;
+    if (!abs) {
+      r.error(at, std::string("'") + key + "' entry '" + spec +
+                      "' is not SOURCE or SOURCE:TARGET with absolute paths, like "
+                      "\"/srv/data:/data\"");
+      continue;
+    }
+    out.push_back(std::move(b));
+  }
+}
+
 void read_guests(const toml::node& n, Diagnostics& d, Topology& t) {
   each_object(n, "guests", d, false, [&](const std::string& name, SourceLoc at,
                                         TableReader& r) {
@@ -652,7 +686,8 @@ void read_guests(const toml::node& n, Diagnostics& d, Topology& t) {
     bool qemu = g.kind == Guest::Kind::kQemu;
     static const std::vector<const char*> qemu_only = {"kernel", "initrd", "append",
                                                        "disk", "cloud_init", "vcpus"};
-    static const std::vector<const char*> nspawn_only = {"directory", "boot", "command"};
+    static const std::vector<const char*> nspawn_only = {"directory", "boot", "command",
+                                                         "binds", "binds_ro"};
     for (const char* key : qemu ? nspawn_only : qemu_only) {
       if (r.has(key))
         r.error(r.loc_of(key), std::string("'") + key + "' applies to " +
@@ -694,6 +729,11 @@ void read_guests(const toml::node& n, Diagnostics& d, Topology& t) {
     if (auto v = r.string("directory")) g.directory = *v;
     if (auto v = r.boolean("boot")) g.boot = *v;
     if (auto v = r.strings("command")) g.command = *v;
+    if (!qemu && g.boot && !g.command.empty())
+      r.error(r.loc_of("command"), "'command' and boot = true exclude each other: the "
+                                   "container's init runs when it boots");
+    read_binds(r, "binds", false, g.binds);
+    read_binds(r, "binds_ro", true, g.binds);
     if (!qemu && !g.boot && g.command.empty())
       r.error(at, "nspawn guest '" + name + "' needs 'command' when boot = false");
     if (!qemu && g.directory.empty() && !r.has("directory"))
