@@ -402,6 +402,14 @@ class Parser {
     }
     if (std::string why = b_.set_attr(v, "id", id); !why.empty()) b_.error(loc, "vlan id " + why);
     b_.set_attr(v, "link", parent);
+    // the kernel gives a new VLAN its parent's MTU, and ifupdown2 creates it after setting
+    // the parent's: say so, as vnet may create it before
+    const Iface* p = find(parent);
+    if (!f.get("mtu") && p && p->get("mtu")) {
+      const std::string& m = p->get("mtu")->value;
+      if (!m.empty() && m.find_first_not_of("0123456789") == std::string::npos && m.size() < 7)
+        b_.set_mtu(v, std::stoul(m));
+    }
   }
 
   // A port's VLANs, as ifupdown2 sets them: its own bridge-access/pvid/vids, else the
