@@ -133,6 +133,19 @@ void Builder::add_route(plan::LinkState& l, const topology::Route& r) {
   snap_.netns[""].routes.push_back(s);
 }
 
+void Builder::add_gateway(plan::LinkState& l, const std::string& text, const SourceLoc& at,
+                          const std::string& key) {
+  auto gw = topology::parse_ip(text);
+  if (!gw) {
+    error(at, key + " '" + text + "' is not an IP address");
+    return;
+  }
+  topology::Route r;
+  r.to.addr.family = gw->family;
+  r.via = *gw;
+  add_route(l, r);
+}
+
 void Builder::warn(const SourceLoc& at, std::string what, const std::string& link) {
   Warning w{at, std::move(what)};
   std::string where = at.file + (at.line ? ":" + std::to_string(at.line) : "");

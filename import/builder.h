@@ -34,6 +34,9 @@ class Builder {
   void set_mtu(plan::LinkState& l, uint32_t mtu) { extra(l.name, "mtu = " + std::to_string(mtu)); }
   void add_address(plan::LinkState& l, const topology::Cidr& c);
   void add_route(plan::LinkState& l, const topology::Route& r);
+  // A default route via `text` (ifupdown's gateway, networkd's Gateway=); an error
+  // naming `key` when it is not an address.
+  void add_gateway(plan::LinkState& l, const std::string& text, const SourceLoc& at, const std::string& key);
 
   // A line in the link's table (a key show cannot derive from kernel state, or a comment).
   void extra(const std::string& link, std::string line) { extra_[link].push_back(std::move(line)); }

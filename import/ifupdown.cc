@@ -278,15 +278,7 @@ class Parser {
         continue;
       }
       if (o.key == "gateway") {
-        auto gw = topology::parse_ip(o.value);
-        if (!gw) {
-          b_.error(o.loc, "gateway '" + o.value + "' is not an IP address");
-          continue;
-        }
-        topology::Route r;
-        r.to.addr.family = gw->family;
-        r.via = *gw;
-        b_.add_route(l, r);
+        b_.add_gateway(l, o.value, o.loc, "gateway");
         continue;
       }
       for (const std::string& a : words(o.value)) {

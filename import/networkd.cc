@@ -314,15 +314,7 @@ class Importer {
     } else if (e.key == "Address") {
       address(l, existing, e);
     } else if (e.key == "Gateway") {
-      auto ip = topology::parse_ip(e.value);
-      if (!ip) {
-        b_.error(e.loc, "Gateway '" + e.value + "' is not an IP address");
-        return;
-      }
-      topology::Route r;
-      r.to.addr.family = ip->family;
-      r.via = *ip;
-      b_.add_route(l, r);
+      b_.add_gateway(l, e.value, e.loc, "Gateway");
     } else {
       for (const KindDesc* k : topology::kinds()) {
         if (!*k->networkd_attach || e.key != k->networkd_attach) continue;

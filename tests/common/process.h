@@ -22,4 +22,8 @@ RunResult sh(const std::string& script);
 // (table rows whose column widths depend on the other rows).
 std::string row_with(const std::string& text, const std::string& needle);
 
+// A test parameter (a path, "bond-vlan-aware") as a gtest name: its extension dropped,
+// every character but letters and digits made '_'.
+std::string param_name(const std::string& param);
+
 }  // namespace vnet::testing

@@ -91,12 +91,7 @@ TEST_P(Ifupdown2RoundTrip, IfupdownAndVnetApplyOfTheImportBuildTheSame) {
 INSTANTIATE_TEST_SUITE_P(Proxmox, Ifupdown2RoundTrip,
                          // each costs 2-4 minutes under TCG (ifupdown2 is Python)
                          ::testing::Values("single-nic", "bond-vlan-aware"),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           for (char& c : n)
-                             if (c == '-') c = '_';
-                           return n;
-                         });
+                         [](const auto& info) { return vnet::testing::param_name(info.param); });
 
 }  // namespace
 }  // namespace vnet::import

@@ -65,11 +65,7 @@ TEST_P(IfupdownGolden, MatchesGoldenAndPassesCheck) {
 INSTANTIATE_TEST_SUITE_P(Cases, IfupdownGolden,
                          ::testing::Values("single-nic", "bond-vlan-aware", "access-pvid",
                                            "unsupported", "malformed"),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           std::replace(n.begin(), n.end(), '-', '_');
-                           return n;
-                         });
+                         [](const auto& info) { return vnet::testing::param_name(info.param); });
 
 // The Proxmox pattern, stated as rules rather than text: the bond under the VLAN-aware
 // bridge is a trunk of 2-4094 with native VLAN 1 (ranges stay ranges), the management
@@ -93,6 +89,18 @@ TEST(Ifupdown, ProxmoxTrunkBecomesRangeWithNativeVlan) {
   ASSERT_TRUE(br);
   auto self = topology::desired_self_vlans(*t, *br);
   EXPECT_TRUE(std::find(self.begin(), self.end(), topology::VlanEntry{10, false, false}) != self.end());
+}
+
+TEST(Ifupdown, VlanWithoutMtuGetsItsParentsAsUnderIfupdown2) {
+  auto r = ifupdown("auto vmbr0\niface vmbr0 inet manual\n\tbridge-ports none\n\tmtu 9000\n"
+                    "auto vmbr0.10\niface vmbr0.10 inet manual\n"
+                    "auto vmbr0.20\niface vmbr0.20 inet manual\n\tmtu 1400\n", "f");
+  ASSERT_TRUE(r) << r.error().what;
+  auto t = topology::load_string(r->toml, "imported.toml");
+  ASSERT_TRUE(t);
+  ASSERT_EQ(t->kind_links.size(), 2u);
+  EXPECT_EQ(t->kind_links[0].mtu, 9000u);
+  EXPECT_EQ(t->kind_links[1].mtu, 1400u);
 }
 
 TEST(Ifupdown, MalformedLinesAreErrorsWithFileAndLineAndNoOutput) {
@@ -193,12 +201,7 @@ std::vector<std::string> shipped() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shipped, NetworkdRoundTrip, ::testing::ValuesIn(shipped()),
-                         [](const auto& info) {
-                           std::string n = info.param.substr(0, info.param.rfind('.'));
-                           for (char& c : n)
-                             if (!isalnum(static_cast<unsigned char>(c))) c = '_';
-                           return n;
-                         });
+                         [](const auto& info) { return vnet::testing::param_name(info.param); });
 
 }  // namespace
 }  // namespace vnet::import

@@ -221,12 +221,7 @@ std::vector<std::string> topologies() {
 
 INSTANTIATE_TEST_SUITE_P(Topologies, NetworkdProof,
                          ::testing::ValuesIn(topologies()),
-                         [](const auto& info) {
-                           std::string n = info.param.substr(0, info.param.rfind('.'));
-                           for (char& c : n)
-                             if (!isalnum(static_cast<unsigned char>(c))) c = '_';
-                           return n;
-                         });
+                         [](const auto& info) { return vnet::testing::param_name(info.param); });
 
 }  // namespace
 }  // namespace vnet::networkd
