@@ -216,6 +216,8 @@ class Parser {
       plan::LinkState& l = b_.link(f.name, kinds[static_cast<int>(k)]);
       if (k != Kind::kExisting) {
         l.addr_gen_mode = plan::kAddrGenEui64;
+        // on the node being moved ifupdown made them: vnet takes them over, not refuses
+        b_.extra(f.name, "adopt = true");
         if (!auto_.count(f.name))
           b_.warn(f.loc, f.name + ": not marked auto: ifupdown leaves it down at boot, vnet apply "
                          "creates it and brings it up", f.name);
@@ -253,7 +255,10 @@ class Parser {
       if (find(p) || topology::interface_name_problem(p) != "") continue;
       iface(p, loc);
       auto_.insert(p);
-      if (kind_of(*find(p)) == Kind::kVlan) b_.link(p, "vlan").addr_gen_mode = plan::kAddrGenEui64;
+      if (kind_of(*find(p)) == Kind::kVlan) {
+        b_.link(p, "vlan").addr_gen_mode = plan::kAddrGenEui64;
+        b_.extra(p, "adopt = true");
+      }
     }
     for (const Iface& f : ifaces_) {
       Kind k = kind_of(f);

@@ -118,7 +118,7 @@ TEST(Ifupdown, WarningsGoToStderrAndOutputToStdout) {
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.err, "<stdin>:4: warning: vmbr0: post-up true: a command; vnet runs none (a "
                    "systemd unit after vnet-apply can)\n");
-  EXPECT_THAT(r.out, HasSubstr("[bridges.vmbr0]\n# not imported: <stdin>:4: vmbr0: post-up true"));
+  EXPECT_THAT(r.out, HasSubstr("[bridges.vmbr0]\nadopt = true\n# not imported: <stdin>:4: vmbr0: post-up true"));
 }
 
 // --- networkd round trip ----------------------------------------------------------
