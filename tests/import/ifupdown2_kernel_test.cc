@@ -9,6 +9,8 @@
 //     (warned: with STP off it has no effect), so forward_delay is not compared;
 //   - a `gateway`: ifupdown2 adds the default route `proto kernel onlink`, vnet its own
 //     (protocol 0x76, no onlink): the route's protocol and flags are not compared.
+// The same imported file also goes through `render networkd` and `import networkd`, and
+// `vnet apply` of that second import in namespace C must build what B has, exactly.
 #include <unistd.h>
 
 #include <filesystem>
@@ -49,7 +51,7 @@ class Ifupdown2RoundTrip : public ::testing::TestWithParam<std::string> {
     fs::create_directories(dir_ / "run");
   }
   void TearDown() override {
-    for (const char* ns : {"ia", "ib", "iup"}) sh(std::string("ip netns del ") + ns + " 2>/dev/null");
+    for (const char* ns : {"ia", "ib", "ic", "iup"}) sh(std::string("ip netns del ") + ns + " 2>/dev/null");
     if (!dir_.empty()) fs::remove_all(dir_);
   }
   fs::path dir_;
@@ -64,11 +66,12 @@ TEST_P(Ifupdown2RoundTrip, IfupdownAndVnetApplyOfTheImportBuildTheSame) {
   auto t = topology::load_file(toml);
   ASSERT_TRUE(t);
 
-  for (const char* ns : {"ia", "ib", "iup"}) ASSERT_EQ(sh(std::string("ip netns add ") + ns).exit_code, 0);
-  sh("ip -n ib link set lo up");  // ifupdown2 brings lo up (auto lo); vnet leaves lo alone
+  for (const char* ns : {"ia", "ib", "ic", "iup"}) ASSERT_EQ(sh(std::string("ip netns add ") + ns).exit_code, 0);
+  // ifupdown2 brings lo up (auto lo); vnet leaves lo alone
+  sh("ip -n ib link set lo up && ip -n ic link set lo up");
   int n = 0;
   for (const auto& l : t->links)
-    for (const char* side : {"ia", "ib"}) {
+    for (const char* side : {"ia", "ib", "ic"}) {
       std::string peer = "u" + std::to_string(n++);
       ASSERT_EQ(sh("ip -n " + std::string(side) + " link add name " + l.name + " type veth peer name " +
                    peer + " netns iup && ip -n iup link set " + peer + " up && ip -n " + side +
@@ -86,6 +89,17 @@ TEST_P(Ifupdown2RoundTrip, IfupdownAndVnetApplyOfTheImportBuildTheSame) {
   std::string a = comparable(testing::state("ia", macs)), b = comparable(testing::state("ib", macs));
   EXPECT_TRUE(a == b) << "ifupdown2 output: " << up.out << "\ndifferences (ifupdown2 | vnet apply):\n"
                   << testing::differences(a, b, "ifupdown2", "vnet apply");
+
+  // networkd round trip: render, import back, apply in C; equal to B with nothing left out
+  const std::string back = (dir_ / "back.toml").string();
+  RunResult rt = sh(vnet + " render networkd " + toml + " -o " + (dir_ / "nd").string() + " && " + vnet +
+                    " import networkd " + (dir_ / "nd").string() + " --host rt > " + back);
+  ASSERT_EQ(rt.exit_code, 0) << rt.err;
+  RunResult applied_c = sh("VNET_RUN_DIR=" + (dir_ / "run").string() + " " + vnet + " apply " + back + " --netns ic");
+  ASSERT_EQ(applied_c.exit_code, 0) << applied_c.out << applied_c.err;
+  std::string full_b = testing::state("ib", macs), c = testing::state("ic", macs);
+  EXPECT_TRUE(full_b == c) << "differences (vnet apply of the import | of its networkd round trip):\n"
+                           << testing::differences(full_b, c, "ifupdown import", "networkd round trip");
 }
 
 INSTANTIATE_TEST_SUITE_P(Proxmox, Ifupdown2RoundTrip,
