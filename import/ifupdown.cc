@@ -358,6 +358,11 @@ class Parser {
     // address, netmask, gateway: addresses(); bridge-ports, bond-*, vlan-*: later passes
   }
 
+  // `up = true` on an existing link ([links]): show has no such key, it is the caller's
+  void up(const std::string& name) {
+    if (upped_.insert(name).second) b_.extra(name, "up = true");
+  }
+
   void members(const Iface& f) {
     plan::LinkState& bond = *b_.find(f.name);
     std::vector<std::string> names = bond_members_[f.name];
@@ -368,7 +373,12 @@ class Parser {
         b_.error(f.get("bond-slaves") ? f.get("bond-slaves")->loc : f.loc, "bond member " + why);
         continue;
       }
-      b_.link(m).master = bond.ifindex;
+      plan::LinkState& member = b_.link(m);
+      member.master = bond.ifindex;
+      // ifupdown2 leaves a member's IPv6 link-local on (vnet's default for members: off)
+      // and brings it up
+      member.addr_gen_mode = plan::kAddrGenEui64;
+      up(m);
     }
   }
 
@@ -432,6 +442,7 @@ class Parser {
       const Iface* own = find(p);
       plan::LinkState& l = b_.link(p);
       l.master = b.ifindex;
+      if (l.kind.empty()) up(p);  // ifupdown2 brings a NIC port up
       auto pick = [&](const char* key) -> const Opt* {
         if (own && own->get(key)) return own->get(key);
         return br.get(key);
@@ -473,6 +484,7 @@ class Parser {
   std::set<std::string> auto_;
   std::map<std::string, std::vector<std::string>> bond_members_;
   std::set<const Opt*> warned_;
+  std::set<std::string> upped_;
 };
 
 }  // namespace

@@ -376,8 +376,9 @@ class Renderer {
   void existing(const Link& l) {
     NetworkSpec s = spec_of(l);
     // vnet apply leaves an existing link's IPv6 link-local mode as it found it (the
-    // kernel's, autoconfiguring); networkd always sets one, so ask for that one.
-    s.link_local = LinkLocal::kIpv6;
+    // kernel's, autoconfiguring) unless written or a bond member (model.h Link); networkd
+    // always sets one, so ask for the one apply leaves.
+    if (!l.link_local_written && l.member_of.empty()) s.link_local = LinkLocal::kIpv6;
     if (!l.member_of.empty()) {
       s.bond = l.member_of;
       for (const KindLink& k : t_.kind_links)

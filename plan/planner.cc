@@ -114,6 +114,8 @@ struct Want {
   LinkLocal link_local = LinkLocal::kIpv6;
   const BridgePort* port = nullptr;
   std::string member_of;  // [links]: the bond it is a member of
+  bool existing_link_local = false;  // [links]: link_local applies (model.h Link)
+  bool existing_up = false;           // [links]: up = true
   bool adopt = false;
   SourceLoc loc;
   const Bridge* bridge = nullptr;
@@ -393,6 +395,8 @@ void Planner::collect_wants() {
     w.kind = "";
     w.existing = true;
     w.member_of = l.member_of;
+    w.existing_link_local = l.link_local_written || !l.member_of.empty();
+    w.existing_up = l.up;
     w.object = "link " + l.name + ns_suffix(w.ns);
     add_want(std::move(w));
   }
@@ -428,9 +432,7 @@ LinkState fresh_state(const Want& w, int ifindex) {
   s.ifindex = ifindex;
   s.name = w.name;
   s.kind = w.kind;
-  // a bridge's MTU goes through a SETLINK after the create: only then does the kernel
-  // keep it when ports join (it adjusts MTUs not set by the user to the smallest port's)
-  if (w.mtu && !w.bridge) s.mtu = *w.mtu;
+  if (w.mtu) s.mtu = *w.mtu;  // a bridge's by a SETLINK right after it (plan_creates)
   if (w.mac) s.mac = *w.mac;
   if (w.bridge) {
     s.vlan_filtering = w.bridge->vlan_filtering;
@@ -1013,6 +1015,27 @@ void Planner::plan_creates() {
       emit(kPhCreate, std::move(op));
       continue;
     }
+    // A kept link this one sits on, whose MTU rises in this plan: first, because the
+    // kernel refuses a vlan or macvlan above its lower link's MTU (EINVAL), and one
+    // without `mtu` inherits the lower link's at creation, as under networkd.
+    if (w.kl && w.parent) {
+      Want* p = find_parent(w, w.kl->lower());
+      if (p && p->mtu && p->action == Action::kKeep && p->predicted.mtu < *p->mtu) {
+        Op mtu;
+        mtu.kind = OpKind::kSetLink;
+        mtu.ns = p->ns;
+        mtu.ifindex = p->ifindex;
+        mtu.ifname = p->name;
+        mtu.object = p->object;
+        mtu.loc = p->loc;
+        mtu.mtu = *p->mtu;
+        Op undo = mtu;
+        undo.mtu = p->predicted.mtu;
+        mtu.undo.push_back(undo);
+        p->predicted.mtu = *p->mtu;  // plan_diffs finds it done
+        emit(kPhCreate, std::move(mtu));
+      }
+    }
     op.kind = OpKind::kCreateLink;
     op.ns = run_ns(&w);
     LinkSpec& s = op.spec;
@@ -1065,6 +1088,22 @@ void Planner::plan_creates() {
       op.undo.push_back(del);
     }
     emit(kPhCreate, std::move(op));
+    // A bridge's MTU goes through a SETLINK: only then does the kernel keep it when ports
+    // join (it lowers an MTU the user did not set to the smallest port's). It comes right
+    // after the create, before the links stacked on the bridge are made: they inherit it
+    // (as under networkd, which creates them once the bridge is configured), and one
+    // declared with the bridge's MTU is refused (EINVAL) while the bridge is below it.
+    if (w.bridge && w.mtu) {
+      Op mtu;
+      mtu.kind = OpKind::kSetLink;
+      mtu.ns = w.ns;
+      mtu.ifindex = w.ifindex;
+      mtu.ifname = w.name;
+      mtu.object = w.object;
+      mtu.loc = w.loc;
+      mtu.mtu = *w.mtu;  // no undo of its own: the create's undo deletes the bridge
+      emit(kPhCreate, std::move(mtu));
+    }
   }
   for (const Want& w : wants_) {
     if (!w.adopt_mark) continue;
@@ -1150,7 +1189,7 @@ void Planner::plan_diffs() {
       // autoconfigure) and refuses the mode with EAFNOSUPPORT: leave it alone there.
       uint32_t final_mtu = w.mtu ? *w.mtu : cur.mtu;
       bool ipv6_on = final_mtu == 0 || final_mtu >= kIpv6MinMtu;
-      if (manage && ipv6_on) {
+      if ((manage || w.existing_link_local) && ipv6_on) {
         uint8_t want_mode = w.link_local == LinkLocal::kNone ? kAddrGenNone : kAddrGenEui64;
         bool is_none = cur.addr_gen_mode && *cur.addr_gen_mode == kAddrGenNone;
         if ((want_mode == kAddrGenNone) != is_none) {
@@ -1370,7 +1409,7 @@ void Planner::plan_diffs() {
       emit(kPhAddAddr, std::move(op));
     }
     // up
-    if (manage && !cur.up) {
+    if ((manage || w.existing_up) && !cur.up) {
       Op op;
       op.kind = OpKind::kSetUp;
       op.up = true;

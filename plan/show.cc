@@ -203,7 +203,9 @@ class Shower {
       emit_extra(out, r);
       if (l.mtu && l.mtu != kDefaultMtu) t << "mtu = " << l.mtu << "\n";
       port = emit_port(t, r, l, what);
-      emit_link_local(t, "link_local", l, port);
+      // a bond's member defaults to none like a port (model.h Link)
+      const LinkState* master = l.master ? snap_.find(r.ns)->by_index(l.master) : nullptr;
+      emit_link_local(t, "link_local", l, port || (master && master->kind == "bond"));
       for (const AddrState& a : l.addrs)
         if (!a.kernel_made()) {
           left_out_.push_back(what + ": its addresses ([links] are not addressed by vnet)");

@@ -125,6 +125,7 @@ void expand_members(Diagnostics& d, Topology& t) {
                                            k.name + "' the port");
         declared->member_of = k.name;
         declared->member_loc = at;
+        if (!declared->link_local_written) declared->link_local = LinkLocal::kNone;
         continue;
       }
       Link l;
@@ -132,6 +133,7 @@ void expand_members(Diagnostics& d, Topology& t) {
       l.loc = at;
       l.member_of = k.name;
       l.member_loc = at;
+      l.link_local = LinkLocal::kNone;
       t.links.push_back(std::move(l));
     }
   }

@@ -117,6 +117,10 @@ struct Bridge : LinkCommon {
 struct Link : LinkCommon {
   std::string member_of;  // the bond it is a member (slave) of, "" when none
   SourceLoc member_loc;   // its name in the bond's `members`
+  // `link_local` applies to an existing link only where written, or on a bond member
+  // (default none there: the kernel autoconfigures no slave, and networkd sets none)
+  bool link_local_written = false;
+  bool up = false;  // `up = true`: brought up if down (ifupdown2 does so for ports)
 };
 
 struct Veth : LinkCommon {

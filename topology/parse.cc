@@ -327,6 +327,8 @@ void read_links(const toml::node& n, Diagnostics& d, Topology& t) {
     l.port = read_port(r);
     auto ll = read_link_local(r, "link_local");
     l.link_local = ll ? *ll : (l.port ? LinkLocal::kNone : LinkLocal::kIpv6);
+    l.link_local_written = ll.has_value();
+    if (auto up = r.boolean("up")) l.up = *up;
     t.links.push_back(std::move(l));
   });
 }

@@ -3,7 +3,7 @@
 // builds namespace A; `vnet apply` of `vnet import ifupdown FILE` builds namespace B. The
 // NICs are stand-ins: a veth per [links] entry in each namespace, its other end up in an
 // upstream namespace. Both are then compared with the networkd proof's comparison
-// (tests/common/kernel_state.h) and must be equal, apart from what `vnet import` warns
+// (tests/networkd/proof.h) and must be equal, apart from what `vnet import` warns
 // about and says here:
 //   - bridge-fd 0: ifupdown2 sets forward_delay 0, vnet leaves the kernel's 1500
 //     (warned: with STP off it has no effect), so forward_delay is not compared;
@@ -19,7 +19,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/common/kernel_state.h"
+#include "tests/networkd/proof.h"
 #include "tests/common/process.h"
 #include "topology/load.h"
 
@@ -85,10 +85,10 @@ TEST_P(Ifupdown2RoundTrip, IfupdownAndVnetApplyOfTheImportBuildTheSame) {
   RunResult applied = sh("VNET_RUN_DIR=" + (dir_ / "run").string() + " " + vnet + " apply " + toml + " --netns ib");
   ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
 
-  std::set<std::string> macs = testing::declared_macs(*t);
-  std::string a = comparable(testing::state("ia", macs)), b = comparable(testing::state("ib", macs));
-  EXPECT_TRUE(a == b) << "ifupdown2 output: " << up.out << "\ndifferences (ifupdown2 | vnet apply):\n"
-                  << testing::differences(a, b, "ifupdown2", "vnet apply");
+  std::set<std::string> macs = networkd::proof::declared_macs(*t);
+  std::string a = comparable(networkd::proof::state("ia", macs)), b = comparable(networkd::proof::state("ib", macs));
+  EXPECT_TRUE(a == b) << "ifupdown2 output: " << up.out << "\ndifferences (ifupdown2 | vnet apply; \"only networkd\" = only ifupdown2):\n"
+                  << networkd::proof::differences(a, b);
 
   // networkd round trip: render, import back, apply in C; equal to B with nothing left out
   const std::string back = (dir_ / "back.toml").string();
@@ -97,9 +97,9 @@ TEST_P(Ifupdown2RoundTrip, IfupdownAndVnetApplyOfTheImportBuildTheSame) {
   ASSERT_EQ(rt.exit_code, 0) << rt.err;
   RunResult applied_c = sh("VNET_RUN_DIR=" + (dir_ / "run").string() + " " + vnet + " apply " + back + " --netns ic");
   ASSERT_EQ(applied_c.exit_code, 0) << applied_c.out << applied_c.err;
-  std::string full_b = testing::state("ib", macs), c = testing::state("ic", macs);
-  EXPECT_TRUE(full_b == c) << "differences (vnet apply of the import | of its networkd round trip):\n"
-                           << testing::differences(full_b, c, "ifupdown import", "networkd round trip");
+  std::string full_b = networkd::proof::state("ib", macs), c = networkd::proof::state("ic", macs);
+  EXPECT_TRUE(full_b == c) << "differences (vnet apply of the import | of its networkd round trip; \"only networkd\" = only the first):\n"
+                           << networkd::proof::differences(full_b, c);
 }
 
 INSTANTIATE_TEST_SUITE_P(Proxmox, Ifupdown2RoundTrip,

@@ -603,6 +603,31 @@ TEST_F(NetnsTest, TapMtuAndMacAreAppliedAndOneAboveTheMaximumIsACheckError) {
   EXPECT_EQ(link("", "tap-rb")["mtu"], 65521);
 }
 
+// A link stacked on a new bridge (or an existing link whose MTU rises) is made after the
+// lower link's MTU is set: one declared with that MTU is accepted (the kernel refuses a
+// macvlan or vlan above its lower link's MTU), one without inherits it, as under networkd.
+TEST_F(NetnsTest, LinksStackedOnANewBridgeSeeItsDeclaredMtu) {
+  const char* file = "[host]\nname = \"t1\"\n[bridges.br0]\nmtu = 9000\n"
+                     "[macvlans.mv0]\nlink = \"br0\"\nmtu = 9000\n"
+                     "[macvlans.mv1]\nlink = \"br0\"\n";
+  auto r = apply(file);
+  ASSERT_TRUE(r) << r.error().str();
+  EXPECT_EQ(link("", "br0")["mtu"], 9000);
+  EXPECT_EQ(link("", "mv0")["mtu"], 9000);
+  EXPECT_EQ(link("", "mv1")["mtu"], 9000);
+  auto again = apply(file);
+  ASSERT_TRUE(again) << again.error().str();
+  EXPECT_FALSE(again->changed());
+  ASSERT_TRUE(destroy(file));
+  // the same on an existing link whose MTU rises in the same apply
+  sh("ip -n " + target_ + " link add eno1 type veth peer name eno1p");
+  const char* on_nic = "[host]\nname = \"t1\"\n[links.eno1]\nmtu = 9000\n"
+                       "[macvlans.mv0]\nlink = \"eno1\"\nmtu = 9000\n";
+  auto nic = apply(on_nic);
+  ASSERT_TRUE(nic) << nic.error().str();
+  EXPECT_EQ(link("", "mv0")["mtu"], 9000);
+}
+
 TEST_F(NetnsTest, NameTakenBetweenPlanAndExecuteIsRolledBack) {
   // plan against the empty namespace, then someone takes a name the plan creates late
   topology::Topology topo = load(kHost);

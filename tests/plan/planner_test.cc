@@ -530,17 +530,20 @@ members = ["m0", "m1"]
   w.have("", 4, "m1", "veth", false).up = false;
   Plan p = w.plan();
   EXPECT_THAT(World::lines(p),
-              ElementsAre("create bond bond0 (mode active-backup)", "set link m0 down",
-                          "enslave link m0 to bond0", "enslave link m1 to bond0",
+              ElementsAre("create bond bond0 (mode active-backup)",
+                          "set link m0 addrgenmode none", "set link m1 addrgenmode none",
+                          "set link m0 down", "enslave link m0 to bond0", "enslave link m1 to bond0",
                           "set bond bond0 up"));
-  ASSERT_EQ(p.ops[1].undo.size(), 1u);
-  EXPECT_TRUE(p.ops[1].undo[0].up);
+  ASSERT_EQ(p.ops[3].undo.size(), 1u);
+  EXPECT_TRUE(p.ops[3].undo[0].up);
   // enslaved: destroy deletes the bond and brings the member that was up back up
   LinkState& b = w.have("", 5, "bond0", "bond");
   b.info[IFLA_BOND_MODE].number = 1;
   b.up = true;
-  w.snap.netns[""].links[3].master = 5;
-  w.snap.netns[""].links[4].master = 5;
+  for (int member : {3, 4}) {
+    w.snap.netns[""].links[member].master = 5;
+    w.snap.netns[""].links[member].addr_gen_mode = 1;  // none
+  }
   EXPECT_THAT(World::lines(w.plan()), IsEmpty());
   p = w.plan(true);
   EXPECT_THAT(World::lines(p), ElementsAre("delete bond bond0 (destroy)", "set link m0 up"));
@@ -549,6 +552,73 @@ members = ["m0", "m1"]
   for (const Op& u : p.ops[0].undo) undo.push_back(u.describe());
   EXPECT_THAT(undo, Contains("set veth m0 down"));
   EXPECT_THAT(undo, Contains("enslave veth m0 to #5"));
+}
+
+// networkd sets addrgenmode none on every link it enslaves to a bond, and the kernel
+// autoconfigures no bond slave: a member gets none too, with its old mode as the undo.
+// Another existing link keeps its mode unless link_local is written.
+TEST(Plan, BondMembersAndWrittenLinkLocalSetTheModeOfExistingLinks) {
+  World w = world_from(R"([bonds.bond0]
+members = ["m0"]
+[links.eno1]
+link_local = "none"
+[links.eno2]
+)");
+  for (auto [idx, name] : {std::pair{3, "m0"}, {4, "eno1"}, {5, "eno2"}})
+    w.have("", idx, name, "veth", false).addr_gen_mode = 0;  // eui64
+  Plan p = w.plan();
+  auto lines = World::lines(p);
+  EXPECT_THAT(lines, Contains("set link m0 addrgenmode none"));
+  EXPECT_THAT(lines, Contains("set link eno1 addrgenmode none"));
+  EXPECT_THAT(lines, Not(Contains(HasSubstr("eno2"))));
+  for (const Op& op : p.ops)
+    if (op.ifname == "m0" && op.addr_gen_mode) {
+      ASSERT_EQ(op.undo.size(), 1u);
+      EXPECT_EQ(op.undo[0].addr_gen_mode, 0);
+    }
+}
+
+// design.md: [links.X] up = true brings an existing link up; without it, its state is
+// left alone.
+TEST(Plan, ALinksEntryIsBroughtUpOnlyWhenAsked) {
+  World w = world_from("[links.eno1]\nup = true\n[links.eno2]\n");
+  w.have("", 3, "eno1", "veth", false).up = false;
+  w.have("", 4, "eno2", "veth", false).up = false;
+  Plan p = w.plan();
+  EXPECT_THAT(World::lines(p), ElementsAre("set link eno1 up"));
+  ASSERT_EQ(p.ops[0].undo.size(), 1u);
+  EXPECT_FALSE(p.ops[0].undo[0].up);
+}
+
+// A new bridge's MTU is set right after it is made, before the links stacked on it:
+// they inherit it (as under networkd), and one declared with it is not refused.
+TEST(Plan, ANewBridgesMtuIsSetBeforeLinksStackedOnItAreMade) {
+  World w = world_from(R"([bridges.br0]
+mtu = 9000
+[macvlans.mv0]
+link = "br0"
+mtu = 9000
+)");
+  EXPECT_THAT(World::lines(w.plan()),
+              ElementsAre("create bridge br0", "set bridge br0 mtu 9000",
+                          "create macvlan mv0 (mode bridge, mtu 9000)", "set bridge br0 up",
+                          "set macvlan mv0 up"));
+}
+
+// The same for an existing lower link whose MTU rises: before the create, with its undo.
+TEST(Plan, AKeptLinksRisingMtuIsSetBeforeALinkStackedOnItIsMade) {
+  World w = world_from(R"([links.eno1]
+mtu = 9000
+[macvlans.mv0]
+link = "eno1"
+mtu = 9000
+)");
+  w.have("", 3, "eno1", "veth", false);
+  Plan p = w.plan();
+  EXPECT_THAT(World::lines(p), ElementsAre("set link eno1 mtu 9000", "create macvlan mv0 (mode bridge, mtu 9000)",
+                                           "set macvlan mv0 up"));
+  ASSERT_EQ(p.ops[0].undo.size(), 1u);
+  EXPECT_EQ(p.ops[0].undo[0].mtu, 1500u);
 }
 
 TEST(Plan, BringsDownLinkBackUp) {

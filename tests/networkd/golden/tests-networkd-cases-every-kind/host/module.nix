@@ -60,7 +60,6 @@
       netdevConfig = {
         Name = "br0.10";
         Kind = "vlan";
-        MTUBytes = 1500;
       };
       vlanConfig = {
         Id = 10;
@@ -320,9 +319,6 @@
     "22-vnet-br0.10" = {
       matchConfig = {
         Name = "br0.10";
-      };
-      linkConfig = {
-        MTUBytes = 1500;
       };
       networkConfig = {
         LinkLocalAddressing = "ipv6";
@@ -620,7 +616,7 @@
         Name = "eno4";
       };
       networkConfig = {
-        LinkLocalAddressing = "ipv6";
+        LinkLocalAddressing = "no";
         Bond = "bond0";
       };
     };
@@ -630,7 +626,7 @@
         Name = "eno5";
       };
       networkConfig = {
-        LinkLocalAddressing = "ipv6";
+        LinkLocalAddressing = "no";
         Bond = "bond0";
       };
     };

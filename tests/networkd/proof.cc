@@ -1,32 +1,38 @@
-// See kernel_state.h. Moved here from the networkd proof, unchanged in what it compares.
-#include "tests/common/kernel_state.h"
+// The networkd proof's harness (proof.h).
+#include "tests/networkd/proof.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
 #include <functional>
+#include <regex>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
-#include "tests/common/process.h"
+namespace vnet::networkd::proof {
 
-namespace vnet::testing {
-namespace {
-
+namespace fs = std::filesystem;
 using json = nlohmann::json;
+using vnet::testing::RunResult;
+using vnet::testing::sh;
 
-json ipj(const std::string& ns, const std::string& args) {
+
+bool have_vlan_filtering() {
+  return sh("ip link add name vnprobe0 type bridge vlan_filtering 1 && ip link del vnprobe0")
+             .exit_code == 0;
+}
+
+static json ipj(const std::string& ns, const std::string& args) {
   RunResult r = sh("ip -n " + ns + " -j " + args);
   if (r.exit_code != 0 || r.out.empty()) return json::array();
   return json::parse(r.out, nullptr, false);
 }
 
-void erase(json& j, std::initializer_list<const char*> keys) {
-  if (!j.is_object()) return;
-  for (const char* k : keys) j.erase(k);
-}
-
-}  // namespace
-
-// The declared MACs: kept in the comparison; every other MAC is the kernel's random one.
 std::set<std::string> declared_macs(const topology::Topology& t) {
   std::set<std::string> out;
   auto add = [&](const std::optional<topology::Mac>& m) {
@@ -39,9 +45,11 @@ std::set<std::string> declared_macs(const topology::Topology& t) {
   return out;
 }
 
-// One namespace's state as comparable text, one line per fact.
-// `zero_pvid`: bridges the renderer made with DefaultPVID=none (it says so in a note):
-// the one documented difference under systemd 252, checked where it is and nowhere else.
+static void erase(json& j, std::initializer_list<const char*> keys) {
+  if (!j.is_object()) return;
+  for (const char* k : keys) j.erase(k);
+}
+
 std::string state(const std::string& ns, const std::set<std::string>& macs,
                   const std::map<std::string, int>& zero_pvid) {
   std::map<std::string, std::string> lines;  // sorted by key
@@ -122,9 +130,7 @@ std::string state(const std::string& ns, const std::set<std::string>& macs,
   return out;
 }
 
-// Per fact, only what differs: the keys of a link that differ, facts on one side only.
-std::string differences(const std::string& a, const std::string& b, const std::string& a_name,
-                        const std::string& b_name) {
+std::string differences(const std::string& a, const std::string& b) {
   auto split = [](const std::string& s) {
     std::map<std::string, std::string> m;
     std::istringstream in(s);
@@ -153,7 +159,7 @@ std::string differences(const std::string& a, const std::string& b, const std::s
   for (const auto& [k, v] : mb) keys.insert(k);
   for (const std::string& k : keys) {
     if (!ma.count(k) || !mb.count(k)) {
-      out += "only " + (ma.count(k) ? a_name : b_name) + ": " + k + " " +
+      out += (ma.count(k) ? "only networkd: " : "only vnet apply: ") + k + " " +
              (ma.count(k) ? ma[k] : mb[k]) + "\n";
       continue;
     }
@@ -165,4 +171,139 @@ std::string differences(const std::string& a, const std::string& b, const std::s
   return out;
 }
 
-}  // namespace vnet::testing
+Run::Run(std::string file, std::string vnet_binary, topology::Topology topology)
+    : file_(std::move(file)), vnet_(std::move(vnet_binary)), t_(std::move(topology)) {
+  views_ = {""};
+  for (const auto& n : t_.netns) views_.push_back(n.name);
+  macs_ = declared_macs(t_);
+  dir_ = fs::temp_directory_path() / ("vnet-proof-" + std::to_string(getpid()));
+  fs::create_directories(dir_);
+}
+
+Run::~Run() {
+  for (pid_t p : networkds_) {
+    kill(p, SIGTERM);
+    waitpid(p, nullptr, 0);
+  }
+  // deleting the namespaces removes everything in them, much faster than a destroy
+  for (const std::string& ns : made_) sh("ip netns del " + ns);
+  for (const std::string& ns : b_named_) sh("ip netns del " + ns);
+  fs::remove_all(dir_);
+}
+
+std::string Run::add_ns(const std::string& name) {
+  sh("ip netns add " + name + " && ip -n " + name + " link set lo up");
+  made_.push_back(name);
+  return name;
+}
+
+std::string Run::a_of(const std::string& ns) const { return ns.empty() ? a_ : a_ + "-" + ns; }
+std::string Run::b_of(const std::string& ns) const { return ns.empty() ? b_ : ns; }
+
+std::string Run::prepare() {
+  sh("chmod 0666 /dev/net/tun");
+  add_ns(a_);
+  add_ns(b_);
+  std::string up = add_ns("pup");
+  int nic = 0;
+  for (const auto& l : t_.links) {
+    for (const std::string& side : {a_, b_}) {
+      std::string peer = "u" + std::to_string(nic++);
+      RunResult r = sh("ip -n " + side + " link add name " + l.name + " type veth peer name " +
+                       peer + " netns " + up + " && ip -n " + side + " link set " + l.name +
+                       " up && ip -n " + up + " link set " + peer + " up");
+      if (r.exit_code != 0) return "NIC " + l.name + ": " + r.err;
+    }
+  }
+  for (const auto& n : t_.netns) add_ns(a_of(n.name));
+  for (const auto& v : t_.veths) {
+    if (v.netns == v.peer_netns) continue;
+    RunResult r = sh("ip -n " + a_of(v.netns) + " link add name " + v.name + " type veth peer name " +
+                     v.peer + " netns " + a_of(v.peer_netns));
+    if (r.exit_code != 0) return "veth " + v.name + ": " + r.err;
+  }
+  for (const auto& n : t_.netns) b_named_.push_back(n.name);
+  return "";
+}
+
+// networkd in namespace `ns` on the files in `files`; its own /run/systemd (state)
+// and /sys read-only so it does not wait for udev (facts.md).
+static pid_t spawn_networkd(const std::string& ns, const fs::path& files, const fs::path& log) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::string script =
+        "mkdir -p /run/systemd && mount -t tmpfs tmpfs /run/systemd && mkdir -p "
+        "/run/systemd/netif && chown systemd-network:systemd-network /run/systemd/netif && "
+        "mount --bind " + files.string() + " /etc/systemd/network && mount -o remount,ro /sys "
+        "&& SYSTEMD_LOG_LEVEL=info exec /lib/systemd/systemd-networkd";
+    execlp("ip", "ip", "netns", "exec", ns.c_str(), "sh", "-c", script.c_str(), nullptr);
+    _exit(127);
+  }
+  return pid;
+}
+
+static std::string view_dir(const std::string& view) { return view.empty() ? "host" : view; }
+
+std::string Run::start_networkd() {
+  static const std::regex note("note: bridge (\\S+): DefaultPVID=none rather than ([0-9]+)");
+  for (const std::string& view : views_) {
+    fs::path d = dir_ / view_dir(view);
+    RunResult r = sh(vnet_ + " render networkd " + file_ + " -o " + d.string() +
+                     (view.empty() ? "" : " --netns " + view) + " 2>&1");
+    if (r.exit_code != 0) return "render: " + r.out;
+    for (std::sregex_iterator m(r.out.begin(), r.out.end(), note), end; m != end; ++m)
+      zero_pvid_[view][(*m)[1]] = std::stoi((*m)[2]);
+  }
+  for (const std::string& view : views_)
+    networkds_.push_back(spawn_networkd(a_of(view), dir_ / view_dir(view), dir_ / ("log-" + view_dir(view))));
+  return "";
+}
+
+RunResult Run::apply() { return sh(vnet_ + " apply " + file_ + " --netns " + b_); }
+
+std::string Run::a_state(const std::string& view) const { return state(a_of(view), macs_); }
+
+std::string Run::b_state(const std::string& view) const {
+  auto zp = zero_pvid_.find(view);
+  return state(b_of(view), macs_, zp == zero_pvid_.end() ? std::map<std::string, int>{} : zp->second);
+}
+
+std::vector<Run::View> Run::states() const {
+  std::vector<View> out;
+  for (const std::string& view : views_) out.push_back({view, a_state(view), b_state(view)});
+  return out;
+}
+
+bool Run::wait_equal(std::chrono::milliseconds limit, std::chrono::milliseconds poll) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  std::map<std::string, std::string> b;
+  for (const std::string& view : views_) b[view] = b_state(view);
+  for (;;) {
+    bool same = true;
+    for (const std::string& view : views_) same = same && a_state(view) == b[view];
+    if (same) return true;
+    if (std::chrono::steady_clock::now() + poll > deadline) return false;
+    std::this_thread::sleep_for(poll);
+  }
+}
+
+std::vector<std::string> Run::log_problems() {
+  for (pid_t p : networkds_) {
+    kill(p, SIGTERM);
+    waitpid(p, nullptr, 0);
+  }
+  networkds_.clear();
+  static const std::regex bad("Unknown key|ignoring|Failed");
+  std::vector<std::string> out;
+  for (const std::string& view : views_) {
+    std::ifstream in(dir_ / ("log-" + view_dir(view)));
+    for (std::string line; std::getline(in, line);)
+      if (std::regex_search(line, bad)) out.push_back(view_dir(view) + ": " + line);
+  }
+  return out;
+}
+
+}  // namespace vnet::networkd::proof
