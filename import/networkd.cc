@@ -301,12 +301,10 @@ class Importer {
   void network_key(plan::LinkState& l, bool existing, const Entry& e) {
     const std::string& n = l.name;
     if (e.key == "LinkLocalAddressing") {
-      // vnet leaves an existing link's mode alone; render asks networkd for the kernel's
-      if (existing && e.value == "ipv6") return;
+      // also on an existing link: render writes the mode apply leaves or sets there
       if (e.value == "no") l.addr_gen_mode = plan::kAddrGenNone;
       else if (e.value == "ipv6") l.addr_gen_mode = plan::kAddrGenEui64;
       else unknown(e, "Network", n, "vnet takes ipv6 or no");
-      if (existing && e.value == "no") unknown(e, "Network", n, "vnet leaves an existing link's link-local mode alone");
     } else if (e.key == "ConfigureWithoutCarrier") {
     } else if (e.key == "Bridge") {
       b_.link(e.value, "bridge");
