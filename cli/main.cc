@@ -104,6 +104,14 @@ const std::vector<Verb>& verbs() {
        "2  bad input (every problem printed; lxc: VLANs on a bridge with default_pvid 0) or "
        "usage\n",
        "networkd nixos nspawn lxc incus units"},
+      {"import", "import ifupdown FILE [--host NAME]\nimport networkd DIR [--host NAME]",
+       "another tool's configuration as host.toml on stdout: /etc/network/interfaces "
+       "(ifupdown2, Proxmox; FILE - is stdin) or .netdev/.network files",
+       verb_import, import_options,
+       "0  imported (what host.toml cannot carry: warnings on stderr, comments in the output)\n"
+       "1  FILE or DIR could not be read\n"
+       "2  a malformed line (every one printed as FILE:LINE: error: ...), or usage\n",
+       "ifupdown networkd"},
       {"switch", "switch NAME -c FILE [--show ports|fdb|stats]",
        "run (or query) a userspace VLAN-aware switch", verb_switch, switch_options,
        "0  stopped by SIGTERM/SIGINT, or --show answered\n"

@@ -92,6 +92,7 @@ boost::program_options::options_description scenario_run_options();
 boost::program_options::options_description vm_run_options();
 boost::program_options::options_description guest_options();
 boost::program_options::options_description render_options();
+boost::program_options::options_description import_options();
 
 int verb_help(const Invocation&);
 int verb_completion(const Invocation&);
@@ -104,6 +105,7 @@ int verb_show(const Invocation&);
 int verb_confirm(const Invocation&);
 int verb_watch(const Invocation&);
 int verb_render(const Invocation&);
+int verb_import(const Invocation&);
 int verb_switch(const Invocation&);
 int verb_guest(const Invocation&);
 int verb_scenario(const Invocation&);

@@ -82,6 +82,7 @@ class Shower {
     ShowResult r;
     std::ostringstream out;
     out << "[host]\nname = " << quote(o_.host) << "\n";
+    for (const std::string& c : o_.header) out << "#" << (c.empty() ? "" : " ") << c << "\n";
     for (const char* kind : {"bridge", "", "veth", "tun"}) emit_table(out, kind);
     for (const KindDesc* k : topology::kinds()) emit_table(out, k->info_kind);
     if (!left_out_.empty()) {
@@ -199,6 +200,8 @@ class Shower {
         return;
       }
       out << "\n[links." << key(l.name) << "]\n";
+      emit_extra(out, r);
+      if (l.mtu && l.mtu != kDefaultMtu) t << "mtu = " << l.mtu << "\n";
       port = emit_port(t, r, l, what);
       // a bond's member defaults to none like a port (model.h Link)
       const LinkState* master = l.master ? snap_.find(r.ns)->by_index(l.master) : nullptr;
@@ -215,6 +218,7 @@ class Shower {
     else if (kind == "veth") out << "\n[veths." << key(l.name) << "]\n";
     else if (kind == "tun") out << "\n[taps." << key(l.name) << "]\n";
     else out << "\n[" << topology::kind_by_info(kind)->table << "." << key(l.name) << "]\n";
+    emit_extra(out, r);
     if (!r.ns.empty()) out << "netns = " << quote(r.ns) << "\n";
     if (l.mtu && l.mtu != kDefaultMtu) out << "mtu = " << l.mtu << "\n";
     if (kind == "bridge") {
@@ -238,6 +242,13 @@ class Shower {
     if (kind != "bridge" && (!k || k->port)) port = emit_port(out, r, l, what);
     emit_link_local(out, "link_local", l, port);
     emit_addresses(out, "addresses", "routes", r.ns, l);
+  }
+
+  void emit_extra(std::ostringstream& out, const Ref& r) {
+    if (!r.ns.empty()) return;
+    auto it = o_.extra.find(at(r)->name);
+    if (it != o_.extra.end())
+      for (const std::string& line : it->second) out << line << "\n";
   }
 
   // bridge = "br0" with pvid/tagged: the inverse of desired_port_vlans.

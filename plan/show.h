@@ -3,6 +3,7 @@
 // round trip is tested against the real kernel).
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,12 @@ struct ShowOptions {
   // Every link the schema can express, owned or not ([host] name from `host`, else
   // the machine's own name is the caller's to give).
   bool all = false;
+  // Lines written into a link's table right after its header, by link name (target
+  // namespace): what a caller knows and the kernel state does not say (a declared MAC, a
+  // tap owner by name, `vnet import`'s comments about what it left out).
+  std::map<std::string, std::vector<std::string>> extra;
+  // Comment lines (without "#") written after the [host] table.
+  std::vector<std::string> header;
 };
 
 struct ShowResult {

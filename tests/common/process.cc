@@ -82,6 +82,14 @@ std::string row_with(const std::string& text, const std::string& needle) {
   return "";
 }
 
+std::string param_name(const std::string& param) {
+  size_t dot = param.rfind('.');
+  std::string n = param.substr(0, dot == std::string::npos || param.find('/', dot) != std::string::npos ? param.size() : dot);
+  for (char& c : n)
+    if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+  return n;
+}
+
 }  // namespace vnet::testing
 
 namespace vnet::testing {

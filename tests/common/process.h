@@ -31,4 +31,8 @@ struct TempDir {
   TempDir& operator=(const TempDir&) = delete;
 };
 
+// A test parameter (a path, "bond-vlan-aware") as a gtest name: its extension dropped,
+// every character but letters and digits made '_'.
+std::string param_name(const std::string& param);
+
 }  // namespace vnet::testing
