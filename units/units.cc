@@ -188,7 +188,8 @@ std::vector<Property> guest_properties(const Topology& topo, const Guest& g, con
     return s;
   };
   std::vector<Property> out = {
-      {"Description", "vnet: QEMU guest " + escape_percent(g.name) + " of " +
+      {"Description", std::string(g.kind == Guest::Kind::kQemu ? "vnet: QEMU guest " : "vnet: nspawn container ") +
+                          escape_percent(g.name) + " of " +
                           escape_percent(p.source), {}},
       {"After", words(after), {}}};
   if (!requires_.empty()) out.push_back({"Requires", words(requires_), {}});
@@ -208,9 +209,16 @@ namespace {
 
 Unit guest_unit(const Topology& topo, const Guest& g, const Paths& p) {
   std::vector<std::string> header = generated(topo, p, "guest " + g.name);
-  header.push_back("`vnet guest start` prepares the guest (taps, seed, disk), starts QEMU and");
-  header.push_back("returns once QMP reports it running; QEMU is the main process. Stopping");
-  header.push_back("the unit powers the guest down over QMP (ACPI) before anything is killed.");
+  if (g.kind == Guest::Kind::kQemu) {
+    header.push_back("`vnet guest start` prepares the guest (taps, seed, disk), starts QEMU and");
+    header.push_back("returns once QMP reports it running; QEMU is the main process. Stopping");
+    header.push_back("the unit powers the guest down over QMP (ACPI) before anything is killed.");
+  } else {
+    header.push_back("`vnet guest start` makes the container's namespace and veths, starts");
+    header.push_back("systemd-nspawn and returns once the container runs in that namespace;");
+    header.push_back("nspawn is the main process. Stopping the unit halts the container (its");
+    header.push_back("init's halt signal, or SIGTERM to its command) before anything is killed.");
+  }
   if (!g.autostart)
     header.push_back("Not started at boot (autostart = false): systemctl start " +
                      guest_unit_name(g.name));
@@ -220,12 +228,16 @@ Unit guest_unit(const Topology& topo, const Guest& g, const Paths& p) {
     if (pr.key == "Description") unit.lines.push_back(std::move(l)), unit.lines.push_back(kDocs);
     else if (pr.key == "After" || pr.key == "Requires") unit.lines.push_back(std::move(l));
     else {
+      bool qemu = g.kind == Guest::Kind::kQemu;
+      const char* main = qemu ? "QEMU" : "systemd-nspawn";
       if (pr.key == "Type")
-        l.why = {"`vnet guest start` forks QEMU and exits when it runs; the pid file is QEMU's."};
+        l.why = {std::string("`vnet guest start` forks ") + main + " and exits when it runs; the pid file is " +
+                 main + "'s."};
       if (pr.key == "ExecStop")
-        l.why = {"ACPI power-down over QMP; quit, then SIGKILL, only after --timeout seconds."};
+        l.why = {qemu ? "ACPI power-down over QMP; quit, then SIGKILL, only after --timeout seconds."
+                      : "The container's halt; SIGKILL only after --timeout seconds."};
       if (pr.key == "KillMode")
-        l.why = {"SIGTERM reaches only a QEMU that outlived ExecStop; anything else left in",
+        l.why = {std::string("SIGTERM reaches only a ") + main + " that outlived ExecStop; anything else left in",
                  "the cgroup gets SIGKILL when TimeoutStopSec runs out."};
       if (pr.key == "TimeoutStopSec")
         l.why = {"Longer than the power-down grace plus quit (10 s) and SIGKILL (5 s)."};
@@ -299,11 +311,6 @@ Rendering render(const Topology& topo, const Paths& p) {
                                   escape_percent(s.name), std::move(h)));
   }
   for (const Guest& g : topo.guests) {
-    if (g.kind != Guest::Kind::kQemu) {
-      r.left_out.push_back("guest " + g.name +
-                           ": kind nspawn has no `vnet guest` backend yet, so no unit");
-      continue;
-    }
     r.units.push_back(guest_unit(topo, g, p));
   }
   std::sort(r.units.begin(), r.units.end(),
