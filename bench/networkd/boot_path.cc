@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
       fprintf(stderr, "%s: %s\n", file.c_str(), e.c_str());
       return 1;
     }
-    bool same = run.wait_equal(std::chrono::seconds(180), std::chrono::milliseconds(100));
+    bool same = run.wait_equal(std::chrono::seconds(900), std::chrono::milliseconds(100));
     double networkd_s = since(t0);
     std::string name = fs::path(file).stem();
     if (!same) {

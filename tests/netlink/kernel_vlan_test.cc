@@ -7,6 +7,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
 #include "plan/format.h"
 #include "plan/show.h"
 #include "tests/netlink/netns_fixture.h"
@@ -191,6 +196,44 @@ TEST_F(KernelVlan, MovingAPortToAnotherVlanIsOneVlanChange) {
   EXPECT_EQ(r->plan.ops[0].describe(), "set vlans of veth vb-b: +10 pvid untagged, -40");
   EXPECT_EQ(vlan_str(vlans_of("vb-b")), "10 PVID Egress Untagged;");
   EXPECT_FALSE(ping("a", "10.1.40.12"));
+}
+
+// vnet watch (issue 19): a changed PVID and a trunk VLAN someone removed are put back
+// from the rtnetlink bridge-VLAN events, and only the owned ports are touched.
+TEST_F(KernelVlan, WatchRestoresAChangedPvidAndARemovedTrunkVlan) {
+  char tmpl[] = "/tmp/vnet-watch-vlan-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl, file = dir + "/host.toml", log = dir + "/log";
+  std::ofstream(file) << "[host]\nname = \"wv\"\n[bridges.br0]\nvlan_filtering = true\n"
+                         "[taps.tw0]\nbridge = \"br0\"\npvid = 40\n"
+                         "[taps.tw1]\nbridge = \"br0\"\ntagged = [10, 20]\n";
+  std::string pid = sh("VNET_RUN_DIR=" + dir + " " + VNET_BINARY + " --netns " + target_ +
+                       " watch " + file + " > " + log + " 2>&1 & echo $!");
+  pid.erase(pid.find_last_not_of(" \n") + 1);
+  auto log_has = [&](const std::string& what, int times) {
+    for (int i = 0; i < 500; ++i, std::this_thread::sleep_for(std::chrono::milliseconds(20))) {
+      std::string text = sh("cat " + log);
+      int count = 0;
+      for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++count;
+      if (count >= times) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(log_has("watching 1 namespace(s)", 1)) << sh("cat " + log);
+  EXPECT_EQ(vlan_str(vlans_of("tw0")), "40 PVID Egress Untagged;");
+  std::string b = "bridge -n " + target_ + " vlan ";
+  sh(b + "add dev tw0 vid 10 pvid untagged");
+  ASSERT_TRUE(log_has("repaired drift", 1)) << sh("cat " + log);
+  EXPECT_EQ(vlan_str(vlans_of("tw0")), "40 PVID Egress Untagged;");
+  sh(b + "del dev tw1 vid 20");
+  ASSERT_TRUE(log_has("repaired drift", 2)) << sh("cat " + log);
+  EXPECT_EQ(vlan_str(vlans_of("tw1")), "10;20;");
+  int rc = -1;
+  sh("kill -TERM " + pid + "; for i in $(seq 250); do kill -0 " + pid +
+         " 2>/dev/null || exit 0; sleep 0.02; done; exit 1", &rc);
+  EXPECT_EQ(rc, 0) << "vnet watch did not stop on SIGTERM";
+  sh("VNET_RUN_DIR=" + dir + " " + VNET_BINARY + " --netns " + target_ + " destroy " + file);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(KernelVlan, DestroyReleasesTheUplinkAndRemovesTheRest) {
