@@ -596,9 +596,11 @@ void decode_route(const nlmsghdr* nlh, plan::NetnsState& ns) {
   const auto* rt = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(nlh));
   if (rt->rtm_type != RTN_UNICAST) return;
   if (rt->rtm_family != AF_INET && rt->rtm_family != AF_INET6) return;
-  // the routes the kernel makes for addresses and links come and go with them
-  if (rt->rtm_protocol == RTPROT_KERNEL) return;
   Attrs t = parse(nlh, sizeof(rtmsg));
+  // The routes the kernel makes for addresses and links come and go with them; they have
+  // no gateway. A gateway route marked "kernel" was added so by a tool (ifupdown2's
+  // default route is) and is as real as any other: a declared twin must not be added.
+  if (rt->rtm_protocol == RTPROT_KERNEL && !t[RTA_GATEWAY]) return;
   uint32_t table = t[RTA_TABLE] ? mnl_attr_get_u32(t[RTA_TABLE]) : rt->rtm_table;
   if (table != RT_TABLE_MAIN) return;
   plan::RouteState r;

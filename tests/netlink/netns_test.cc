@@ -628,6 +628,22 @@ TEST_F(NetnsTest, LinksStackedOnANewBridgeSeeItsDeclaredMtu) {
   EXPECT_EQ(link("", "mv0")["mtu"], 9000);
 }
 
+// ifupdown2 adds its gateway routes with protocol "kernel": such a route is the declared
+// one, found and left as it is (not added again, which the kernel refuses: EEXIST).
+TEST_F(NetnsTest, AGatewayRouteMarkedKernelByAnotherToolIsTheDeclaredOne) {
+  const char* file = "[host]\nname = \"t1\"\n[bridges.br0]\naddresses = [\"10.71.0.2/24\"]\n"
+                     "gateway = \"10.71.0.1\"\n";
+  sh("ip -n " + target_ + " link add br0 type bridge && ip -n " + target_ +
+     " addr add 10.71.0.2/24 dev br0 && ip -n " + target_ + " link set br0 up && ip -n " +
+     target_ + " route add default via 10.71.0.1 dev br0 proto kernel");
+  std::string adopted = std::string(file) + "adopt = true\n";
+  auto r = apply(adopted);
+  ASSERT_TRUE(r) << r.error().str();
+  for (const auto& op : r->plan.ops) EXPECT_EQ(op.describe().find("route"), std::string::npos) << op.describe();
+  EXPECT_THAT(ip("", "route show default"), HasSubstr("via 10.71.0.1 dev br0 proto kernel"));
+  EXPECT_FALSE(apply(adopted)->changed());
+}
+
 TEST_F(NetnsTest, NameTakenBetweenPlanAndExecuteIsRolledBack) {
   // plan against the empty namespace, then someone takes a name the plan creates late
   topology::Topology topo = load(kHost);
