@@ -338,6 +338,8 @@ void Planner::collect_wants() {
       w.object = "link " + l.name + ns_suffix(w.ns);
       w.port = l.port ? &*l.port : nullptr;
       w.member_of = l.member_of;
+      w.link_local = l.link_local;
+      w.existing_link_local = l.link_local_written;
       w.loc = l.loc;
       add_want(std::move(w));
     }
@@ -1166,6 +1168,19 @@ void Planner::plan_diffs() {
         op.kind = OpKind::kSetUp;
         op.up = true;
         emit(kPhUp, std::move(op));
+      }
+      // and it gets back the kernel's IPv6 link-local mode, which vnet turned off when it
+      // enslaved it (unless the file asks for none)
+      if (!w.member_of.empty() && cur.master && deleted_.count({w.ns, cur.master}) &&
+          !w.existing_link_local && cur.addr_gen_mode && *cur.addr_gen_mode == kAddrGenNone) {
+        Op op;
+        op.kind = OpKind::kSetLink;
+        op.addr_gen_mode = kAddrGenEui64;
+        Op undo;
+        undo.kind = OpKind::kSetLink;
+        undo.addr_gen_mode = kAddrGenNone;
+        op.undo.push_back(undo);
+        emit(kPhSetLink, std::move(op));
       }
       continue;
     }

@@ -546,7 +546,8 @@ members = ["m0", "m1"]
   }
   EXPECT_THAT(World::lines(w.plan()), IsEmpty());
   p = w.plan(true);
-  EXPECT_THAT(World::lines(p), ElementsAre("delete bond bond0 (destroy)", "set link m0 up"));
+  EXPECT_THAT(World::lines(p), ElementsAre("delete bond bond0 (destroy)", "set link m0 addrgenmode eui64",
+                                           "set link m1 addrgenmode eui64", "set link m0 up"));
   // its undo puts the members back, down first as the driver wants
   std::vector<std::string> undo;
   for (const Op& u : p.ops[0].undo) undo.push_back(u.describe());
