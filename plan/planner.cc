@@ -978,6 +978,18 @@ void Planner::plan_deletes() {
   }
 }
 
+// An op of `kind` on the link `w` stands for, in its namespace.
+Op op_on(const Want& w, OpKind kind) {
+  Op op;
+  op.kind = kind;
+  op.ns = w.ns;
+  op.ifindex = w.ifindex;
+  op.ifname = w.name;
+  op.object = w.object;
+  op.loc = w.loc;
+  return op;
+}
+
 void Planner::plan_creates() {
   std::vector<const Want*> creates;
   for (const Want& w : wants_)
@@ -1026,13 +1038,7 @@ void Planner::plan_creates() {
     if (w.kl && w.parent) {
       Want* p = find_parent(w, w.kl->lower());
       if (p && p->mtu && p->action == Action::kKeep && p->predicted.mtu < *p->mtu) {
-        Op mtu;
-        mtu.kind = OpKind::kSetLink;
-        mtu.ns = p->ns;
-        mtu.ifindex = p->ifindex;
-        mtu.ifname = p->name;
-        mtu.object = p->object;
-        mtu.loc = p->loc;
+        Op mtu = op_on(*p, OpKind::kSetLink);
         mtu.mtu = *p->mtu;
         Op undo = mtu;
         undo.mtu = p->predicted.mtu;
@@ -1099,27 +1105,15 @@ void Planner::plan_creates() {
     // (as under networkd, which creates them once the bridge is configured), and one
     // declared with the bridge's MTU is refused (EINVAL) while the bridge is below it.
     if (w.bridge && w.mtu) {
-      Op mtu;
-      mtu.kind = OpKind::kSetLink;
-      mtu.ns = w.ns;
-      mtu.ifindex = w.ifindex;
-      mtu.ifname = w.name;
-      mtu.object = w.object;
-      mtu.loc = w.loc;
+      Op mtu = op_on(w, OpKind::kSetLink);
       mtu.mtu = *w.mtu;  // no undo of its own: the create's undo deletes the bridge
       emit(kPhCreate, std::move(mtu));
     }
   }
   for (const Want& w : wants_) {
     if (!w.adopt_mark) continue;
-    Op op;
-    op.kind = OpKind::kMark;
-    op.ns = w.ns;
-    op.ifindex = w.ifindex;
-    op.ifname = w.name;
-    op.object = w.object;
+    Op op = op_on(w, OpKind::kMark);
     op.alias = mark_;
-    op.loc = w.loc;
     op.reason = "adopt";
     Op undo = op;
     undo.alias = w.cur->alias;
