@@ -231,14 +231,13 @@ class Parser {
           b_.warn(f.method_locs[i], f.name + ": " + m + ": only lo is a loopback link", f.name);
       }
       if (k == Kind::kBridge) {
-        l.stp = false;
         if (const Opt* o = f.get("bridge-vlan-aware")) {
           if (!truthy(o->value) && !falsy(o->value))
             b_.error(o->loc, "bridge-vlan-aware '" + o->value + "': yes or no");
-          l.vlan_filtering = truthy(o->value);
+          l.set_number("vlan_filtering", truthy(o->value));
         }
-        if (l.vlan_filtering) {
-          l.default_pvid = 1;
+        if (l.vlan_filtering()) {
+          l.set_number("default_pvid", 1);
           l.vlans = {{1, true, true}};
         }
       }
@@ -341,7 +340,7 @@ class Parser {
       else b_.extra(f.name, "mac = \"" + mac->str() + "\"");
     } else if (o.key == "bridge-stp") {
       if (!truthy(o.value) && !falsy(o.value)) b_.error(o.loc, "bridge-stp '" + o.value + "': on or off");
-      l.stp = truthy(o.value);
+      l.set_number("stp", truthy(o.value));
     } else if (o.key == "bridge-vids" || o.key == "bridge-pvid" || o.key == "bridge-access") {
       std::string why;
       std::vector<uint16_t> v = parse_vids(o.value, why);
@@ -424,7 +423,7 @@ class Parser {
   void ports(const Iface& br) {
     plan::LinkState& b = *b_.find(br.name);
     const Opt* list = br.get("bridge-ports");
-    if (!b.vlan_filtering)
+    if (!b.vlan_filtering())
       for (const char* key : {"bridge-access", "bridge-pvid", "bridge-vids"})
         if (const Opt* o = br.get(key); o && warned_.insert(o).second)
           b_.warn(o->loc, br.name + ": " + o->key + " on a bridge without bridge-vlan-aware: "
@@ -450,7 +449,7 @@ class Parser {
       const Opt* access = pick("bridge-access");
       const Opt* pvid = pick("bridge-pvid");
       const Opt* vids = pick("bridge-vids");
-      if (!b.vlan_filtering) {
+      if (!b.vlan_filtering()) {
         for (const Opt* o : {access, pvid, vids})
           if (o && warned_.insert(o).second)
             b_.warn(o->loc, o->key + " on a port of " + br.name + ", which is not "

@@ -141,8 +141,8 @@ class Importer {
           else if (e.key == "MACAddress") mac(n, "mac", e);
           else unknown(e, s.name, n);
         } else if (k == "bridge" && s.name == "Bridge") {
-          if (e.key == "VLANFiltering") l.vlan_filtering = yes(e);
-          else if (e.key == "STP") l.stp = yes(e);
+          if (e.key == "VLANFiltering") l.set_number("vlan_filtering", yes(e));
+          else if (e.key == "STP") l.set_number("stp", yes(e));
           else if (e.key == "DefaultPVID") default_pvid_[n] = e.value;
           else unknown(e, s.name, n);
         } else if (k == "veth" && s.name == "Peer") {
@@ -342,7 +342,7 @@ class Importer {
   void finish_vlans() {
     std::map<int, uint16_t> kernel_pvid;  // per VLAN-filtering bridge: what the kernel has
     for (auto& [idx, br] : b_.links()) {
-      if (br.kind != "bridge" || !br.vlan_filtering) continue;
+      if (!br.vlan_filtering()) continue;
       uint16_t kernel = 1;
       if (auto it = default_pvid_.find(br.name); it != default_pvid_.end()) {
         std::string why;
@@ -350,10 +350,10 @@ class Importer {
         kernel = it->second == "none" ? 0 : v.size() == 1 ? v[0] : 1;
       }
       kernel_pvid[idx] = kernel;
-      br.default_pvid = kernel;
+      br.set_number("default_pvid", kernel);
       if (kernel == 0)
         for (const topology::VlanEntry& e : br.vlans)
-          if (e.pvid && e.untagged) br.default_pvid = e.vid;
+          if (e.pvid && e.untagged) br.set_number("default_pvid", e.vid);
     }
     for (auto& [idx, l] : b_.links()) {
       int br = l.kind == "bridge" ? idx : l.master;

@@ -123,10 +123,10 @@ void put_vlans(Msg& m, const std::vector<plan::VlanEntry>& entries, bool self) {
 void put_info(Msg& m, const topology::KindAttr& a, const topology::InfoValue& v) {
   using T = topology::KindAttr::Type;
   switch (a.type) {
-    case T::kU8:
-    case T::kBool: m.u8(a.nla, static_cast<uint8_t>(v.number)); break;
+    case T::kU8: m.u8(a.nla, static_cast<uint8_t>(v.number)); break;
+    case T::kBool:
     case T::kEnum:
-      if (a.enum_bytes == 4) m.u32(a.nla, static_cast<uint32_t>(v.number));
+      if (a.bytes == 4) m.u32(a.nla, static_cast<uint32_t>(v.number));
       else m.u8(a.nla, static_cast<uint8_t>(v.number));
       break;
     case T::kU16: m.u16(a.nla, static_cast<uint16_t>(v.number)); break;
@@ -153,11 +153,7 @@ void encode_create(const Op& op, const EncodeContext& ctx, std::vector<uint8_t>&
     auto info = m.nest(IFLA_LINKINFO);
     m.str(IFLA_INFO_KIND, s.kind);
     auto data = m.nest(IFLA_INFO_DATA);
-    if (s.kind == "bridge") {
-      m.u32(IFLA_BR_STP_STATE, s.stp ? 1 : 0);
-      if (s.vlan_filtering) m.u8(IFLA_BR_VLAN_FILTERING, 1);
-      if (s.default_pvid) m.u16(IFLA_BR_VLAN_DEFAULT_PVID, *s.default_pvid);
-    } else if (s.kind == "veth") {
+    if (s.kind == "veth") {
       auto peer = m.nest(VETH_INFO_PEER);
       auto* pifi = m.header<ifinfomsg>();
       pifi->ifi_family = AF_UNSPEC;
@@ -168,7 +164,8 @@ void encode_create(const Op& op, const EncodeContext& ctx, std::vector<uint8_t>&
       if (s.peer_ns != op.ns) m.u32(IFLA_NET_NS_FD, static_cast<uint32_t>(ctx.netns_fd(s.peer_ns)));
       m.end(peer);
     } else if (s.desc) {
-      for (const auto& [attr, value] : s.info) put_info(m, *attr, value);
+      for (const auto& [attr, value] : s.info)
+        if (!(attr->feature && value.number == 0)) put_info(m, *attr, value);
       for (const topology::KindAttr& a : s.desc->attrs)
         if (a.type == topology::KindAttr::Type::kLink && !a.parent && s.parent)
           m.u32(a.nla, static_cast<uint32_t>(ctx.ifindex(s.parent)));
@@ -302,23 +299,8 @@ size_t encode(const Op& op, const EncodeContext& ctx, std::vector<uint8_t>& out,
         m.append_to(out);
         ++n;
       }
-      bool br = op.vlan_filtering || op.default_pvid || op.stp;
-      if (br) {
-        // kind options change through RTM_NEWLINK on the existing link (changelink)
-        Msg m(RTM_NEWLINK, NLM_F_ACK, seq++);
-        link_header(m, index);
-        auto info = m.nest(IFLA_LINKINFO);
-        m.str(IFLA_INFO_KIND, "bridge");
-        auto data = m.nest(IFLA_INFO_DATA);
-        if (op.stp) m.u32(IFLA_BR_STP_STATE, *op.stp ? 1 : 0);
-        if (op.vlan_filtering) m.u8(IFLA_BR_VLAN_FILTERING, *op.vlan_filtering ? 1 : 0);
-        if (op.default_pvid) m.u16(IFLA_BR_VLAN_DEFAULT_PVID, *op.default_pvid);
-        m.end(data);
-        m.end(info);
-        m.append_to(out);
-        ++n;
-      }
       if (op.desc && !op.info.empty()) {
+        // kind options change through RTM_NEWLINK on the existing link (changelink)
         Msg m(RTM_NEWLINK, NLM_F_ACK, seq++);
         link_header(m, index);
         auto info = m.nest(IFLA_LINKINFO);
@@ -520,11 +502,7 @@ void decode_link(const nlmsghdr* nlh, plan::NetnsState& ns) {
     Attrs info = parse_nested(t[IFLA_LINKINFO]);
     l.kind = attr_str(info[IFLA_INFO_KIND]);
     Attrs d = parse_nested(info[IFLA_INFO_DATA]);
-    if (l.kind == "bridge") {
-      if (d[IFLA_BR_VLAN_FILTERING]) l.vlan_filtering = mnl_attr_get_u8(d[IFLA_BR_VLAN_FILTERING]) != 0;
-      if (d[IFLA_BR_VLAN_DEFAULT_PVID]) l.default_pvid = mnl_attr_get_u16(d[IFLA_BR_VLAN_DEFAULT_PVID]);
-      if (d[IFLA_BR_STP_STATE]) l.stp = mnl_attr_get_u32(d[IFLA_BR_STP_STATE]) != 0;
-    } else if (const topology::KindDesc* k = topology::kind_by_info(l.kind)) {
+    if (const topology::KindDesc* k = topology::kind_by_info(l.kind)) {
       decode_info(*k, d, l);
     } else if (l.kind == "tun") {
       if (d[IFLA_TUN_TYPE]) l.tun_tap = mnl_attr_get_u8(d[IFLA_TUN_TYPE]) == IFF_TAP;

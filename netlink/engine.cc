@@ -224,7 +224,7 @@ Result<plan::Snapshot> snapshot(Session& s, const topology::Topology& topo,
   s.namespaces = plan::involved_netns(topo, &tmp);
   std::set<std::string> vlan_netns;
   for (const topology::Bridge& b : topo.bridges)
-    if (b.vlan_filtering) vlan_netns.insert(b.netns == topology::kHostNetns ? "" : b.netns);
+    if (b.vlan_filtering()) vlan_netns.insert(b.netns == topology::kHostNetns ? "" : b.netns);
   auto snap = read_snapshot(*s.kernel, s.namespaces, &vlan_netns, std::move(target));
   if (!snap) return snap;
   snap->created_netns = tmp.created_netns;
@@ -461,15 +461,16 @@ Result<ApplyReport> run(const topology::Topology& topo, const EngineOptions& o, 
 std::string missing_feature(const plan::Op& op) {
   using plan::OpKind;
   if (op.kind == OpKind::kCreateLink) {
-    if (op.spec.kind == "bridge" && op.spec.vlan_filtering)
-      return "bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)";
+    for (const auto& [attr, value] : op.spec.info)
+      if (attr->feature && value.number) return attr->feature;
     if (op.spec.desc && *op.spec.desc->feature) return op.spec.desc->feature;
     if (op.spec.kind == "veth") return "veth (CONFIG_VETH)";
-    if (op.spec.kind == "bridge") return "bridges (CONFIG_BRIDGE)";
     return "link kind \"" + op.spec.kind + "\"";
   }
-  if (op.kind == OpKind::kSetVlans || (op.kind == OpKind::kSetLink && (op.vlan_filtering || op.default_pvid)))
-    return "bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)";
+  if (op.kind == OpKind::kSetVlans) return "bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)";
+  if (op.kind == OpKind::kSetLink)
+    for (const auto& [attr, value] : op.info)
+      if (const char* f = op.desc->feature_of(*attr)) return f;
   return "";
 }
 

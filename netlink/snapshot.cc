@@ -27,7 +27,7 @@ Result<plan::NetnsState> read_netns(Transport& t, bool vlans) {
   // A VLAN-filtering bridge the file does not declare (one being removed, say) still has
   // its VLANs and its ports' read: undoing the removal puts them back.
   bool filtering = std::any_of(st.links.begin(), st.links.end(), [](const auto& kv) {
-    return kv.second.kind == "bridge" && kv.second.vlan_filtering;
+    return kv.second.vlan_filtering();
   });
   if (!vlans && filtering) {
     auto more = t.dump({dump_request(DumpKind::kBridgeVlans, seq++)});

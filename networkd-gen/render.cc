@@ -166,8 +166,8 @@ class Renderer {
   // a bridge VLAN, so otherwise the bridge is made with DefaultPVID=none and every
   // membership is stated (docs/networkd.md, "systemd 252 and 255").
   bool keeps_default_pvid(const Bridge& b) const {
-    if (!b.vlan_filtering || b.default_pvid == 0) return b.default_pvid != 0;
-    VlanEntry native{b.default_pvid, true, true};
+    if (!b.vlan_filtering() || b.default_pvid() == 0) return b.default_pvid() != 0;
+    VlanEntry native{b.default_pvid(), true, true};
     bool fits = has(desired_self_vlans(t_, b), native);
     for_each_port(b, [&](const LinkCommon& p) { fits &= has(desired_port_vlans(b, *p.port), native); });
     return fits;
@@ -275,18 +275,18 @@ class Renderer {
   void bridge(const Bridge& b) {
     std::string object = describe("bridge", b);
     bool keep = keeps_default_pvid(b);
-    if (b.vlan_filtering && b.default_pvid != 0 && !keep)
+    if (b.vlan_filtering() && b.default_pvid() != 0 && !keep)
       out_.notes.push_back("bridge " + b.name + ": DefaultPVID=none rather than " +
-                           std::to_string(b.default_pvid) + ": a port or the bridge leaves VLAN " +
-                           std::to_string(b.default_pvid) +
+                           std::to_string(b.default_pvid()) + ": a port or the bridge leaves VLAN " +
+                           std::to_string(b.default_pvid()) +
                            ", which systemd 252 cannot remove; memberships are stated instead "
                            "(the bridge's own default_pvid then reads 0)");
-    Section br{"Bridge", {{"VLANFiltering", yes_no(b.vlan_filtering)}}};
+    Section br{"Bridge", {{"VLANFiltering", yes_no(b.vlan_filtering())}}};
     // vnet apply sets default_pvid only on a VLAN-filtering bridge (elsewhere VLANs are
     // an error and the kernel's 1 stays): so does the rendering.
-    if (b.vlan_filtering)
-      br.entries.push_back({"DefaultPVID", keep ? std::to_string(b.default_pvid) : "none"});
-    br.entries.push_back({"STP", yes_no(b.stp)});
+    if (b.vlan_filtering())
+      br.entries.push_back({"DefaultPVID", keep ? std::to_string(b.default_pvid()) : "none"});
+    br.entries.push_back({"STP", yes_no(b.stp())});
     netdev(kBridgePrefix, object, b, "bridge", {br});
     NetworkSpec s = spec_of(b);
     s.self_vlans = desired_self_vlans(t_, b);

@@ -73,7 +73,7 @@ NspawnRendering render_lxc(const topology::Topology& topo, const std::string& so
       if (n.mac) t << k << "hwaddr = " << n.mac->str() << "\n";
       bool vlans = n.vlan || !n.tagged.empty();
       const topology::Bridge* br = topo.find_bridge(n.bridge, "");
-      if (vlans && br && br->default_pvid == 0)
+      if (vlans && br && br->default_pvid() == 0)
         out.errors.push_back(n.ref_loc.str() + ": error: guest '" + g.name + "' NIC #" +
                              std::to_string(i) + " has VLANs on bridge '" + n.bridge +
                              "', whose default_pvid is 0: LXC then fails to start the "

@@ -39,6 +39,19 @@ nlohmann::json route_json(const RouteState& r) {
   return j;
 }
 
+// A described kind's attribute as JSON data: booleans and numbers typed, names as text.
+nlohmann::json info_json(const topology::KindAttr& a, const topology::InfoValue& v) {
+  using T = topology::KindAttr::Type;
+  switch (a.type) {
+    case T::kBool: return v.number != 0;
+    case T::kU8:
+    case T::kU16:
+    case T::kU32:
+    case T::kPort: return v.number;
+    default: return topology::info_text(a, v);
+  }
+}
+
 // The values a `set` changes, each as {"to": new, "from": old} (old from the op's undo,
 // null for a link this plan creates).
 nlohmann::json set_json(const Op& op) {
@@ -55,15 +68,12 @@ nlohmann::json set_json(const Op& op) {
     return m ? std::optional<std::string>(*m == kAddrGenNone ? "none" : "eui64") : std::nullopt;
   };
   change("addrgenmode", mode(op.addr_gen_mode), undo ? mode(undo->addr_gen_mode) : std::nullopt);
-  change("vlan_filtering", op.vlan_filtering, undo ? undo->vlan_filtering : std::nullopt);
-  change("default_pvid", op.default_pvid, undo ? undo->default_pvid : std::nullopt);
-  change("stp", op.stp, undo ? undo->stp : std::nullopt);
   for (const auto& [attr, value] : op.info) {
-    std::optional<std::string> from;
+    std::optional<nlohmann::json> from;
     if (undo)
       for (const auto& [a, v] : undo->info)
-        if (a == attr) from = topology::info_text(*a, v);
-    change(attr->key, std::optional<std::string>(topology::info_text(*attr, value)), from);
+        if (a == attr) from = info_json(*a, v);
+    change(attr->key, std::optional<nlohmann::json>(info_json(*attr, value)), from);
   }
   return j;
 }
@@ -87,12 +97,7 @@ nlohmann::json op_json(const Op& op, const std::string& target) {
         j["peer"] = s.peer;
         j["peer_netns"] = s.peer_ns.empty() ? target : s.peer_ns;
       }
-      if (s.kind == "bridge") {
-        j["vlan_filtering"] = s.vlan_filtering;
-        if (s.default_pvid) j["default_pvid"] = *s.default_pvid;
-        j["stp"] = s.stp;
-      }
-      for (const auto& [attr, value] : s.info) j[attr->key] = topology::info_text(*attr, value);
+      for (const auto& [attr, value] : s.info) j[attr->key] = info_json(*attr, value);
       break;
     }
     case OpKind::kSetLink: j["set"] = set_json(op); break;

@@ -55,16 +55,16 @@ std::string Op::describe() const {
       s = "create " + object;
       std::string d;
       auto add = [&](const std::string& x) { d += (d.empty() ? "" : ", ") + x; };
-      if (spec.kind == "bridge") {
-        if (spec.vlan_filtering) add("vlan_filtering");
-        if (spec.default_pvid) add("default_pvid " + std::to_string(*spec.default_pvid));
-        if (spec.stp) add("stp");
-      }
       if (spec.kind == "veth")
         add("peer " + spec.peer + (spec.peer_ns.empty() || spec.peer_ns == ns ? ""
                                                                               : " in netns " + spec.peer_ns));
-      for (const auto& [attr, value] : spec.info)
-        add(std::string(attr->key) + " " + topology::info_text(*attr, value));
+      // a switch is named when on, and when off only against an "on" default
+      for (const auto& [attr, value] : spec.info) {
+        if (attr->type == topology::KindAttr::Type::kBool && value.number)
+          add(attr->key);
+        else if (attr->type != topology::KindAttr::Type::kBool || attr->fallback.value_or(0))
+          add(std::string(attr->key) + " " + topology::info_text(*attr, value));
+      }
       if (spec.kind == "tun") {
         if (spec.owner) add("owner " + principal(spec.owner_name, *spec.owner));
         if (spec.group) add("group " + principal(spec.group_name, *spec.group));
@@ -87,9 +87,6 @@ std::string Op::describe() const {
       if (mtu) add("mtu " + std::to_string(*mtu));
       if (mac) add("mac " + mac->str());
       if (addr_gen_mode) add(std::string("addrgenmode ") + (*addr_gen_mode == kAddrGenNone ? "none" : "eui64"));
-      if (vlan_filtering) add(std::string("vlan_filtering ") + (*vlan_filtering ? "on" : "off"));
-      if (default_pvid) add("default_pvid " + std::to_string(*default_pvid));
-      if (stp) add(std::string("stp ") + (*stp ? "on" : "off"));
       for (const auto& [attr, value] : info)
         add(std::string(attr->key) + " " + topology::info_text(*attr, value));
       s = "set " + object + " " + d;

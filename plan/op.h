@@ -24,7 +24,7 @@ enum class OpKind {
   kDeleteLink,
   kMoveLink,    // IFLA_NET_NS_FD to `to_ns`
   kMark,        // IFLA_IFALIAS (ownership mark; adopt)
-  kSetLink,     // mtu, mac, addrgenmode, bridge options, macvlan mode
+  kSetLink,     // mtu, mac, addrgenmode, a described kind's attributes (bridge, vxlan...)
   kSetTap,      // tap owner/group (TUNSETOWNER/TUNSETGROUP)
   kSetMaster,   // 0 = release
   kSetVlans,    // bridge VLAN entries of a port, or of the bridge itself (self)
@@ -42,10 +42,6 @@ struct LinkSpec {
   std::optional<uint32_t> mtu;
   std::optional<Mac> mac;
   std::string alias;  // mark, set right after the create in the same batch
-  // bridge
-  bool vlan_filtering = false;
-  std::optional<uint16_t> default_pvid;  // sent only with vlan_filtering
-  bool stp = false;
   // veth
   std::string peer;
   std::string peer_ns;  // logical namespace of the peer; == op.ns when local
@@ -61,7 +57,8 @@ struct LinkSpec {
   std::string owner_name, group_name;  // as written, when a name: for people
   bool multi_queue = false;
   bool vnet_hdr = true;
-  // table-described kinds (topology/kind.h): their attributes; a kLink one is `parent`
+  // described kinds (topology/kind.h), the bridge's included: their attributes; a kLink
+  // one is `parent`
   const topology::KindDesc* desc = nullptr;
   std::vector<std::pair<const topology::KindAttr*, topology::InfoValue>> info;
 };
@@ -79,9 +76,6 @@ struct Op {
   std::optional<uint32_t> mtu;
   std::optional<Mac> mac;
   std::optional<uint8_t> addr_gen_mode;
-  std::optional<bool> vlan_filtering;
-  std::optional<uint16_t> default_pvid;
-  std::optional<bool> stp;
   const topology::KindDesc* desc = nullptr;  // with `info`: attributes of a described kind
   std::vector<std::pair<const topology::KindAttr*, topology::InfoValue>> info;
   // kMark

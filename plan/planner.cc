@@ -43,7 +43,6 @@ enum Phase {
 constexpr uint32_t kDeleteGroupBase = 0x766e6574;
 
 int kind_rank(const std::string& kind) {
-  if (kind == "bridge") return 0;
   if (kind == "veth") return 1;
   if (kind == "tun") return 4;
   if (const KindDesc* k = kind_by_info(kind)) return k->rank;
@@ -361,8 +360,9 @@ void Planner::collect_wants() {
   for (const Bridge& b : topo_.bridges) {
     Want w;
     common(w, b);
-    w.kind = "bridge";
+    w.kind = b.desc->info_kind;
     w.bridge = &b;
+    w.kl = &b;
     w.object = "bridge " + b.name + ns_suffix(w.ns);
     add_want(std::move(w));
   }
@@ -439,14 +439,9 @@ LinkState fresh_state(const Want& w, int ifindex) {
   s.kind = w.kind;
   if (w.mtu) s.mtu = *w.mtu;  // a bridge's by a SETLINK right after it (plan_creates)
   if (w.mac) s.mac = *w.mac;
-  if (w.bridge) {
-    s.vlan_filtering = w.bridge->vlan_filtering;
-    s.stp = w.bridge->stp;
-    if (w.bridge->vlan_filtering) {
-      s.default_pvid = w.bridge->default_pvid;
-      if (w.bridge->default_pvid != 0) s.vlans.push_back({w.bridge->default_pvid, true, true});
-    }
-  }
+  // a new VLAN-filtering bridge is a member of its default PVID
+  if (w.bridge && w.bridge->vlan_filtering() && w.bridge->default_pvid() != 0)
+    s.vlans.push_back({w.bridge->default_pvid(), true, true});
   if (w.kl)
     for (const auto& [attr, value] : w.kl->info()) s.info[attr->nla] = value;
   if (w.tap) {
@@ -745,9 +740,6 @@ std::vector<Op> Planner::recreate_ops(const std::string& ns, const LinkState& l)
   c.spec.mtu = l.mtu ? std::optional<uint32_t>(l.mtu) : std::nullopt;
   c.spec.mac = l.mac;
   c.spec.alias = l.alias;
-  c.spec.vlan_filtering = l.vlan_filtering;
-  c.spec.default_pvid = l.vlan_filtering ? l.default_pvid : std::nullopt;
-  c.spec.stp = l.stp;
   c.spec.parent = l.link;
   c.spec.owner = l.tun_owner;
   c.spec.group = l.tun_group;
@@ -758,6 +750,7 @@ std::vector<Op> Planner::recreate_ops(const std::string& ns, const LinkState& l)
     for (const KindAttr& a : c.spec.desc->attrs) {
       auto it = l.info.find(a.nla);
       if (it == l.info.end() || a.type == KindAttr::Type::kLink || !sent.insert(a.nla).second) continue;
+      if (a.only_with && !l.number(a.only_with).value_or(0)) continue;
       c.spec.info.push_back({&a, it->second});
     }
   }
@@ -863,12 +856,12 @@ std::vector<Op> Planner::recreate_ops(const std::string& ns, const LinkState& l)
 // PVID entry; putting back the VLANs `s` had on `br` means adding them and removing that
 // entry if `s` did not have it.
 std::optional<Op> Planner::vlans_back(const LinkState& s, const LinkState* br, bool self) {
-  if (!br || !br->vlan_filtering) return std::nullopt;
+  if (!br || !br->vlan_filtering()) return std::nullopt;
   Op o;
   o.kind = OpKind::kSetVlans;
   o.self = self;
   o.vlan_add = s.vlans;
-  uint16_t dflt = br->default_pvid.value_or(1);
+  uint16_t dflt = br->default_pvid().value_or(1);
   bool kept = std::any_of(s.vlans.begin(), s.vlans.end(),
                           [&](const VlanEntry& v) { return v.vid == dflt; });
   if (dflt && !kept) o.vlan_del.push_back(VlanEntry{dflt, true, true});
@@ -1055,11 +1048,6 @@ void Planner::plan_creates() {
     if (!w.bridge) s.mtu = w.mtu;
     s.mac = w.mac;
     s.alias = mark_;
-    if (w.bridge) {
-      s.vlan_filtering = w.bridge->vlan_filtering;
-      if (w.bridge->vlan_filtering) s.default_pvid = w.bridge->default_pvid;
-      s.stp = w.bridge->stp;
-    }
     if (w.veth) {
       const Want& p = wants_[&w - wants_.data() + 1];
       s.peer = p.name;
@@ -1211,31 +1199,14 @@ void Planner::plan_diffs() {
           any = true;
         }
       }
-      if (w.bridge) {
-        if (cur.vlan_filtering != w.bridge->vlan_filtering) {
-          op.vlan_filtering = w.bridge->vlan_filtering;
-          undo.vlan_filtering = cur.vlan_filtering;
-          any = true;
-        }
-        if (w.bridge->vlan_filtering && cur.default_pvid != w.bridge->default_pvid) {
-          op.default_pvid = w.bridge->default_pvid;
-          undo.default_pvid = cur.default_pvid.value_or(1);
-          any = true;
-        }
-        if (cur.stp != w.bridge->stp) {
-          op.stp = w.bridge->stp;
-          undo.stp = cur.stp;
-          any = true;
-        }
-      }
       if (w.kl) {
         for (const auto& [attr, value] : w.kl->info()) {
           if (!attr->in_place) continue;
-          auto it = cur.info.find(attr->nla);
-          if (it != cur.info.end() && it->second == value) continue;
+          std::optional<InfoValue> have = cur.attr(*attr);
+          if (have && *have == value) continue;
           op.desc = undo.desc = w.kl->desc;
           op.info.push_back({attr, value});
-          if (it != cur.info.end()) undo.info.push_back({attr, it->second});
+          if (have) undo.info.push_back({attr, *have});
           any = true;
         }
       }
@@ -1308,8 +1279,8 @@ void Planner::plan_diffs() {
         cur.master = bridge->ifindex;
         // the kernel puts a new port into the bridge's default PVID
         cur.vlans.clear();
-        if (bridge->bridge->vlan_filtering && bridge->bridge->default_pvid != 0)
-          cur.vlans.push_back({bridge->bridge->default_pvid, true, true});
+        if (bridge->bridge->vlan_filtering() && bridge->bridge->default_pvid() != 0)
+          cur.vlans.push_back({bridge->bridge->default_pvid(), true, true});
       }
     } else if (manage && cur.master != 0) {
       Op op;
@@ -1352,8 +1323,8 @@ void Planner::plan_diffs() {
       op.undo.push_back(undo);
       emit(kPhVlans, std::move(op));
     };
-    if (w.bridge && w.bridge->vlan_filtering) vlan_diff(desired_self_vlans(topo_, *w.bridge), true);
-    if (w.port && bridge && bridge->bridge->vlan_filtering)
+    if (w.bridge && w.bridge->vlan_filtering()) vlan_diff(desired_self_vlans(topo_, *w.bridge), true);
+    if (w.port && bridge && bridge->bridge->vlan_filtering())
       vlan_diff(desired_port_vlans(*bridge->bridge, *w.port), false);
 
     // routes (deletes first), addresses

@@ -164,7 +164,7 @@ class Shower {
   std::string table_kind(const Ref& r) const {
     const LinkState& l = *at(r);
     if (as_link_.count(r)) return "";
-    if (l.kind == "bridge" || l.kind == "veth" || l.kind == "tun" || topology::kind_by_info(l.kind))
+    if (l.kind == "veth" || l.kind == "tun" || topology::kind_by_info(l.kind))
       return l.kind;
     return "";
   }
@@ -214,19 +214,13 @@ class Shower {
       out << t.str();
       return;
     }
-    if (kind == "bridge") out << "\n[bridges." << key(l.name) << "]\n";
-    else if (kind == "veth") out << "\n[veths." << key(l.name) << "]\n";
+    if (kind == "veth") out << "\n[veths." << key(l.name) << "]\n";
     else if (kind == "tun") out << "\n[taps." << key(l.name) << "]\n";
     else out << "\n[" << topology::kind_by_info(kind)->table << "." << key(l.name) << "]\n";
     emit_extra(out, r);
     if (!r.ns.empty()) out << "netns = " << quote(r.ns) << "\n";
     if (l.mtu && l.mtu != kDefaultMtu) out << "mtu = " << l.mtu << "\n";
-    if (kind == "bridge") {
-      if (l.vlan_filtering) out << "vlan_filtering = true\n";
-      if (l.vlan_filtering && l.default_pvid.value_or(1) != 1) out << "default_pvid = " << *l.default_pvid << "\n";
-      if (l.stp) out << "stp = true\n";
-      if (l.vlan_filtering) emit_self_vlans(out, l, what);
-    } else if (kind == "veth") {
+    if (kind == "veth") {
       emit_peer(out, r, what);
     } else if (kind == "tun") {
       if (!l.tun_tap) left_out_.push_back(what + ": a tun device (vnet makes taps)");
@@ -237,9 +231,10 @@ class Shower {
       if (!l.tun_vnet_hdr) out << "vnet_hdr = false\n";
     } else {
       emit_described(out, r, l, *topology::kind_by_info(kind), what);
+      if (l.vlan_filtering()) emit_self_vlans(out, l, what);
     }
     const KindDesc* k = topology::kind_by_info(kind);
-    if (kind != "bridge" && (!k || k->port)) port = emit_port(out, r, l, what);
+    if (!k || k->port) port = emit_port(out, r, l, what);
     emit_link_local(out, "link_local", l, port);
     emit_addresses(out, "addresses", "routes", r.ns, l);
   }
@@ -257,8 +252,8 @@ class Shower {
     const LinkState* br = snap_.find(r.ns)->by_index(l.master);
     if (!br || br->kind != "bridge") return false;  // a bond's member: in its `members`
     out << "bridge = " << quote(br->name) << "\n";
-    if (!br->vlan_filtering) return true;
-    uint16_t dp = br->default_pvid.value_or(1);
+    if (!br->vlan_filtering()) return true;
+    uint16_t dp = br->default_pvid().value_or(1);
     std::optional<uint16_t> pvid;
     std::vector<VlanEntry> tagged;
     for (const VlanEntry& e : l.vlans) {
@@ -278,7 +273,7 @@ class Shower {
 
   // The bridge's own VLANs beyond its default PVID: `vlans` (tagged).
   void emit_self_vlans(std::ostringstream& out, const LinkState& br, const std::string& what) {
-    uint16_t dp = br.default_pvid.value_or(1);
+    uint16_t dp = br.default_pvid().value_or(1);
     std::vector<VlanEntry> tagged;
     for (const VlanEntry& e : br.vlans) {
       if (e.vid == dp && e.pvid && e.untagged) continue;
@@ -353,6 +348,7 @@ class Shower {
         continue;
       }
       done.insert(a.nla);
+      if (a.only_with && !l.number(a.only_with).value_or(0)) continue;
       // unwritten: the fallback is sent, or nothing and the kernel keeps its zero default
       if (!a.required && v.number == a.fallback.value_or(0)) continue;
       switch (a.type) {

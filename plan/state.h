@@ -74,17 +74,24 @@ struct LinkState {
   bool link_other_netns = false;  // IFLA_LINK_NETNSID present
   std::optional<uint8_t> addr_gen_mode;
   uint32_t group = 0;  // IFLA_GROUP
-  // bridge
-  bool vlan_filtering = false;
-  std::optional<uint16_t> default_pvid;
-  bool stp = false;
   // tun/tap
   bool tun_tap = false;  // IFF_TAP (not IFF_TUN)
   std::optional<uint32_t> tun_owner, tun_group;
   bool tun_multi_queue = false, tun_vnet_hdr = false, tun_persist = false;
-  // a table-described kind's attributes (topology/kind.h), by their IPv4/only attribute
-  // id; its kLink attribute is `link`
+  // a described kind's attributes (topology/kind.h), the bridge's included, by their
+  // IPv4/only attribute id; its kLink attribute is `link`
   std::map<uint16_t, topology::InfoValue> info;
+  // One of them by its host.toml key: the kernel's value, none when it holds none (a
+  // `feature` one it lacks reads 0).
+  std::optional<topology::InfoValue> attr(const topology::KindAttr& a) const;
+  std::optional<uint64_t> number(const char* key) const;
+  void set_number(const char* key, uint64_t n);  // for importers and tests
+  bool vlan_filtering() const { return number("vlan_filtering").value_or(0) != 0; }
+  std::optional<uint16_t> default_pvid() const {  // none where vlan_filtering is off
+    auto n = vlan_filtering() ? number("default_pvid") : std::nullopt;
+    return n ? std::optional<uint16_t>(static_cast<uint16_t>(*n)) : std::nullopt;
+  }
+  bool stp() const { return number("stp").value_or(0) != 0; }
   // bridge VLAN entries (port or bridge itself); empty where the kernel has none
   std::vector<VlanEntry> vlans;
   std::vector<AddrState> addrs;

@@ -5,8 +5,9 @@
 // and decodes them, the renderers name them. A new kind is one file in topology/kinds/
 // and its line in kinds.cc and CMakeLists.txt (docs/architecture.md, "Adding a link kind").
 //
-// The first kinds (bridge, veth, tap) predate this table and keep their own structs in
-// model.h; they move onto it one at a time.
+// The bridge is described here too (topology/kinds/bridge.cc) but keeps a struct of its
+// own in model.h for what no table holds: its ports and its own VLANs. Veth and tap
+// predate this table and keep their own structs; they move onto it one at a time.
 #pragma once
 
 #include <cstdint>
@@ -27,8 +28,8 @@ struct KindAttr {
     kU16,    // integer, host order
     kU32,    // integer, host order
     kPort,   // integer 1..65535, network order (be16)
-    kBool,   // true/false as a u8
-    kEnum,   // a name from `names`, sent as its number (u8 or u32: `enum_bytes`)
+    kBool,   // true/false as a number (u8 or u32: `bytes`)
+    kEnum,   // a name from `names`, sent as its number (u8 or u32: `bytes`)
     kIp,     // an address: `nla` for IPv4, `nla6` for IPv6
     kLink,   // the name of another link (in the object's namespace or the target),
              // sent as its ifindex (u32); when that link goes, the kernel deletes this one
@@ -43,8 +44,15 @@ struct KindAttr {
   int64_t lo = 0, hi = 0;             // integers: accepted range
   std::optional<uint64_t> fallback{};  // sent on create when unwritten ("default" in docs)
   std::vector<std::pair<const char*, uint32_t>> names{};  // kEnum
-  uint8_t enum_bytes = 1;
+  uint8_t bytes = 1;  // kBool, kEnum: width on the wire
   bool in_place = false;  // the kernel changes it on an existing link (else: recreate)
+  // A switch a kernel may be built without (a bridge's vlan_filtering), named for the
+  // message when it is: such a kernel refuses even the value that turns it off and dumps
+  // nothing. A create sends it only when on, and a dump without it reads off.
+  const char* feature = nullptr;
+  // The key of a kBool attribute of the same kind that must be on for this one to be
+  // sent and compared (a bridge's default_pvid means something only with vlan_filtering).
+  const char* only_with = nullptr;
   bool required = false;
   const char* networkd = "";  // the .netdev key that carries it, for render
   // Appended to the number in that key where networkd's unit differs from the kernel's
@@ -98,11 +106,16 @@ struct KindDesc {
 
   int index_of(const char* key) const;  // position in attrs, -1 if none
   const KindAttr* parent_attr() const;  // the kLink attribute sent as IFLA_LINK, if any
+  // The optional kernel feature setting `a` needs (its own, or that of its only_with).
+  const char* feature_of(const KindAttr& a) const;
 };
 
-// Every kind described by a table, in dependency order (a kind may reference links of
-// the kinds before it and of the older kinds).
+// Every kind described by a table and kept as a KindLink, in dependency order (a kind may
+// reference links of the kinds before it and of the older kinds).
 const std::vector<const KindDesc*>& kinds();
+// The bridge's description ([bridges.X] are read into model.h Bridge, a KindLink).
+const KindDesc& bridge_kind();
+// Any described kind by IFLA_INFO_KIND, the bridge included.
 const KindDesc* kind_by_info(const std::string& info_kind);
 
 }  // namespace vnet::topology

@@ -68,10 +68,10 @@ const Switch* Topology::find_switch(const std::string& name) const {
 
 std::vector<VlanEntry> desired_port_vlans(const Bridge& bridge, const BridgePort& port) {
   std::vector<VlanEntry> out;
-  if (!bridge.vlan_filtering) return out;
+  if (!bridge.vlan_filtering()) return out;
   uint16_t native = 0;
   if (port.pvid) native = *port.pvid;
-  else if (port.tagged.empty()) native = bridge.default_pvid;
+  else if (port.tagged.empty()) native = bridge.default_pvid();
   if (native != 0) out.push_back({native, true, true});
   for (uint16_t v : port.tagged)
     if (v != native) out.push_back({v, false, false});
@@ -81,8 +81,8 @@ std::vector<VlanEntry> desired_port_vlans(const Bridge& bridge, const BridgePort
 
 std::vector<VlanEntry> desired_self_vlans(const Topology& topo, const Bridge& bridge) {
   std::vector<VlanEntry> out;
-  if (!bridge.vlan_filtering) return out;
-  if (bridge.default_pvid != 0) out.push_back({bridge.default_pvid, true, true});
+  if (!bridge.vlan_filtering()) return out;
+  if (bridge.default_pvid() != 0) out.push_back({bridge.default_pvid(), true, true});
   // Declared self VLANs are tagged, even the default PVID's: a sub-interface br0.N only
   // receives frames the bridge hands up tagged.
   auto add_tagged = [&](uint16_t v) {

@@ -105,12 +105,6 @@ struct LinkCommon {
   SourceLoc loc;
 };
 
-struct Bridge : LinkCommon {
-  bool vlan_filtering = false;
-  uint16_t default_pvid = 1;  // 0 disables
-  bool stp = false;
-  std::vector<uint16_t> vlans;  // "self" VLANs as written, tagged
-};
 
 // An existing link vnet does not create ([links]): only master, VLANs and MTU are set.
 // A bond's member is one too, declared by the bond's `members` (or also under [links]).
@@ -168,10 +162,23 @@ struct KindLink : LinkCommon {
   std::vector<AttrValue> attrs;  // one per desc->attrs
   std::vector<std::pair<std::string, SourceLoc>> members;  // desc->members_key, as written
   const AttrValue* attr(const char* key) const;  // nullptr when the kind has no such key
+  uint64_t number(const char* key) const;        // an integer or boolean attribute; 0 unset
+  // As the parser leaves a link where nothing is written: the kind, fallbacks applied.
+  void init(const KindDesc& kind);
+  void set_number(const char* key, uint64_t n);  // as if written (builders, importers)
   // The attributes the kernel is told (set, kLink aside), as it carries them.
   std::vector<std::pair<const KindAttr*, InfoValue>> info() const;
   // The link it is attached to (a kLink attribute), "" when none.
   std::string lower() const;
+};
+
+// [bridges.X]: its attributes are its kind's table (kinds/bridge.cc); what no table holds
+// is here.
+struct Bridge : KindLink {
+  std::vector<uint16_t> vlans;  // "self" VLANs as written, tagged
+  bool vlan_filtering() const { return number("vlan_filtering") != 0; }
+  uint16_t default_pvid() const { return static_cast<uint16_t>(number("default_pvid")); }  // 0: none
+  bool stp() const { return number("stp") != 0; }
 };
 
 // [switches.NAME.ports.PORT]

@@ -295,18 +295,17 @@ void each_object(const toml::node& kind_node, const std::string& kind, Diagnosti
   }
 }
 
+void read_kind_attrs(const KindDesc& k, TableReader& r, Diagnostics& d, KindLink& l);
+
 void read_bridges(const toml::node& n, Diagnostics& d, Topology& t) {
   each_object(n, "bridges", d, true, [&](const std::string& name, SourceLoc at, TableReader& r) {
     Bridge b;
     b.name = name;
     b.loc = at;
-    read_common(r, b, false);
-    if (auto v = r.boolean("vlan_filtering")) b.vlan_filtering = *v;
-    if (auto v = r.integer("default_pvid", 0, kMaxVid, "default_pvid"))
-      b.default_pvid = static_cast<uint16_t>(*v);
-    if (auto v = r.boolean("stp")) b.stp = *v;
+    read_common(r, b, bridge_kind().port);
+    read_kind_attrs(bridge_kind(), r, d, b);
     if (auto v = read_vids(r, "vlans")) b.vlans = std::move(*v);
-    if (!b.vlan_filtering && r.has("vlans") && !b.vlans.empty())
+    if (!b.vlan_filtering() && r.has("vlans") && !b.vlans.empty())
       r.error(r.loc_of("vlans"), "'vlans' needs vlan_filtering = true on bridge '" + name + "'");
     t.bridges.push_back(std::move(b));
   });
@@ -420,69 +419,73 @@ void read_taps(const toml::node& n, Diagnostics& d, Topology& t) {
   });
 }
 
-// [TABLE.NAME] of a table-described kind: the shared link keys, then each attribute of
-// the kind's table by its type.
+// The attributes of a described kind's table, each by its type, then its members.
+void read_kind_attrs(const KindDesc& k, TableReader& r, Diagnostics& d, KindLink& l) {
+  l.desc = &k;
+  for (const KindAttr& a : k.attrs) {
+    AttrValue v;
+    v.loc = r.loc_of(a.key);
+    using T = KindAttr::Type;
+    switch (a.type) {
+      case T::kU8:
+      case T::kU16:
+      case T::kU32:
+      case T::kPort:
+        if (auto x = r.integer(a.key, a.lo, a.hi, a.what ? a.what : a.key)) v.number = static_cast<uint64_t>(*x), v.written = true;
+        break;
+      case T::kBool:
+        if (auto x = r.boolean(a.key)) v.number = *x ? 1 : 0, v.written = true;
+        break;
+      case T::kEnum:
+        if (auto x = r.string(a.key)) {
+          std::string list;
+          for (const auto& [text, number] : a.names) {
+            list += (list.empty() ? "" : ", ") + std::string(text);
+            if (*x == text) v.number = number, v.text = *x, v.written = true;
+          }
+          if (!v.written)
+            r.error(v.loc, std::string(k.word) + " " + a.key + " '" + *x + "' is not one of " + list);
+        }
+        break;
+      case T::kIp:
+        if (auto ip = read_ip(r, a.key)) v.ip = *ip, v.written = true;
+        break;
+      case T::kLink:
+        if (auto x = r.string(a.key)) v.text = *x, v.written = true;
+        break;
+    }
+    if (v.written) {
+      v.set = true;
+    } else if (a.fallback && !r.has(a.key)) {
+      v.set = true;
+      v.number = *a.fallback;
+    }
+    l.attrs.push_back(std::move(v));
+  }
+  for (const KindAttr& a : k.attrs)
+    if (a.required) r.required(a.key);
+  if (k.members_key) {
+    if (auto names = r.strings(k.members_key)) {
+      const toml::array* arr = r.get(k.members_key)->as_array();
+      for (size_t i = 0; i < names->size(); ++i) {
+        SourceLoc at = d.loc((*arr)[i]);
+        if (std::string problem = interface_name_problem((*names)[i]); !problem.empty())
+          r.error(at, problem);
+        else
+          l.members.emplace_back((*names)[i], at);
+      }
+    }
+  }
+}
+
+// [TABLE.NAME] of a table-described kind: the shared link keys, then the kind's own.
 void read_kind_links(const KindDesc& k, const toml::node& n, Diagnostics& d, Topology& t) {
   each_object(n, k.table, d, true, [&](const std::string& name, SourceLoc at, TableReader& r) {
     KindLink l;
     l.name = name;
     l.loc = at;
-    l.desc = &k;
     read_common(r, l, k.port);
-    for (const KindAttr& a : k.attrs) {
-      AttrValue v;
-      v.loc = r.loc_of(a.key);
-      using T = KindAttr::Type;
-      switch (a.type) {
-        case T::kU8:
-        case T::kU16:
-        case T::kU32:
-        case T::kPort:
-          if (auto x = r.integer(a.key, a.lo, a.hi, a.what ? a.what : a.key)) v.number = static_cast<uint64_t>(*x), v.written = true;
-          break;
-        case T::kBool:
-          if (auto x = r.boolean(a.key)) v.number = *x ? 1 : 0, v.written = true;
-          break;
-        case T::kEnum:
-          if (auto x = r.string(a.key)) {
-            std::string list;
-            for (const auto& [text, number] : a.names) {
-              list += (list.empty() ? "" : ", ") + std::string(text);
-              if (*x == text) v.number = number, v.text = *x, v.written = true;
-            }
-            if (!v.written)
-              r.error(v.loc, std::string(k.word) + " " + a.key + " '" + *x + "' is not one of " + list);
-          }
-          break;
-        case T::kIp:
-          if (auto ip = read_ip(r, a.key)) v.ip = *ip, v.written = true;
-          break;
-        case T::kLink:
-          if (auto x = r.string(a.key)) v.text = *x, v.written = true;
-          break;
-      }
-      if (v.written) {
-        v.set = true;
-      } else if (a.fallback && !r.has(a.key)) {
-        v.set = true;
-        v.number = *a.fallback;
-      }
-      l.attrs.push_back(std::move(v));
-    }
-    for (const KindAttr& a : k.attrs)
-      if (a.required) r.required(a.key);
-    if (k.members_key) {
-      if (auto names = r.strings(k.members_key)) {
-        const toml::array* arr = r.get(k.members_key)->as_array();
-        for (size_t i = 0; i < names->size(); ++i) {
-          SourceLoc at = d.loc((*arr)[i]);
-          if (std::string problem = interface_name_problem((*names)[i]); !problem.empty())
-            r.error(at, problem);
-          else
-            l.members.emplace_back((*names)[i], at);
-        }
-      }
-    }
+    read_kind_attrs(k, r, d, l);
     t.kind_links.push_back(std::move(l));
   });
 }

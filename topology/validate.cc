@@ -99,11 +99,11 @@ class Validator {
       return;
     }
     bool derived = !l.derived_from.empty();
-    if (!b->vlan_filtering && p.pvid && *p.pvid != 0)
+    if (!b->vlan_filtering() && p.pvid && *p.pvid != 0)
       d_.error(p.pvid_loc,
                std::string("'") + (derived ? "vlan" : "pvid") +
                    "' needs vlan_filtering = true on bridge '" + b->name + "'");
-    if (!b->vlan_filtering && !p.tagged.empty())
+    if (!b->vlan_filtering() && !p.tagged.empty())
       d_.error(p.tagged_loc, "'tagged' needs vlan_filtering = true on bridge '" + b->name + "'");
   }
 

@@ -27,6 +27,15 @@ using netlink::to_hex;
 const std::string kGolden = std::string(VNET_SOURCE_DIR) + "/tests/netlink/golden/encode.txt";
 const std::string kData = std::string(VNET_SOURCE_DIR) + "/tests/netlink/testdata/";
 
+// A bridge's attributes as the planner sends them.
+std::vector<std::pair<const topology::KindAttr*, topology::InfoValue>> bridge_info(
+    std::initializer_list<std::pair<const char*, uint64_t>> values) {
+  topology::KindLink b;
+  b.init(topology::bridge_kind());
+  for (const auto& [key, n] : values) b.set_number(key, n);
+  return b.info();
+}
+
 std::map<std::string, Op> golden_ops() {
   std::map<std::string, Op> m;
   Op c;
@@ -35,10 +44,10 @@ std::map<std::string, Op> golden_ops() {
   c.spec.kind = "bridge";
   c.spec.name = "br0";
   c.spec.alias = "vnet:h";
+  c.spec.desc = &topology::bridge_kind();
+  c.spec.info = bridge_info({});
   m["create_bridge"] = c;
-  c.spec.vlan_filtering = true;
-  c.spec.default_pvid = 1;
-  c.spec.stp = true;
+  c.spec.info = bridge_info({{"vlan_filtering", 1}, {"default_pvid", 1}, {"stp", 1}});
   m["create_bridge_vlan_filtering"] = c;
   Op v;
   v.kind = OpKind::kCreateLink;
@@ -88,8 +97,9 @@ std::map<std::string, Op> golden_ops() {
   Op sb;
   sb.kind = OpKind::kSetLink;
   sb.ifindex = 100;
-  sb.vlan_filtering = true;
-  sb.default_pvid = 0;
+  sb.desc = &topology::bridge_kind();
+  sb.info = bridge_info({{"vlan_filtering", 1}, {"default_pvid", 0}});
+  sb.info.erase(sb.info.begin());  // stp unchanged
   m["set_bridge_options"] = sb;
   Op ms;
   ms.kind = OpKind::kSetMaster;
@@ -328,7 +338,7 @@ TEST(Codec, DecodesRecordedDumps) {
   EXPECT_EQ(br->alias, "vnet:rec");
   EXPECT_EQ(br->mtu, 1400u);
   EXPECT_TRUE(br->up);
-  EXPECT_FALSE(br->vlan_filtering);
+  EXPECT_FALSE(br->vlan_filtering());
   EXPECT_EQ(vb->kind, "veth");
   EXPECT_EQ(vb->master, br->ifindex);
   EXPECT_EQ(vb->link, eth->ifindex);

@@ -140,7 +140,7 @@ TEST(Executor, RemapsTapIndexesForLaterOps) {
 TEST(Executor, ReportsKernelExtendedAckText) {
   FakeKernel k;
   World w;
-  w.bridge("br0").vlan_filtering = true;
+  w.bridge("br0").set_number("vlan_filtering", 1);
   Plan p = w.plan();
   k.log.failures[0] = {EOPNOTSUPP, "VLAN filtering is not supported"};
   auto r = netlink::execute(p.ops, k);

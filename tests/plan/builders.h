@@ -60,6 +60,7 @@ struct World {
     l.alias = owned ? mark : "";
     l.mtu = 1500;
     l.up = true;
+    if (kind == "bridge") l.set_number("stp", 0);  // the kernel always reports it
     if (kind == "tun") {
       l.tun_tap = true;
       l.tun_vnet_hdr = true;
@@ -86,7 +87,12 @@ struct World {
     v.back().loc = SourceLoc{"host.toml", static_cast<uint32_t>(v.size() + 1), 1};
     return v.back();
   }
-  Bridge& bridge(const std::string& name) { return add(topo.bridges, name); }
+  // A bridge as the parser leaves it: its table's attributes, fallbacks applied.
+  Bridge& bridge(const std::string& name) {
+    Bridge& b = add(topo.bridges, name);
+    b.init(bridge_kind());
+    return b;
+  }
   Veth& veth(const std::string& name, const std::string& peer, const std::string& peer_ns = "") {
     Veth& v = add(topo.veths, name);
     v.peer = peer;
@@ -97,14 +103,10 @@ struct World {
   // A table-described kind as the parser leaves it: every attribute, fallbacks applied.
   KindLink& described(const std::string& info_kind, const std::string& name) {
     KindLink& l = add(topo.kind_links, name);
-    l.desc = kind_by_info(info_kind);
-    for (const KindAttr& a : l.desc->attrs) {
-      AttrValue v;
-      if (a.fallback) v.set = true, v.number = *a.fallback;
-      l.attrs.push_back(v);
-    }
+    l.init(*kind_by_info(info_kind));
     return l;
   }
+
   static void set(KindLink& l, const char* key, uint64_t number, const std::string& text = "") {
     AttrValue& v = l.attrs[l.desc->index_of(key)];
     v.set = v.written = true;

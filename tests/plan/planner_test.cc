@@ -59,7 +59,7 @@ TEST(Plan, BridgeMtuIsSetAfterCreateSoPortsDoNotResetIt) {
 TEST(Plan, CreatesVlanFilteringBridgeWithSelfVlans) {
   World w;
   Bridge& b = w.bridge("br0");
-  b.vlan_filtering = true;
+  b.set_number("vlan_filtering", 1);
   b.vlans = {10, 40};
   EXPECT_THAT(World::lines(w.plan()),
               ElementsAre("create bridge br0 (vlan_filtering, default_pvid 1)",
@@ -113,7 +113,7 @@ TEST(Plan, CreatesTapWithOwnerAndGroup) {
 
 TEST(Plan, CreatesVlanOnBridgeAfterTheBridge) {
   World w;
-  w.bridge("br0").vlan_filtering = true;
+  w.bridge("br0").set_number("vlan_filtering", 1);
   w.vlan("br0.40", "br0", 40).addresses = {cidr4(10, 1, 40, 2, 24)};
   Plan p = w.plan();
   auto l = World::lines(p);
@@ -155,7 +155,7 @@ TEST(Plan, EnslavesPortsAfterCreatingEverything) {
 
 TEST(Plan, AccessPortReplacesDefaultPvid) {
   World w;
-  w.bridge("br0").vlan_filtering = true;
+  w.bridge("br0").set_number("vlan_filtering", 1);
   World::port(w.veth("vb-a", "eth0"), "br0", 40);
   auto l = World::lines(w.plan());
   index_of(l, "set vlans of veth vb-a: +40 pvid untagged, -1");
@@ -163,14 +163,14 @@ TEST(Plan, AccessPortReplacesDefaultPvid) {
 
 TEST(Plan, TrunkPortWithoutNativeVlan) {
   World w;
-  w.bridge("br0").vlan_filtering = true;
+  w.bridge("br0").set_number("vlan_filtering", 1);
   World::port(w.veth("vb-a", "eth0"), "br0", std::nullopt, {10, 40});
   index_of(World::lines(w.plan()), "set vlans of veth vb-a: +10 tagged +40 tagged, -1");
 }
 
 TEST(Plan, ARangeOfVlansIsShownAsARange) {
   World w;
-  w.bridge("br0").vlan_filtering = true;
+  w.bridge("br0").set_number("vlan_filtering", 1);
   std::vector<uint16_t> all;
   for (uint16_t v = 2; v <= 4094; ++v) all.push_back(v);
   World::port(w.veth("vb-a", "eth0"), "br0", 1, all);
@@ -179,7 +179,7 @@ TEST(Plan, ARangeOfVlansIsShownAsARange) {
 
 TEST(Plan, PortWithNeitherStaysInDefaultPvid) {
   World w;
-  w.bridge("br0").vlan_filtering = true;
+  w.bridge("br0").set_number("vlan_filtering", 1);
   World::port(w.veth("vb-a", "eth0"), "br0");
   for (const Op& op : w.plan().ops)
     EXPECT_FALSE(op.kind == OpKind::kSetVlans && !op.self) << op.describe();
@@ -258,14 +258,14 @@ TEST(Plan, ChangesMacInPlace) {
 
 TEST(Plan, TurnsStpOnInPlace) {
   World w = synced_world();
-  w.topo.bridges[0].stp = true;
+  w.topo.bridges[0].set_number("stp", 1);
   EXPECT_THAT(World::lines(w.plan()), ElementsAre("set bridge br0 stp on"));
 }
 
 TEST(Plan, TogglesVlanFilteringInPlace) {
   World w = synced_world();
-  w.topo.bridges[0].vlan_filtering = true;
-  w.snap.netns[""].links[5].default_pvid = 1;
+  w.topo.bridges[0].set_number("vlan_filtering", 1);
+  w.snap.netns[""].links[5].set_number("default_pvid", 1);
   w.snap.netns[""].links[5].vlans = {{1, true, true}};
   w.snap.netns[""].links[6].vlans = {{1, true, true}};
   EXPECT_THAT(World::lines(w.plan()), ElementsAre("set bridge br0 vlan_filtering on"));
@@ -274,11 +274,11 @@ TEST(Plan, TogglesVlanFilteringInPlace) {
 TEST(Plan, ChangesDefaultPvidInPlace) {
   World w = synced_world();
   Bridge& b = w.topo.bridges[0];
-  b.vlan_filtering = true;
-  b.default_pvid = 0;
+  b.set_number("vlan_filtering", 1);
+  b.set_number("default_pvid", 0);
   LinkState& br = w.snap.netns[""].links[5];
-  br.vlan_filtering = true;
-  br.default_pvid = 1;
+  br.set_number("vlan_filtering", 1);
+  br.set_number("default_pvid", 1);
   br.vlans = {{1, true, true}};
   w.snap.netns[""].links[6].vlans = {{1, true, true}};
   // without a default PVID the port has no VLAN at all (it declared neither pvid nor tagged)
@@ -289,11 +289,11 @@ TEST(Plan, ChangesDefaultPvidInPlace) {
 
 TEST(Plan, MovesPvidWithoutRecreatingPort) {
   World w = synced_world();
-  w.topo.bridges[0].vlan_filtering = true;
+  w.topo.bridges[0].set_number("vlan_filtering", 1);
   w.topo.veths[0].port->pvid = 10;
   LinkState& br = w.snap.netns[""].links[5];
-  br.vlan_filtering = true;
-  br.default_pvid = 1;
+  br.set_number("vlan_filtering", 1);
+  br.set_number("default_pvid", 1);
   br.vlans = {{1, true, true}};
   w.snap.netns[""].links[6].vlans = {{40, true, true}};
   Plan p = w.plan();
@@ -669,11 +669,11 @@ TEST(Plan, ChangesTapOwnerInPlace) {
 
 TEST(Plan, VlanSubinterfaceImpliesSelfVlan) {
   World w;
-  w.bridge("br0").vlan_filtering = true;
+  w.bridge("br0").set_number("vlan_filtering", 1);
   w.vlan("br0.40", "br0", 40);
   LinkState& br = w.have("", 5, "br0", "bridge");
-  br.vlan_filtering = true;
-  br.default_pvid = 1;
+  br.set_number("vlan_filtering", 1);
+  br.set_number("default_pvid", 1);
   br.vlans = {{1, true, true}};
   w.have("", 6, "br0.40", "vlan");
   w.snap.netns[""].links[6].info[IFLA_VLAN_ID].number = 40;
@@ -963,7 +963,7 @@ TEST(Plan, AdoptTakesAVethWhosePeerIsAsDeclared) {
 TEST(Plan, LinksEntryIsEnslavedWithoutOwnership) {
   World w;
   Bridge& b = w.bridge("br0");
-  b.vlan_filtering = true;
+  b.set_number("vlan_filtering", 1);
   Link& l = w.link("eno1");
   World::port(l, "br0", std::nullopt, {10, 40});
   l.mtu = 9000;

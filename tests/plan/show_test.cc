@@ -32,8 +32,8 @@ std::vector<std::string> replan(const World& w, const std::string& text) {
 World vlan_host() {
   World w;
   LinkState& br = w.have("", 2, "br0", "bridge");
-  br.vlan_filtering = true;
-  br.default_pvid = 1;
+  br.set_number("vlan_filtering", 1);
+  br.set_number("default_pvid", 1);
   br.vlans = {{1, true, true}, {40, false, false}};
   br.addr_gen_mode = kAddrGenEui64;
   auto port = [&](int idx, const std::string& name, std::vector<VlanEntry> vlans) {

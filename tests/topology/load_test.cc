@@ -304,14 +304,16 @@ TEST(Load, VlanRangesExpandToEveryIdOnce) {
 
 TEST(DesiredVlans, AccessPortIsPvidUntaggedOnly) {
   Bridge b;
-  b.vlan_filtering = true;
+  b.init(bridge_kind());
+  b.set_number("vlan_filtering", 1);
   BridgePort p = port(40);
   EXPECT_EQ(desired_port_vlans(b, p), (std::vector<VlanEntry>{{40, true, true}}));
 }
 
 TEST(DesiredVlans, TrunkWithoutPvidHasNoNativeVlan) {
   Bridge b;
-  b.vlan_filtering = true;
+  b.init(bridge_kind());
+  b.set_number("vlan_filtering", 1);
   BridgePort p = port(std::nullopt, {10, 40});
   EXPECT_EQ(desired_port_vlans(b, p),
             (std::vector<VlanEntry>{{10, false, false}, {40, false, false}}));
@@ -319,7 +321,8 @@ TEST(DesiredVlans, TrunkWithoutPvidHasNoNativeVlan) {
 
 TEST(DesiredVlans, TrunkWithNativeVlan) {
   Bridge b;
-  b.vlan_filtering = true;
+  b.init(bridge_kind());
+  b.set_number("vlan_filtering", 1);
   BridgePort p = port(1, {10, 1040});
   EXPECT_EQ(desired_port_vlans(b, p),
             (std::vector<VlanEntry>{{1, true, true}, {10, false, false}, {1040, false, false}}));
@@ -327,16 +330,18 @@ TEST(DesiredVlans, TrunkWithNativeVlan) {
 
 TEST(DesiredVlans, PlainPortGetsTheDefaultPvid) {
   Bridge b;
-  b.vlan_filtering = true;
-  b.default_pvid = 7;
+  b.init(bridge_kind());
+  b.set_number("vlan_filtering", 1);
+  b.set_number("default_pvid", 7);
   EXPECT_EQ(desired_port_vlans(b, port(std::nullopt)),
             (std::vector<VlanEntry>{{7, true, true}}));
-  b.default_pvid = 0;
+  b.set_number("default_pvid", 0);
   EXPECT_TRUE(desired_port_vlans(b, port(std::nullopt)).empty());
 }
 
 TEST(DesiredVlans, NoneWithoutVlanFiltering) {
   Bridge b;
+  b.init(bridge_kind());
   EXPECT_TRUE(desired_port_vlans(b, port(40)).empty());
 }
 

@@ -20,6 +20,7 @@ const std::vector<const KindDesc*>& kinds() {
 }
 
 const KindDesc* kind_by_info(const std::string& info_kind) {
+  if (info_kind == bridge_kind().info_kind) return &bridge_kind();
   for (const KindDesc* k : kinds())
     if (info_kind == k->info_kind) return k;
   return nullptr;
@@ -36,11 +37,31 @@ const AttrValue* KindLink::attr(const char* key) const {
   return i < 0 || static_cast<size_t>(i) >= attrs.size() ? nullptr : &attrs[i];
 }
 
+uint64_t KindLink::number(const char* key) const {
+  const AttrValue* v = attr(key);
+  return v && v->set ? v->number : 0;
+}
+
+void KindLink::init(const KindDesc& kind) {
+  desc = &kind;
+  attrs.assign(kind.attrs.size(), AttrValue{});
+  for (size_t i = 0; i < attrs.size(); ++i)
+    if (kind.attrs[i].fallback) attrs[i].set = true, attrs[i].number = *kind.attrs[i].fallback;
+}
+
+void KindLink::set_number(const char* key, uint64_t n) {
+  int i = desc ? desc->index_of(key) : -1;
+  if (i < 0) return;
+  attrs[i].set = attrs[i].written = true;
+  attrs[i].number = n;
+}
+
 std::vector<std::pair<const KindAttr*, InfoValue>> KindLink::info() const {
   std::vector<std::pair<const KindAttr*, InfoValue>> out;
   for (size_t i = 0; desc && i < desc->attrs.size() && i < attrs.size(); ++i) {
     const KindAttr& a = desc->attrs[i];
     if (!attrs[i].set || a.type == KindAttr::Type::kLink) continue;
+    if (a.only_with && !number(a.only_with)) continue;
     out.push_back({&a, InfoValue{attrs[i].number, attrs[i].ip}});
   }
   return out;
@@ -62,6 +83,12 @@ std::string KindLink::lower() const {
   for (size_t i = 0; desc && i < desc->attrs.size() && i < attrs.size(); ++i)
     if (desc->attrs[i].type == KindAttr::Type::kLink && attrs[i].set) return attrs[i].text;
   return "";
+}
+
+const char* KindDesc::feature_of(const KindAttr& a) const {
+  if (a.feature || !a.only_with) return a.feature;
+  int i = index_of(a.only_with);
+  return i < 0 ? nullptr : attrs[i].feature;
 }
 
 const KindAttr* KindDesc::parent_attr() const {

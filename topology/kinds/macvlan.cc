@@ -19,7 +19,7 @@ const KindDesc& macvlan_kind() {
                .fallback = MACVLAN_MODE_BRIDGE,
                .names = {{"private", MACVLAN_MODE_PRIVATE}, {"vepa", MACVLAN_MODE_VEPA},
                          {"bridge", MACVLAN_MODE_BRIDGE}, {"passthru", MACVLAN_MODE_PASSTHRU}},
-               .enum_bytes = 4, .in_place = true, .networkd = "Mode"},
+               .bytes = 4, .in_place = true, .networkd = "Mode"},
           },
       .port = false,
       .networkd_kind = "macvlan",
