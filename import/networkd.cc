@@ -158,8 +158,8 @@ class Importer {
         } else if (k == "tun" && s.name == "Tap") {
           if (e.key == "User") b_.extra(n, "owner = \"" + e.value + "\"");
           else if (e.key == "Group") b_.extra(n, "group = \"" + e.value + "\"");
-          else if (e.key == "MultiQueue") l.tun_multi_queue = yes(e);
-          else if (e.key == "VNetHeader") l.tun_vnet_hdr = yes(e);
+          else if (e.key == "MultiQueue") l.set_number("multi_queue", yes(e));
+          else if (e.key == "VNetHeader") l.set_number("vnet_hdr", yes(e));
           else unknown(e, s.name, n);
         } else if (desc && s.name == desc->networkd_section) {
           described(l, *desc, e, s.name);
@@ -168,7 +168,7 @@ class Importer {
           break;
         }
       }
-    if (k == "tun" && !u.get("Tap", "VNetHeader")) l.tun_vnet_hdr = false;  // networkd's default
+    if (k == "tun" && !u.get("Tap", "VNetHeader")) l.set_number("vnet_hdr", 0);  // networkd's default
   }
 
   void described(plan::LinkState& l, const KindDesc& d, const Entry& e, const std::string& section) {

@@ -130,7 +130,9 @@ void put_info(Msg& m, const topology::KindAttr& a, const topology::InfoValue& v)
       else m.u8(a.nla, static_cast<uint8_t>(v.number));
       break;
     case T::kU16: m.u16(a.nla, static_cast<uint16_t>(v.number)); break;
-    case T::kU32: m.u32(a.nla, static_cast<uint32_t>(v.number)); break;
+    case T::kU32:
+    case T::kUser:
+    case T::kGroup: m.u32(a.nla, static_cast<uint32_t>(v.number)); break;
     case T::kPort: m.u16(a.nla, htons(static_cast<uint16_t>(v.number))); break;
     case T::kIp:
       m.bytes(v.ip.family == AF_INET6 ? a.nla6 : a.nla, v.ip.bytes.data(), addr_len(v.ip.family));
@@ -504,12 +506,10 @@ void decode_link(const nlmsghdr* nlh, plan::NetnsState& ns) {
     Attrs d = parse_nested(info[IFLA_INFO_DATA]);
     if (const topology::KindDesc* k = topology::kind_by_info(l.kind)) {
       decode_info(*k, d, l);
-    } else if (l.kind == "tun") {
+    }
+    // what a tun device is, beside its kind's attributes
+    if (l.kind == "tun") {
       if (d[IFLA_TUN_TYPE]) l.tun_tap = mnl_attr_get_u8(d[IFLA_TUN_TYPE]) == IFF_TAP;
-      if (d[IFLA_TUN_OWNER]) l.tun_owner = mnl_attr_get_u32(d[IFLA_TUN_OWNER]);
-      if (d[IFLA_TUN_GROUP]) l.tun_group = mnl_attr_get_u32(d[IFLA_TUN_GROUP]);
-      if (d[IFLA_TUN_MULTI_QUEUE]) l.tun_multi_queue = mnl_attr_get_u8(d[IFLA_TUN_MULTI_QUEUE]) != 0;
-      if (d[IFLA_TUN_VNET_HDR]) l.tun_vnet_hdr = mnl_attr_get_u8(d[IFLA_TUN_VNET_HDR]) != 0;
       if (d[IFLA_TUN_PERSIST]) l.tun_persist = mnl_attr_get_u8(d[IFLA_TUN_PERSIST]) != 0;
     }
   }

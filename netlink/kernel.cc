@@ -114,14 +114,16 @@ Result<int> RealKernel::create_tap(const std::string& ns, const plan::LinkSpec& 
     if (if_nametoindex(spec.name.c_str()) != 0)
       return fail("create tap " + spec.name + ": name is taken", EEXIST);
   }
+  // the tap kind's table (topology/kinds/tap.cc) as TUNSETIFF flags and ioctls
   short flags = IFF_TAP | IFF_NO_PI;
-  if (spec.vnet_hdr) flags |= IFF_VNET_HDR;
-  if (spec.multi_queue) flags |= IFF_MULTI_QUEUE;
+  if (spec.number("vnet_hdr").value_or(0)) flags |= IFF_VNET_HDR;
+  if (spec.number("multi_queue").value_or(0)) flags |= IFF_MULTI_QUEUE;
   auto fd = tun_attach(use_fd, spec.name, flags);
   if (!fd) return tl::unexpected(fd.error());
-  if (spec.owner && ioctl(fd->get(), TUNSETOWNER, static_cast<unsigned long>(*spec.owner)) != 0)
+  auto owner = spec.number("owner"), group = spec.number("group");
+  if (owner && ioctl(fd->get(), TUNSETOWNER, static_cast<unsigned long>(*owner)) != 0)
     return fail_errno("TUNSETOWNER " + spec.name);
-  if (spec.group && ioctl(fd->get(), TUNSETGROUP, static_cast<unsigned long>(*spec.group)) != 0)
+  if (group && ioctl(fd->get(), TUNSETGROUP, static_cast<unsigned long>(*group)) != 0)
     return fail_errno("TUNSETGROUP " + spec.name);
   if (ioctl(fd->get(), TUNSETPERSIST, 1UL) != 0) return fail_errno("TUNSETPERSIST " + spec.name);
   auto guard = NetnsGuard::enter(use_fd);

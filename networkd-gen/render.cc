@@ -298,9 +298,23 @@ class Renderer {
       case KindAttr::Type::kBool: return yes_no(v.number != 0);
       case KindAttr::Type::kIp: return v.ip.str();
       case KindAttr::Type::kEnum: return info_text(a, InfoValue{v.number, v.ip});
-      case KindAttr::Type::kLink: return v.text;
+      case KindAttr::Type::kLink:
+      case KindAttr::Type::kUser:  // the name as written (or the number)
+      case KindAttr::Type::kGroup: return v.text;
       default: return std::to_string(v.number) + a.networkd_unit;
     }
+  }
+
+  // The kind's section of the .netdev: each attribute set, by its networkd key.
+  static Section table_section(const KindLink& k) {
+    Section sec{k.desc->networkd_section, {}};
+    for (size_t i = 0; i < k.desc->attrs.size() && i < k.attrs.size(); ++i) {
+      const KindAttr& a = k.desc->attrs[i];
+      if (!k.attrs[i].set || !*a.networkd) continue;
+      sec.entries.push_back({a.networkd, attr_value(a, k.attrs[i])});
+    }
+    for (const auto& [key, value] : k.desc->networkd_fixed) sec.entries.push_back({key, value});
+    return sec;
   }
 
   void kind_link(const KindLink& k) {
@@ -317,13 +331,7 @@ class Renderer {
       }
       attached = true;
     }
-    Section sec{k.desc->networkd_section, {}};
-    for (size_t i = 0; i < k.desc->attrs.size() && i < k.attrs.size(); ++i) {
-      const KindAttr& a = k.desc->attrs[i];
-      if (!k.attrs[i].set || !*a.networkd) continue;
-      sec.entries.push_back({a.networkd, attr_value(a, k.attrs[i])});
-    }
-    for (const auto& [key, value] : k.desc->networkd_fixed) sec.entries.push_back({key, value});
+    Section sec = table_section(k);
     if (!attached && *k.desc->networkd_unattached)
       sec.entries.push_back({k.desc->networkd_unattached, "yes"});
     netdev(kKindPrefix + k.desc->rank, object, k, k.desc->networkd_kind, {sec});
@@ -364,12 +372,7 @@ class Renderer {
 
   void tap(const Tap& tp) {
     std::string object = describe("tap", tp);
-    Section sec{"Tap", {}};
-    if (tp.owner) sec.entries.push_back({"User", tp.owner_name.empty() ? std::to_string(*tp.owner) : tp.owner_name});
-    if (tp.group) sec.entries.push_back({"Group", tp.group_name.empty() ? std::to_string(*tp.group) : tp.group_name});
-    sec.entries.push_back({"MultiQueue", yes_no(tp.multi_queue)});
-    sec.entries.push_back({"VNetHeader", yes_no(tp.vnet_hdr)});
-    netdev(kTapPrefix, object, tp, "tap", {sec});
+    netdev(kTapPrefix, object, tp, tp.desc->networkd_kind, {table_section(tp)});
     network(kTapPrefix, object, spec_of(tp));
   }
 

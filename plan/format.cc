@@ -48,6 +48,8 @@ nlohmann::json info_json(const topology::KindAttr& a, const topology::InfoValue&
     case T::kU16:
     case T::kU32:
     case T::kPort: return v.number;
+    case T::kUser:
+    case T::kGroup: return v.number == static_cast<uint32_t>(-1) ? nlohmann::json(nullptr) : nlohmann::json(v.number);
     default: return topology::info_text(a, v);
   }
 }

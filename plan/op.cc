@@ -1,6 +1,8 @@
 // Op descriptions for people (plan output, errors, status).
 #include "plan/op.h"
 
+#include <string_view>
+
 namespace vnet::plan {
 namespace {
 
@@ -46,6 +48,16 @@ const char* to_string(OpKind kind) {
   return "?";
 }
 
+std::optional<uint64_t> LinkSpec::number(const char* key) const {
+  for (const auto& [attr, value] : info)
+    if (std::string_view(attr->key) == key) {
+      bool id = attr->type == topology::KindAttr::Type::kUser || attr->type == topology::KindAttr::Type::kGroup;
+      if (id && value.number == static_cast<uint32_t>(-1)) return std::nullopt;
+      return value.number;
+    }
+  return std::nullopt;
+}
+
 std::string Op::describe() const {
   std::string s;
   switch (kind) {
@@ -60,16 +72,15 @@ std::string Op::describe() const {
                                                                               : " in netns " + spec.peer_ns));
       // a switch is named when on, and when off only against an "on" default
       for (const auto& [attr, value] : spec.info) {
-        if (attr->type == topology::KindAttr::Type::kBool && value.number)
+        using T = topology::KindAttr::Type;
+        if (attr->type == T::kUser || attr->type == T::kGroup) {
+          if (auto id = spec.number(attr->key))
+            add(std::string(attr->key) + " " +
+                principal(attr->type == T::kUser ? spec.owner_name : spec.group_name, static_cast<uint32_t>(*id)));
+        } else if (attr->type == topology::KindAttr::Type::kBool && value.number)
           add(attr->key);
         else if (attr->type != topology::KindAttr::Type::kBool || attr->fallback.value_or(0))
           add(std::string(attr->key) + " " + topology::info_text(*attr, value));
-      }
-      if (spec.kind == "tun") {
-        if (spec.owner) add("owner " + principal(spec.owner_name, *spec.owner));
-        if (spec.group) add("group " + principal(spec.group_name, *spec.group));
-        if (spec.multi_queue) add("multi_queue");
-        if (spec.vnet_hdr) add("vnet_hdr");
       }
       if (spec.mtu) add("mtu " + std::to_string(*spec.mtu));
       if (spec.mac) add("mac " + spec.mac->str());

@@ -52,15 +52,15 @@ struct LinkSpec {
   int parent = 0;
   std::string dest_ns;  // "" when it stays in op.ns... see has_dest
   bool has_dest = false;
-  // tap
-  std::optional<uint32_t> owner, group;
-  std::string owner_name, group_name;  // as written, when a name: for people
-  bool multi_queue = false;
-  bool vnet_hdr = true;
+  // tap: its owner and group as written, when names (for people; the ids are in `info`)
+  std::string owner_name, group_name;
   // described kinds (topology/kind.h), the bridge's included: their attributes; a kLink
   // one is `parent`
   const topology::KindDesc* desc = nullptr;
   std::vector<std::pair<const topology::KindAttr*, topology::InfoValue>> info;
+  // One of `info` by its key: its number, none when not sent. A tap's owner or group of
+  // -1 (copied from a dump) is none too.
+  std::optional<uint64_t> number(const char* key) const;
 };
 
 struct Op {

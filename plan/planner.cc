@@ -413,8 +413,9 @@ void Planner::collect_wants() {
   for (const Tap& t : topo_.taps) {
     Want w;
     common(w, t);
-    w.kind = "tun";
+    w.kind = t.desc->info_kind;
     w.tap = &t;
+    w.kl = &t;
     w.object = "tap " + t.name + ns_suffix(w.ns);
     add_want(std::move(w));
   }
@@ -444,14 +445,7 @@ LinkState fresh_state(const Want& w, int ifindex) {
     s.vlans.push_back({w.bridge->default_pvid(), true, true});
   if (w.kl)
     for (const auto& [attr, value] : w.kl->info()) s.info[attr->nla] = value;
-  if (w.tap) {
-    s.tun_tap = true;
-    s.tun_owner = w.tap->owner;
-    s.tun_group = w.tap->group;
-    s.tun_multi_queue = w.tap->multi_queue;
-    s.tun_vnet_hdr = w.tap->vnet_hdr;
-    s.tun_persist = true;
-  }
+  if (w.tap) s.tun_tap = s.tun_persist = true;
   return s;
 }
 
@@ -539,12 +533,9 @@ void Planner::resolve_one(size_t i) {
           if (!cur->tun_tap) {
             w.action = Action::kRecreate;
             w.reason = "it is a tun device, declared a tap";
-          } else if (cur->tun_multi_queue != w.tap->multi_queue ||
-                     cur->tun_vnet_hdr != w.tap->vnet_hdr) {
-            w.action = Action::kRecreate;
-            w.reason = "multi_queue and vnet_hdr are fixed when a tap is created";
           }
-        } else if (w.kl) {
+        }
+        if (w.kl && w.action != Action::kRecreate) {
           w.reason = fixed_attr_change(*w.kl, *cur, w.parent);
           if (!w.reason.empty()) w.action = Action::kRecreate;
         }
@@ -580,9 +571,6 @@ void Planner::resolve_one(size_t i) {
         if (ns_state(w.ns).by_index(other->ifindex)) continue;  // index taken there
         // the attributes fixed at creation, the link it sits on included, stay the same
         if (w.kl && !fixed_attr_change(*w.kl, *other, w.parent).empty()) continue;
-        if (w.tap && (other->tun_multi_queue != w.tap->multi_queue ||
-                      other->tun_vnet_hdr != w.tap->vnet_hdr))
-          continue;
         w.action = Action::kMove;
         w.cur = other;
         w.from_ns = ns;
@@ -741,10 +729,6 @@ std::vector<Op> Planner::recreate_ops(const std::string& ns, const LinkState& l)
   c.spec.mac = l.mac;
   c.spec.alias = l.alias;
   c.spec.parent = l.link;
-  c.spec.owner = l.tun_owner;
-  c.spec.group = l.tun_group;
-  c.spec.multi_queue = l.tun_multi_queue;
-  c.spec.vnet_hdr = l.tun_vnet_hdr;
   if ((c.spec.desc = kind_by_info(l.kind))) {
     std::set<uint16_t> sent;  // keys that share an attribute (remote, group) go once
     for (const KindAttr& a : c.spec.desc->attrs) {
@@ -1067,12 +1051,8 @@ void Planner::plan_creates() {
       }
     }
     if (w.tap) {
-      s.owner = w.tap->owner;
-      s.group = w.tap->group;
-      s.owner_name = w.tap->owner_name;
-      s.group_name = w.tap->group_name;
-      s.multi_queue = w.tap->multi_queue;
-      s.vnet_hdr = w.tap->vnet_hdr;
+      s.owner_name = w.tap->owner_name();
+      s.group_name = w.tap->group_name();
     }
     Op del;
     del.kind = OpKind::kDeleteLink;
@@ -1199,7 +1179,7 @@ void Planner::plan_diffs() {
           any = true;
         }
       }
-      if (w.kl) {
+      if (w.kl && !w.kl->desc->tun_device) {  // a tap's: kSetTap below
         for (const auto& [attr, value] : w.kl->info()) {
           if (!attr->in_place) continue;
           std::optional<InfoValue> have = cur.attr(*attr);
@@ -1216,19 +1196,20 @@ void Planner::plan_diffs() {
       }
     }
     if (w.tap && (w.action == Action::kKeep || w.action == Action::kMove)) {
-      bool own = w.tap->owner && cur.tun_owner != w.tap->owner;
-      bool grp = w.tap->group && cur.tun_group != w.tap->group;
+      std::optional<uint64_t> cur_owner = cur.number("owner"), cur_group = cur.number("group");
+      bool own = w.tap->owner() && cur_owner != w.tap->owner();
+      bool grp = w.tap->group() && cur_group != w.tap->group();
       if (own || grp) {
         Op op;
         op.kind = OpKind::kSetTap;
-        if (own) op.owner = w.tap->owner;
-        if (grp) op.group = w.tap->group;
-        op.owner_name = w.tap->owner_name;
-        op.group_name = w.tap->group_name;
+        if (own) op.owner = w.tap->owner();
+        if (grp) op.group = w.tap->group();
+        op.owner_name = w.tap->owner_name();
+        op.group_name = w.tap->group_name();
         Op undo;
         undo.kind = OpKind::kSetTap;
-        if (own) undo.owner = cur.tun_owner.value_or(static_cast<uint32_t>(-1));
-        if (grp) undo.group = cur.tun_group.value_or(static_cast<uint32_t>(-1));
+        if (own) undo.owner = static_cast<uint32_t>(cur_owner.value_or(static_cast<uint32_t>(-1)));
+        if (grp) undo.group = static_cast<uint32_t>(cur_group.value_or(static_cast<uint32_t>(-1)));
         op.undo.push_back(undo);
         emit(kPhSetLink, std::move(op));
       }

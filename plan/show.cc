@@ -225,10 +225,7 @@ class Shower {
     } else if (kind == "tun") {
       if (!l.tun_tap) left_out_.push_back(what + ": a tun device (vnet makes taps)");
       if (!l.tun_persist) left_out_.push_back(what + ": not persistent (it belongs to the process that holds it)");
-      if (l.tun_owner && *l.tun_owner != static_cast<uint32_t>(-1)) out << "owner = " << *l.tun_owner << "\n";
-      if (l.tun_group && *l.tun_group != static_cast<uint32_t>(-1)) out << "group = " << *l.tun_group << "\n";
-      if (l.tun_multi_queue) out << "multi_queue = true\n";
-      if (!l.tun_vnet_hdr) out << "vnet_hdr = false\n";
+      emit_described(out, r, l, topology::tap_kind(), what);
     } else {
       emit_described(out, r, l, *topology::kind_by_info(kind), what);
       if (l.vlan_filtering()) emit_self_vlans(out, l, what);
@@ -349,6 +346,8 @@ class Shower {
       }
       done.insert(a.nla);
       if (a.only_with && !l.number(a.only_with).value_or(0)) continue;
+      bool id = a.type == KindAttr::Type::kUser || a.type == KindAttr::Type::kGroup;
+      if (id && v.number == static_cast<uint32_t>(-1)) continue;  // none
       // unwritten: the fallback is sent, or nothing and the kernel keeps its zero default
       if (!a.required && v.number == a.fallback.value_or(0)) continue;
       switch (a.type) {

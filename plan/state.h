@@ -74,10 +74,9 @@ struct LinkState {
   bool link_other_netns = false;  // IFLA_LINK_NETNSID present
   std::optional<uint8_t> addr_gen_mode;
   uint32_t group = 0;  // IFLA_GROUP
-  // tun/tap
+  // tun/tap (its owner, group, multi_queue and vnet_hdr are its kind's `info`)
   bool tun_tap = false;  // IFF_TAP (not IFF_TUN)
-  std::optional<uint32_t> tun_owner, tun_group;
-  bool tun_multi_queue = false, tun_vnet_hdr = false, tun_persist = false;
+  bool tun_persist = false;
   // a described kind's attributes (topology/kind.h), the bridge's included, by their
   // IPv4/only attribute id; its kLink attribute is `link`
   std::map<uint16_t, topology::InfoValue> info;

@@ -5,9 +5,9 @@
 // and decodes them, the renderers name them. A new kind is one file in topology/kinds/
 // and its line in kinds.cc and CMakeLists.txt (docs/architecture.md, "Adding a link kind").
 //
-// The bridge is described here too (topology/kinds/bridge.cc) but keeps a struct of its
-// own in model.h for what no table holds: its ports and its own VLANs. Veth and tap
-// predate this table and keep their own structs; they move onto it one at a time.
+// The bridge and the tap are described here too (topology/kinds/) but keep a struct of
+// their own in model.h for what no table holds. The veth predates this table and keeps
+// its own struct.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +33,8 @@ struct KindAttr {
     kIp,     // an address: `nla` for IPv4, `nla6` for IPv6
     kLink,   // the name of another link (in the object's namespace or the target),
              // sent as its ifindex (u32); when that link goes, the kernel deletes this one
+    kUser,   // a user name or uid, resolved on this machine when read; its id (u32, the
+    kGroup,  // kernel's -1 = none), the name as written kept for people
   };
   const char* key;  // host.toml key
   Type type;
@@ -103,6 +105,10 @@ struct KindDesc {
   // False where the kernel refuses it on a bridge port (a macvlan: EBUSY, both want the
   // port's receive hook).
   bool on_bridge_port = true;
+  // Made through /dev/net/tun (TUNSETIFF with its attributes as flags, TUNSETOWNER and
+  // TUNSETGROUP for the in-place ones) rather than RTM_NEWLINK: the tun driver has no
+  // rtnetlink create or change. Its dump is read like any other.
+  bool tun_device = false;
 
   int index_of(const char* key) const;  // position in attrs, -1 if none
   const KindAttr* parent_attr() const;  // the kLink attribute sent as IFLA_LINK, if any
@@ -113,8 +119,10 @@ struct KindDesc {
 // Every kind described by a table and kept as a KindLink, in dependency order (a kind may
 // reference links of the kinds before it and of the older kinds).
 const std::vector<const KindDesc*>& kinds();
-// The bridge's description ([bridges.X] are read into model.h Bridge, a KindLink).
+// The kinds with a struct of their own in model.h (a KindLink) for what no table holds:
+// [bridges.X] (its own VLANs, its ports), [taps.X] (the names of its owner and group).
 const KindDesc& bridge_kind();
+const KindDesc& tap_kind();
 // Any described kind by IFLA_INFO_KIND, the bridge included.
 const KindDesc* kind_by_info(const std::string& info_kind);
 

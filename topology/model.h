@@ -128,13 +128,6 @@ struct Veth : LinkCommon {
   LinkLocal peer_link_local = LinkLocal::kIpv6;
 };
 
-struct Tap : LinkCommon {
-  std::optional<uint32_t> owner;  // resolved uid
-  std::optional<uint32_t> group;  // resolved gid
-  std::string owner_name, group_name;  // as written, for messages and renderers
-  bool multi_queue = false;
-  bool vnet_hdr = true;
-};
 
 
 // An attribute of a table-described kind as the kernel carries it (kLink aside).
@@ -175,10 +168,29 @@ struct KindLink : LinkCommon {
 // [bridges.X]: its attributes are its kind's table (kinds/bridge.cc); what no table holds
 // is here.
 struct Bridge : KindLink {
+  Bridge() { init(bridge_kind()); }
   std::vector<uint16_t> vlans;  // "self" VLANs as written, tagged
   bool vlan_filtering() const { return number("vlan_filtering") != 0; }
   uint16_t default_pvid() const { return static_cast<uint16_t>(number("default_pvid")); }  // 0: none
   bool stp() const { return number("stp") != 0; }
+};
+
+// [taps.X]: its attributes are its kind's table (kinds/tap.cc).
+struct Tap : KindLink {
+  Tap() { init(tap_kind()); }
+  std::optional<uint32_t> owner() const { return id("owner"); }  // resolved uid
+  std::optional<uint32_t> group() const { return id("group"); }  // resolved gid
+  // as written ("qemu", or the number), for messages and renderers; "" unwritten
+  const std::string& owner_name() const { return attr("owner")->text; }
+  const std::string& group_name() const { return attr("group")->text; }
+  bool multi_queue() const { return number("multi_queue") != 0; }
+  bool vnet_hdr() const { return number("vnet_hdr") != 0; }
+
+ private:
+  std::optional<uint32_t> id(const char* key) const {
+    const AttrValue* v = attr(key);
+    return v->set ? std::optional<uint32_t>(static_cast<uint32_t>(v->number)) : std::nullopt;
+  }
 };
 
 // [switches.NAME.ports.PORT]

@@ -269,6 +269,8 @@ void read_common(TableReader& r, LinkCommon& c, bool ports) {
   c.link_local = ll ? *ll : (c.port ? LinkLocal::kNone : LinkLocal::kIpv6);
 }
 
+void read_kind_attrs(const KindDesc& k, TableReader& r, Diagnostics& d, KindLink& l);
+
 // Iterates the sub-tables of a kind table ([bridges.X], ...): calls fn(name, reader).
 template <class Fn>
 void each_object(const toml::node& kind_node, const std::string& kind, Diagnostics& d,
@@ -294,8 +296,6 @@ void each_object(const toml::node& kind_node, const std::string& kind, Diagnosti
     r.finish();
   }
 }
-
-void read_kind_attrs(const KindDesc& k, TableReader& r, Diagnostics& d, KindLink& l);
 
 void read_bridges(const toml::node& n, Diagnostics& d, Topology& t) {
   each_object(n, "bridges", d, true, [&](const std::string& name, SourceLoc at, TableReader& r) {
@@ -411,10 +411,7 @@ void read_taps(const toml::node& n, Diagnostics& d, Topology& t) {
     if (tap.mtu && *tap.mtu > kMaxTapMtu)
       r.error(r.loc_of("mtu"), "mtu " + std::to_string(*tap.mtu) + " is above a tap's maximum of " +
                                    std::to_string(kMaxTapMtu));
-    read_principal(r, "owner", tap.owner_name, tap.owner);
-    read_principal(r, "group", tap.group_name, tap.group);
-    if (auto v = r.boolean("multi_queue")) tap.multi_queue = *v;
-    if (auto v = r.boolean("vnet_hdr")) tap.vnet_hdr = *v;
+    read_kind_attrs(tap_kind(), r, d, tap);
     t.taps.push_back(std::move(tap));
   });
 }
@@ -422,6 +419,7 @@ void read_taps(const toml::node& n, Diagnostics& d, Topology& t) {
 // The attributes of a described kind's table, each by its type, then its members.
 void read_kind_attrs(const KindDesc& k, TableReader& r, Diagnostics& d, KindLink& l) {
   l.desc = &k;
+  l.attrs.clear();
   for (const KindAttr& a : k.attrs) {
     AttrValue v;
     v.loc = r.loc_of(a.key);
@@ -453,6 +451,13 @@ void read_kind_attrs(const KindDesc& k, TableReader& r, Diagnostics& d, KindLink
       case T::kLink:
         if (auto x = r.string(a.key)) v.text = *x, v.written = true;
         break;
+      case T::kUser:
+      case T::kGroup: {
+        std::optional<uint32_t> id;
+        read_principal(r, a.key, v.text, id);
+        if (id) v.number = *id, v.written = true;
+        break;
+      }
     }
     if (v.written) {
       v.set = true;

@@ -347,9 +347,9 @@ TEST(Codec, DecodesRecordedDumps) {
   EXPECT_EQ(vb->addr_gen_mode, std::optional<uint8_t>(kAddrGenNone));
   EXPECT_EQ(t0->kind, "tun");
   EXPECT_TRUE(t0->tun_tap);
-  EXPECT_TRUE(t0->tun_vnet_hdr);
+  EXPECT_EQ(t0->number("vnet_hdr"), std::optional<uint64_t>(1));
   EXPECT_TRUE(t0->tun_persist);
-  EXPECT_EQ(t0->tun_owner, std::optional<uint32_t>(1000));
+  EXPECT_EQ(t0->number("owner"), std::optional<uint64_t>(1000));
   EXPECT_EQ(mv->kind, "macvlan");
   EXPECT_EQ(mv->link, br->ifindex);
   EXPECT_EQ(mv->info.at(IFLA_MACVLAN_MODE).number, uint64_t{MACVLAN_MODE_PRIVATE});

@@ -63,7 +63,10 @@ struct World {
     if (kind == "bridge") l.set_number("stp", 0);  // the kernel always reports it
     if (kind == "tun") {
       l.tun_tap = true;
-      l.tun_vnet_hdr = true;
+      l.set_number("vnet_hdr", 1);
+      l.set_number("multi_queue", 0);
+      l.set_number("owner", static_cast<uint32_t>(-1));
+      l.set_number("group", static_cast<uint32_t>(-1));
       l.tun_persist = true;
     }
     NetnsState& n = netns(ns);
@@ -87,12 +90,7 @@ struct World {
     v.back().loc = SourceLoc{"host.toml", static_cast<uint32_t>(v.size() + 1), 1};
     return v.back();
   }
-  // A bridge as the parser leaves it: its table's attributes, fallbacks applied.
-  Bridge& bridge(const std::string& name) {
-    Bridge& b = add(topo.bridges, name);
-    b.init(bridge_kind());
-    return b;
-  }
+  Bridge& bridge(const std::string& name) { return add(topo.bridges, name); }
   Veth& veth(const std::string& name, const std::string& peer, const std::string& peer_ns = "") {
     Veth& v = add(topo.veths, name);
     v.peer = peer;

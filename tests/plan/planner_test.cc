@@ -105,8 +105,8 @@ TEST(Plan, VethPeerGetsItsOwnChosenIndex) {
 TEST(Plan, CreatesTapWithOwnerAndGroup) {
   World w;
   Tap& t = w.tap("tap0");
-  t.owner = 1000;
-  t.group = 107;
+  t.set_number("owner", 1000);
+  t.set_number("group", 107);
   EXPECT_THAT(World::lines(w.plan()),
               ElementsAre("create tap tap0 (owner 1000, group 107, vnet_hdr)", "set tap tap0 up"));
 }
@@ -660,8 +660,8 @@ TEST(Plan, ChangesMacvlanModeInPlace) {
 
 TEST(Plan, ChangesTapOwnerInPlace) {
   World w;
-  w.tap("t0").owner = 1000;
-  w.have("", 5, "t0", "tun").tun_owner = 0;
+  w.tap("t0").set_number("owner", 1000);
+  w.have("", 5, "t0", "tun").set_number("owner", 0);
   Plan p = w.plan();
   EXPECT_THAT(World::lines(p), ElementsAre("set tap t0 owner 1000"));
   EXPECT_EQ(p.ops[0].kind, OpKind::kSetTap);
@@ -709,10 +709,10 @@ TEST(Plan, RecreatesVethWhenPeerRenamed) {
 
 TEST(Plan, RecreatesTapWhenMultiQueueChanges) {
   World w;
-  w.tap("t0").multi_queue = true;
+  w.tap("t0").set_number("multi_queue", 1);
   w.have("", 5, "t0", "tun");
   auto l = World::lines(w.plan());
-  EXPECT_THAT(l[0], HasSubstr("delete tap t0 (recreate: multi_queue and vnet_hdr are fixed"));
+  EXPECT_THAT(l[0], HasSubstr("delete tap t0 (recreate: the kernel cannot change a tap's multi_queue (off -> on))"));
   EXPECT_THAT(l[1], HasSubstr("create tap t0 (multi_queue, vnet_hdr)"));
 }
 

@@ -184,11 +184,11 @@ TEST(Load, TapOwnerAcceptsNamesAndIds) {
   // names are resolved on this machine (daemon is uid 1 and gid 1 on Debian)
   auto t = load_ok(kHost + "[taps.t0]\nowner = \"daemon\"\ngroup = 104\n[taps.t1]\nowner = \"1000\"\n"
                            "group = \"daemon\"\n");
-  EXPECT_EQ(t.taps[0].owner_name, "daemon");
-  EXPECT_EQ(t.taps[0].owner, 1u);
-  EXPECT_EQ(t.taps[0].group, 104u);
-  EXPECT_EQ(t.taps[1].owner, 1000u);
-  EXPECT_EQ(t.taps[1].group, 1u);
+  EXPECT_EQ(t.taps[0].owner_name(), "daemon");
+  EXPECT_EQ(t.taps[0].owner(), 1u);
+  EXPECT_EQ(t.taps[0].group(), 104u);
+  EXPECT_EQ(t.taps[1].owner(), 1000u);
+  EXPECT_EQ(t.taps[1].group(), 1u);
 }
 
 TEST(Load, ReadsRoutesOfLinksAndVethPeers) {
@@ -304,7 +304,6 @@ TEST(Load, VlanRangesExpandToEveryIdOnce) {
 
 TEST(DesiredVlans, AccessPortIsPvidUntaggedOnly) {
   Bridge b;
-  b.init(bridge_kind());
   b.set_number("vlan_filtering", 1);
   BridgePort p = port(40);
   EXPECT_EQ(desired_port_vlans(b, p), (std::vector<VlanEntry>{{40, true, true}}));
@@ -312,7 +311,6 @@ TEST(DesiredVlans, AccessPortIsPvidUntaggedOnly) {
 
 TEST(DesiredVlans, TrunkWithoutPvidHasNoNativeVlan) {
   Bridge b;
-  b.init(bridge_kind());
   b.set_number("vlan_filtering", 1);
   BridgePort p = port(std::nullopt, {10, 40});
   EXPECT_EQ(desired_port_vlans(b, p),
@@ -321,7 +319,6 @@ TEST(DesiredVlans, TrunkWithoutPvidHasNoNativeVlan) {
 
 TEST(DesiredVlans, TrunkWithNativeVlan) {
   Bridge b;
-  b.init(bridge_kind());
   b.set_number("vlan_filtering", 1);
   BridgePort p = port(1, {10, 1040});
   EXPECT_EQ(desired_port_vlans(b, p),
@@ -330,7 +327,6 @@ TEST(DesiredVlans, TrunkWithNativeVlan) {
 
 TEST(DesiredVlans, PlainPortGetsTheDefaultPvid) {
   Bridge b;
-  b.init(bridge_kind());
   b.set_number("vlan_filtering", 1);
   b.set_number("default_pvid", 7);
   EXPECT_EQ(desired_port_vlans(b, port(std::nullopt)),
@@ -341,7 +337,6 @@ TEST(DesiredVlans, PlainPortGetsTheDefaultPvid) {
 
 TEST(DesiredVlans, NoneWithoutVlanFiltering) {
   Bridge b;
-  b.init(bridge_kind());
   EXPECT_TRUE(desired_port_vlans(b, port(40)).empty());
 }
 

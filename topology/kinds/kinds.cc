@@ -21,6 +21,7 @@ const std::vector<const KindDesc*>& kinds() {
 
 const KindDesc* kind_by_info(const std::string& info_kind) {
   if (info_kind == bridge_kind().info_kind) return &bridge_kind();
+  if (info_kind == tap_kind().info_kind) return &tap_kind();
   for (const KindDesc* k : kinds())
     if (info_kind == k->info_kind) return k;
   return nullptr;
@@ -70,6 +71,9 @@ std::vector<std::pair<const KindAttr*, InfoValue>> KindLink::info() const {
 std::string info_text(const KindAttr& attr, const InfoValue& v) {
   switch (attr.type) {
     case KindAttr::Type::kBool: return v.number ? "on" : "off";
+    case KindAttr::Type::kUser:
+    case KindAttr::Type::kGroup:
+      return v.number == static_cast<uint32_t>(-1) ? "none" : std::to_string(v.number);
     case KindAttr::Type::kIp: return v.ip.str();
     case KindAttr::Type::kEnum:
       for (const auto& [name, number] : attr.names)
