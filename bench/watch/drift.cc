@@ -45,6 +45,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 std::string g_cleanup;  // run on the way out, also on failure
+std::vector<double> g_dump_ms;  // each port_state() dump made while timing vnet watch
 
 [[noreturn]] void die(const std::string& what) {
   perror(what.c_str());
@@ -137,7 +138,7 @@ bool vlan_kind(Kind k) { return k >= Kind::kPvid; }
 
 // What the --vlan topology declares for a port: its VLANs as "VID[P][U]," in the kernel's
 // order (P: PVID, U: egress untagged).
-std::string declared_vlans(const std::string& port) { return port[1] == 't' ? "10,20," : "40PU,"; }
+std::string declared_vlans(const std::string& port) { return port[0] == 't' ? "10,20," : "40PU,"; }
 
 // The bridge state of port `idx`: "master M: VLANS", from one AF_BRIDGE link dump with
 // VLANs (a port released from its bridge is not in it: "").
@@ -194,6 +195,7 @@ int event_ifindex(const nlmsghdr* h) {
 // the VLAN kinds, `dump` is a socket for port_state() and `want` the repaired state.
 bool repaired(int ev, Kind k, const std::string& name, int dump = -1, int idx = 0, const std::string& want = "") {
   char buf[64 * 1024];
+  std::string last_state = "(no event about the port)";
   auto deadline = Clock::now() + std::chrono::seconds(30);
   while (Clock::now() < deadline) {
     pollfd p{ev, POLLIN, 0};
@@ -204,7 +206,12 @@ bool repaired(int ev, Kind k, const std::string& name, int dump = -1, int idx = 
       bool about_port = false;
       for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, n); h = NLMSG_NEXT(h, n))
         about_port |= event_ifindex(h) == idx;
-      if (about_port && port_state(dump, idx) == want) return true;
+      if (!about_port) continue;
+      auto d0 = Clock::now();
+      std::string now = port_state(dump, idx);
+      g_dump_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - d0).count());
+      if (now == want) return true;
+      last_state = now;
       continue;
     }
     for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
@@ -220,6 +227,9 @@ bool repaired(int ev, Kind k, const std::string& name, int dump = -1, int idx = 
         if (a->rta_type == IFLA_IFNAME && name == static_cast<const char*>(RTA_DATA(a))) return true;
     }
   }
+  if (vlan_kind(k))
+    fprintf(stderr, "%s: bridge state %s, declared %s\n", name.c_str(), last_state.empty() ? "(not a bridge port)" : last_state.c_str(),
+            want.c_str());
   return false;
 }
 
@@ -377,6 +387,9 @@ int main(int argc, char** argv) {
   printf("%-34s %10.1f %10.1f %10.1f\n", "vnet watch", w.median, w.p99, w.max);
   printf("%-34s %10.1f %10.1f %10.1f\n", "vnet apply run after the drift", a.median, a.p99, a.max);
   printf("%-34s %10.2f %10.2f\n", "ratio watch/apply", w.median / a.median, w.p99 / a.p99);
+  if (!g_dump_ms.empty())
+    printf("%-34s %10.1f %10.1f %10.1f  (%zu dumps; inside the watch figures)\n", "one port-state dump", stats(g_dump_ms).median,
+           stats(g_dump_ms).p99, stats(g_dump_ms).max, g_dump_ms.size());
   // per kind, the same drifts on both sides
   for (int kind = vlan ? 3 : 0; kind < (vlan ? 6 : 3); ++kind) {
     std::vector<double> kw, ka;
