@@ -3,10 +3,10 @@
 //
 // usage (as root): watch_drift VNET_BINARY [N] [--vlan]
 // A namespace with a bridge, 20 veth ports and 10 taps is applied and watched; then N
-// drifts are injected over netlink, rotating three kinds: an owned port set down, an
-// owned tap deleted, a foreign address added to the owned bridge. The time runs from
-// sending the drift's request to the rtnetlink event of its repair (the port up again,
-// the tap back and up, the address gone). Then the same N drifts, each repaired by
+// drifts are injected over netlink, rotating four kinds: an owned port set down, an
+// owned tap deleted, a foreign address added to the owned bridge, one of the bridge's ten
+// declared routes deleted. The time runs from sending the drift's request to the rtnetlink event of
+// its repair (the port up again, the tap back and up, the address gone, the route back). Then the same N drifts, each repaired by
 // `vnet apply` started right after the drift's ack (clock from the same send to its
 // exit). Prints median, p99 and max of both, their ratio, and both per kind.
 // (The clock starts at the send, not at the ack: the kernel acks a link delete only
@@ -76,6 +76,7 @@ struct Req {
   union {
     ifinfomsg ifi;
     ifaddrmsg ifa;
+    rtmsg rtm;
   };
   char attrs[64];
 };
@@ -130,8 +131,13 @@ int ifindex_in(const std::string& ns, const std::string& name) {
   return idx;
 }
 
-enum class Kind { kDown, kDeleteTap, kForeignAddress, kPvid, kTrunkVlan, kRelease };
-const char* const kKindName[] = {"port set down", "tap deleted", "foreign address",
+// The route drift's target: name "rtJ" stands for the declared 10.72.J.0/24. Ten routes
+// rotate, so that no one repair repeats often enough for the watcher to take the drifts
+// for a fight (10 times in 10 s: it then holds off, by design).
+int route_dst(const std::string& name) { return atoi(name.c_str() + 2); }
+
+enum class Kind { kDown, kDeleteTap, kForeignAddress, kRouteLost, kPvid, kTrunkVlan, kRelease };
+const char* const kKindName[] = {"port set down", "tap deleted", "foreign address", "owned route deleted",
                                  "PVID changed", "trunk VLAN removed", "port released"};
 
 bool vlan_kind(Kind k) { return k >= Kind::kPvid; }
@@ -215,6 +221,15 @@ bool repaired(int ev, Kind k, const std::string& name, int dump = -1, int idx = 
       continue;
     }
     for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+      if (k == Kind::kRouteLost) {
+        auto* rtm = static_cast<rtmsg*>(NLMSG_DATA(h));
+        if (h->nlmsg_type != RTM_NEWROUTE || rtm->rtm_family != AF_INET || rtm->rtm_dst_len != 24) continue;
+        int len = static_cast<int>(RTM_PAYLOAD(h));
+        for (auto* a = RTM_RTA(rtm); RTA_OK(a, len); a = RTA_NEXT(a, len))
+          if (a->rta_type == RTA_DST && route_dst(name) == static_cast<const unsigned char*>(RTA_DATA(a))[2])
+            return true;
+        continue;
+      }
       if (k == Kind::kForeignAddress) {
         if (h->nlmsg_type == RTM_DELADDR) return true;
         continue;
@@ -243,6 +258,19 @@ void put_vlan(Req& r, uint16_t flags, uint16_t vid) {
 }
 
 void drift(int cmd, const std::string& ns, Kind k, const std::string& name) {
+  if (k == Kind::kRouteLost) {
+    Req r{};
+    r.h.nlmsg_len = NLMSG_LENGTH(sizeof(rtmsg));
+    r.h.nlmsg_type = RTM_DELROUTE;
+    r.rtm.rtm_family = AF_INET;
+    r.rtm.rtm_dst_len = 24;
+    r.rtm.rtm_table = RT_TABLE_MAIN;
+    r.rtm.rtm_scope = RT_SCOPE_NOWHERE;
+    unsigned char dst[4] = {10, 72, static_cast<unsigned char>(route_dst(name)), 0};
+    put_attr(r, RTA_DST, dst, 4);
+    request(cmd, r);
+    return;
+  }
   int idx = ifindex_in(ns, k == Kind::kForeignAddress ? "br-w" : name);
   if (k == Kind::kPvid || k == Kind::kTrunkVlan) {
     Req r = link_req(k == Kind::kPvid ? RTM_SETLINK : RTM_DELLINK, idx);
@@ -304,7 +332,9 @@ int main(int argc, char** argv) {
   {
     std::ofstream f(dir + "/host.toml");
     f << "[host]\nname = \"bw\"\n[bridges.br-w]\naddresses = [\"10.71.0.1/24\"]\n"
-      << (vlan ? "vlan_filtering = true\n" : "");
+      << (vlan ? "vlan_filtering = true\n" : "routes = [");
+    for (int j = 0; j < 10 && !vlan; ++j)
+      f << (j ? ", " : "") << "{ to = \"10.72." << j << ".0/24\", via = \"10.71.0.9\" }" << (j == 9 ? "]\n" : "");
     for (int i = 0; i < 20; ++i)
       f << "[veths.vw" << i << "]\npeer = \"pw" << i << "\"\nbridge = \"br-w\"\n" << (vlan ? "pvid = 40\n" : "");
     for (int i = 0; i < 10; ++i) f << "[taps.tw" << i << "]\nbridge = \"br-w\"\n" << (vlan ? "tagged = [10, 20]\n" : "");
@@ -326,14 +356,15 @@ int main(int argc, char** argv) {
     die("vnet watch did not start");
   }
   int cmd = nl_socket(ns, 0);
-  int ev = nl_socket(ns, RTMGRP_LINK | RTMGRP_IPV4_IFADDR);
+  int ev = nl_socket(ns, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE);
   unsigned brvlan = RTNLGRP_BRVLAN;
   if (vlan && setsockopt(ev, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &brvlan, sizeof brvlan) != 0)
     die("join RTNLGRP_BRVLAN");
   int dump = vlan ? nl_socket(ns, 0) : -1;
   auto pick = [&](int i, Kind& k) {
-    k = static_cast<Kind>(i % 3 + (vlan ? 3 : 0));
+    k = static_cast<Kind>(vlan ? i % 3 + 4 : i % 4);
     bool tap = k == Kind::kDeleteTap || k == Kind::kTrunkVlan;
+    if (k == Kind::kRouteLost) return "rt" + std::to_string(i / 4 % 10);
     return tap ? "tw" + std::to_string(i % 10) : "vw" + std::to_string(i % 20);
   };
   auto want = [&](const std::string& name) {
@@ -391,7 +422,7 @@ int main(int argc, char** argv) {
     printf("%-34s %10.1f %10.1f %10.1f  (%zu dumps; inside the watch figures)\n", "one port-state dump", stats(g_dump_ms).median,
            stats(g_dump_ms).p99, stats(g_dump_ms).max, g_dump_ms.size());
   // per kind, the same drifts on both sides
-  for (int kind = vlan ? 3 : 0; kind < (vlan ? 6 : 3); ++kind) {
+  for (int kind = vlan ? 4 : 0; kind < (vlan ? 7 : 4); ++kind) {
     std::vector<double> kw, ka;
     for (size_t i = 0; i < kinds.size(); ++i)
       if (static_cast<int>(kinds[i]) == kind) kw.push_back(watch_ms[i]), ka.push_back(apply_ms[i]);
