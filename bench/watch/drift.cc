@@ -4,11 +4,12 @@
 // usage (as root): watch_drift VNET_BINARY [N] [--vlan]
 // A namespace with a bridge, 20 veth ports and 10 taps is applied and watched; then N
 // drifts are injected over netlink, rotating four kinds: an owned port set down, an
-// owned tap deleted, a foreign address added to the owned bridge, one of the bridge's ten
-// declared routes deleted. The time runs from sending the drift's request to the rtnetlink event of
-// its repair (the port up again, the tap back and up, the address gone, the route back). Then the same N drifts, each repaired by
-// `vnet apply` started right after the drift's ack (clock from the same send to its
-// exit). Prints median, p99 and max of both, their ratio, and both per kind.
+// owned tap deleted, a foreign address added to the owned bridge, one of the bridge's
+// ten declared routes deleted. The time runs from sending the drift's request to the
+// rtnetlink event of its repair (the port up again, the tap back and up, the address
+// gone, the route back). Then the same N drifts, each repaired by `vnet apply` started
+// right after the drift's ack (clock from the same send to its exit). Prints median, p99
+// and max of both, their ratio, and both per kind.
 // (The clock starts at the send, not at the ack: the kernel acks a link delete only
 // once the link is unregistered, and by then vnet watch has often put the tap back.)
 //
@@ -18,7 +19,7 @@
 // (20) and a port released from the bridge. Their repair has several steps and no single
 // event says it is done, so on every event about the port the port's bridge state (master
 // and VLANs) is dumped, and the clock stops when that dump shows the declared state: each
-// watch figure includes one dump. After each `vnet apply` of the peer the same dump
+// watch figure includes at least one dump (their cost is printed). After each `vnet apply` of the peer the same dump
 // (outside the clock) checks that apply repaired it.
 #include <fcntl.h>
 #include <linux/if_bridge.h>
