@@ -464,7 +464,6 @@ std::string missing_feature(const plan::Op& op) {
     for (const auto& [attr, value] : op.spec.info)
       if (attr->feature && value.number) return attr->feature;
     if (op.spec.desc && *op.spec.desc->feature) return op.spec.desc->feature;
-    if (op.spec.kind == "veth") return "veth (CONFIG_VETH)";
     return "link kind \"" + op.spec.kind + "\"";
   }
   if (op.kind == OpKind::kSetVlans) return "bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)";

@@ -43,7 +43,6 @@ enum Phase {
 constexpr uint32_t kDeleteGroupBase = 0x766e6574;
 
 int kind_rank(const std::string& kind) {
-  if (kind == "veth") return 1;
   if (kind == "tun") return 4;
   if (const KindDesc* k = kind_by_info(kind)) return k->rank;
   return 5;
@@ -369,13 +368,14 @@ void Planner::collect_wants() {
   for (const Veth& v : topo_.veths) {
     Want w;
     common(w, v);
-    w.kind = "veth";
+    w.kind = v.desc->info_kind;
     w.veth = &v;
+    w.kl = &v;
     w.object = "veth " + v.name + ns_suffix(w.ns);
     size_t owner = wants_.size();
     add_want(std::move(w));
     Want p;
-    p.kind = "veth";
+    p.kind = v.desc->info_kind;
     p.is_peer = true;
     p.veth = &v;
     p.owner_want = owner;

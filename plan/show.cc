@@ -164,7 +164,7 @@ class Shower {
   std::string table_kind(const Ref& r) const {
     const LinkState& l = *at(r);
     if (as_link_.count(r)) return "";
-    if (l.kind == "veth" || l.kind == "tun" || topology::kind_by_info(l.kind))
+    if (topology::kind_by_info(l.kind))
       return l.kind;
     return "";
   }
@@ -214,24 +214,19 @@ class Shower {
       out << t.str();
       return;
     }
-    if (kind == "veth") out << "\n[veths." << key(l.name) << "]\n";
-    else if (kind == "tun") out << "\n[taps." << key(l.name) << "]\n";
-    else out << "\n[" << topology::kind_by_info(kind)->table << "." << key(l.name) << "]\n";
+    const KindDesc& k = *topology::kind_by_info(kind);
+    out << "\n[" << k.table << "." << key(l.name) << "]\n";
     emit_extra(out, r);
     if (!r.ns.empty()) out << "netns = " << quote(r.ns) << "\n";
     if (l.mtu && l.mtu != kDefaultMtu) out << "mtu = " << l.mtu << "\n";
-    if (kind == "veth") {
-      emit_peer(out, r, what);
-    } else if (kind == "tun") {
+    if (&k == &topology::veth_kind()) emit_peer(out, r, what);
+    if (k.tun_device) {
       if (!l.tun_tap) left_out_.push_back(what + ": a tun device (vnet makes taps)");
       if (!l.tun_persist) left_out_.push_back(what + ": not persistent (it belongs to the process that holds it)");
-      emit_described(out, r, l, topology::tap_kind(), what);
-    } else {
-      emit_described(out, r, l, *topology::kind_by_info(kind), what);
-      if (l.vlan_filtering()) emit_self_vlans(out, l, what);
     }
-    const KindDesc* k = topology::kind_by_info(kind);
-    if (!k || k->port) port = emit_port(out, r, l, what);
+    emit_described(out, r, l, k, what);
+    if (l.vlan_filtering()) emit_self_vlans(out, l, what);
+    if (k.port) port = emit_port(out, r, l, what);
     emit_link_local(out, "link_local", l, port);
     emit_addresses(out, "addresses", "routes", r.ns, l);
   }

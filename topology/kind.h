@@ -5,9 +5,8 @@
 // and decodes them, the renderers name them. A new kind is one file in topology/kinds/
 // and its line in kinds.cc and CMakeLists.txt (docs/architecture.md, "Adding a link kind").
 //
-// The bridge and the tap are described here too (topology/kinds/) but keep a struct of
-// their own in model.h for what no table holds. The veth predates this table and keeps
-// its own struct.
+// The bridge, the veth and the tap are described here too (topology/kinds/) but keep a
+// struct of their own in model.h for what no table holds.
 #pragma once
 
 #include <cstdint>
@@ -120,8 +119,10 @@ struct KindDesc {
 // reference links of the kinds before it and of the older kinds).
 const std::vector<const KindDesc*>& kinds();
 // The kinds with a struct of their own in model.h (a KindLink) for what no table holds:
-// [bridges.X] (its own VLANs, its ports), [taps.X] (the names of its owner and group).
+// [bridges.X] (its own VLANs, its ports), [veths.X] (its peer), [taps.X] (the names of
+// its owner and group).
 const KindDesc& bridge_kind();
+const KindDesc& veth_kind();
 const KindDesc& tap_kind();
 // Any described kind by IFLA_INFO_KIND, the bridge included.
 const KindDesc* kind_by_info(const std::string& info_kind);

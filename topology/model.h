@@ -117,16 +117,6 @@ struct Link : LinkCommon {
   bool up = false;  // `up = true`: brought up if down (ifupdown2 does so for ports)
 };
 
-struct Veth : LinkCommon {
-  std::string peer;
-  std::string peer_netns;  // resolved: "" = the target (unwritten = the veth's own netns)
-  std::vector<Cidr> peer_addresses;
-  std::optional<IpAddress> peer_gateway;
-  SourceLoc peer_gateway_loc;
-  std::vector<Route> peer_routes;
-  std::optional<Mac> peer_mac;
-  LinkLocal peer_link_local = LinkLocal::kIpv6;
-};
 
 
 
@@ -173,6 +163,19 @@ struct Bridge : KindLink {
   bool vlan_filtering() const { return number("vlan_filtering") != 0; }
   uint16_t default_pvid() const { return static_cast<uint16_t>(number("default_pvid")); }  // 0: none
   bool stp() const { return number("stp") != 0; }
+};
+
+// [veths.X] (kinds/veth.cc): the pair has no table attributes; its peer is here.
+struct Veth : KindLink {
+  Veth() { init(veth_kind()); }
+  std::string peer;
+  std::string peer_netns;  // resolved: "" = the target (unwritten = the veth's own netns)
+  std::vector<Cidr> peer_addresses;
+  std::optional<IpAddress> peer_gateway;
+  SourceLoc peer_gateway_loc;
+  std::vector<Route> peer_routes;
+  std::optional<Mac> peer_mac;
+  LinkLocal peer_link_local = LinkLocal::kIpv6;
 };
 
 // [taps.X]: its attributes are its kind's table (kinds/tap.cc).

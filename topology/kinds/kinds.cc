@@ -22,6 +22,7 @@ const std::vector<const KindDesc*>& kinds() {
 const KindDesc* kind_by_info(const std::string& info_kind) {
   if (info_kind == bridge_kind().info_kind) return &bridge_kind();
   if (info_kind == tap_kind().info_kind) return &tap_kind();
+  if (info_kind == veth_kind().info_kind) return &veth_kind();
   for (const KindDesc* k : kinds())
     if (info_kind == k->info_kind) return k;
   return nullptr;
