@@ -60,7 +60,7 @@ std::unique_ptr<guests::Backend> backend_for(const topology::Guest& g, const Arg
   return std::make_unique<nspawn::NspawnBackend>(a.opts);
 }
 
-// Running, stopped or stale without asking the guest anything (list, console --follow).
+// Running, stopped or stale without asking the guest anything (list, console).
 guests::Probe probe_guest(const topology::Guest& g, const Args& a) {
   if (g.kind == topology::Guest::Kind::kNspawn) {
     auto s = nspawn::NspawnBackend(a.opts).status(g);

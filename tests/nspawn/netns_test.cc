@@ -3,7 +3,7 @@
 // (ping from inside the container); stop leaves no link, namespace or process; a
 // container that exits by itself is reported stopped and its links go at the next
 // stop or start; a booted init is halted the nspawn way; a command that ignores SIGTERM
-// is killed after --timeout.
+// is killed after --timeout; `guest console` talks to the container's terminal.
 #include "tests/nspawn/fixture.h"
 
 namespace vnet::testing {
