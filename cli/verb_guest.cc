@@ -60,7 +60,7 @@ std::unique_ptr<guests::Backend> backend_for(const topology::Guest& g, const Arg
   return std::make_unique<nspawn::NspawnBackend>(a.opts);
 }
 
-// Running, stopped or stale without asking the guest anything (list, console --follow).
+// Running, stopped or stale without asking the guest anything (list, console).
 guests::Probe probe_guest(const topology::Guest& g, const Args& a) {
   if (g.kind == topology::Guest::Kind::kNspawn) {
     auto s = nspawn::NspawnBackend(a.opts).status(g);
@@ -125,10 +125,11 @@ int do_console(const guests::StateDir& d, const topology::Guest& g, const Args& 
   return 0;
 }
 
-// Interactive serial console: the guest's console socket <-> this terminal (raw mode
-// when stdin is one) until Ctrl-] (0x1d), end of input, or the guest closing it.
-int do_attach(const guests::StateDir& d, const std::string& name) {
-  if (guests::probe(d, d.qmp_socket()).state != guests::RunState::kRunning)
+// Interactive console (QEMU's serial port, nspawn's terminal relay): the guest's console
+// socket <-> this terminal (raw mode when stdin is one) until Ctrl-] (0x1d), end of
+// input, or the guest closing it.
+int do_attach(const guests::StateDir& d, const std::string& name, guests::RunState state) {
+  if (state != guests::RunState::kRunning)
     return report(1, "guest " + name + " is not running (its log: vnet guest console " + name +
                          " --log)");
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -297,10 +298,8 @@ int verb_guest(const Invocation& inv) {
   guests::StateDir d(a.opts.state_root, g->name);
   if (a.action == "console") {
     if (a.follow || a.log) return do_console(d, *g, a);
-    if (g->kind == topology::Guest::Kind::kNspawn)
-      return report(2, "guest " + g->name + ": an nspawn container's console is its output "
-                       "in console.log: use --log or --follow");
-    return do_attach(d, g->name);
+    // nspawn: the relay of nspawn/console.h serves the same socket
+    return do_attach(d, g->name, probe_guest(*g, a).state);
   }
   if (a.action == "ssh" && g->kind == topology::Guest::Kind::kNspawn)
     return report(2, "guest " + g->name + ": ssh is for QEMU guests");

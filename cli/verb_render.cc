@@ -14,11 +14,14 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <regex>
 #include <set>
 
 #include "cli/verbs.h"
+#include "networkd-gen/netns_part.h"
+#include "networkd-gen/nixos.h"
 #include "networkd-gen/render.h"
 #include "nspawn/render.h"
 #include "topology/load.h"
@@ -211,7 +214,12 @@ int verb_render(const Invocation& inv) {
   for (const std::string& n : r.notes) std::cerr << "vnet render: note: " << n << "\n";
 
   if (what == "nixos") {
-    std::string text = networkd::nixos_module(r, file, topo->host_name);
+    // containers.<name> for the nspawn guests: the target's view only (they are its guests)
+    networkd::NixosContainers c;
+    if (inv.global.netns.empty() || inv.global.netns == topology::kHostNetns)
+      c = networkd::nixos_containers(*topo);
+    for (const std::string& l : c.left_out) std::cerr << "vnet render: left out: " << l << "\n";
+    std::string text = networkd::nixos_module(r, file, topo->host_name, c);
     if (output.empty()) {
       std::cout << text << std::flush;
       return std::cout ? 0 : 1;
@@ -223,7 +231,19 @@ int verb_render(const Invocation& inv) {
   std::map<std::string, std::string> files;
   for (const networkd::File& f : r.files)
     files[f.name] = networkd::file_text(f, file, topo->host_name);
-  static const std::regex ours(R"(^[0-9]{2}-vnet-.+\.(netdev|network)$)");
+  // What networkd cannot make and vnet's engine can: namespace parts for vnet-netns@.service.
+  std::ifstream in(file, std::ios::binary);
+  std::string source_text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const networkd::NetnsPart& p : networkd::netns_parts(*topo, file, source_text, inv.global.netns)) {
+    files[p.file] = p.text;
+    std::string what;
+    for (const std::string& o : p.objects) what += (what.empty() ? "" : ", ") + o;
+    std::cerr << "vnet render: note: namespace " << p.netns << ": " << what << " in " << output << "/"
+              << p.file << ", for vnet-netns@.service: systemctl enable vnet-netns@$(systemd-escape -p "
+              << std::filesystem::absolute(output).lexically_normal().string() << "/" << p.file
+              << ").service\n";
+  }
+  static const std::regex ours(R"(^([0-9]{2}-vnet-.+\.(netdev|network)|vnet-netns-.+\.toml)$)");
   return write_folder(output, files, topo->host_name, ours, inv.global.verbose);
 }
 

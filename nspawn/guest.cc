@@ -16,6 +16,7 @@
 #include "guests/process.h"
 #include "netlink/engine.h"
 #include "netlink/netns.h"
+#include "nspawn/console.h"
 #include "vmrun/sys.h"
 
 namespace vnet::nspawn {
@@ -100,13 +101,15 @@ std::vector<std::string> build_argv(const Guest& g, const LaunchContext& c) {
   for (const Guest::Bind& b : g.binds)
     a.push_back(std::string(b.read_only ? "--bind-ro=" : "--bind=") + b.source + ":" + b.target);
   a.push_back("--setenv=VNET_GUEST_STATE=" + c.identity);
+  // A terminal of the container's own, relayed to console.log and console.sock
+  // (console.h): `vnet guest console NAME` attaches to it.
+  a.push_back("--console=interactive");
   if (g.boot) {
     // nspawn's own halt on SIGTERM: SIGRTMIN+3 to the init (its default with --boot).
     a.push_back("--boot");
   } else {
     // Without --kill-signal nspawn answers SIGTERM with SIGKILL to the command.
     a.push_back("--kill-signal=SIGTERM");
-    a.push_back("--console=pipe");
     a.push_back("--");
     a.insert(a.end(), g.command.begin(), g.command.end());
   }
@@ -209,7 +212,7 @@ Result<guests::StartResult> NspawnBackend::start(const topology::Topology& topo,
     drop_links();
     return tl::unexpected(s.error());
   }
-  auto pid = guests::spawn_daemon(argv, d.console_log());
+  auto pid = spawn_with_console(argv, d);
   if (!pid) {
     drop_links();
     return tl::unexpected(pid.error());

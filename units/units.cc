@@ -318,6 +318,36 @@ Rendering render(const Topology& topo, const Paths& p) {
   return r;
 }
 
+// vnet-netns@PATH.service (instance: the path of a namespace part, escaped as
+// `systemd-escape -p` does): applies what `render networkd` left to vnet's engine, links
+// in another namespace on links networkd makes (networkd-gen/netns_part.h).
+static Unit netns_unit(const std::string& vnet) {
+  return {"vnet-netns@.service",
+          {"vnet-netns@PATH.service: links networkd cannot make (in another namespace, on a link",
+           "networkd makes here), from the namespace part PATH that `vnet render networkd` wrote.",
+           "Enable with",
+           "  systemctl enable vnet-netns@$(systemd-escape -p /etc/systemd/network/vnet-netns-NS.toml).service"},
+          {{"Unit",
+            {{"Description", "vnet: links networkd cannot make, from %f", {}},
+             kDocs,
+             {"After", "systemd-networkd.service", {}},
+             {"Wants", "systemd-networkd.service", {}},
+             {"ConditionPathExists", "%f", {}},
+             {"StartLimitIntervalSec", "300",
+              {"Bounds the retries below: 60 starts in 5 minutes, then the unit fails."}},
+             {"StartLimitBurst", "60", {}}}},
+           {"Service",
+            {{"Type", "oneshot", {}},
+             {"RemainAfterExit", "yes", {}},
+             {"ExecStart", vnet + " apply %f", {}},
+             {"ExecStop", vnet + " destroy %f", {}},
+             {"Restart", "on-failure",
+              {"networkd makes the lower links asynchronously once it runs; until they exist",
+               "apply refuses (touching nothing), and a later try succeeds."}},
+             {"RestartSec", "2", {}}}},
+           kWantedByMultiUser}};
+}
+
 std::vector<Unit> templates(const std::string& vnet_bin) {
   Target t{true, vnet_bin, "/etc/vnet/%i.toml", "/etc/vnet/%i.toml", "vnet-apply@%i.service",
            "vnet-watch@%i.service"};
@@ -347,6 +377,7 @@ std::vector<Unit> templates(const std::string& vnet_bin) {
       sw, "vnet-switch@.service", "%i", "%i",
       {"vnet-switch@NAME.service: the userspace switch [switches.NAME] of /etc/vnet/host.toml.",
        "Enable with: systemctl enable --now vnet-switch@lab.service"}));
+  out.push_back(netns_unit(vnet_bin));
   return out;
 }
 

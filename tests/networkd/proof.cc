@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <regex>
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include <nlohmann/json.hpp>
+#include <toml++/toml.h>
 
 namespace vnet::networkd::proof {
 
@@ -292,10 +294,46 @@ std::string Run::start_networkd() {
     if (r.exit_code != 0) return "render: " + r.out;
     for (std::sregex_iterator m(r.out.begin(), r.out.end(), note), end; m != end; ++m)
       zero_pvid_[view][(*m)[1]] = std::stoi((*m)[2]);
+    for (const auto& e : fs::directory_iterator(d)) {
+      std::string name = e.path().filename().string();
+      if (name.rfind("vnet-netns-", 0) != 0) continue;
+      // the scenario's router: the harness makes what the file puts there (prepare)
+      if (upstream_ && name == "vnet-netns-upstream.toml") continue;
+      parts_.push_back({view, e.path()});
+    }
   }
+  std::sort(parts_.begin(), parts_.end());
   for (const std::string& view : views_)
     if (!(upstream_ && view == "upstream"))
       networkds_.push_back(spawn_networkd(a_of(view), dir_ / view_dir(view), dir_ / ("log-" + view_dir(view))));
+  return "";
+}
+
+std::string Run::apply_parts(std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  for (const auto& [view, path] : parts_) {
+    toml::table part;
+    try {
+      part = toml::parse_file(path.string());
+    } catch (const toml::parse_error& e) {
+      return path.string() + ": " + std::string(e.description());
+    }
+    for (auto&& [table, objects] : part) {
+      if (!objects.is_table() || table == "host" || table == "links") continue;
+      for (auto&& [name, decl] : *objects.as_table())
+        if (auto* ns = decl.as_table() ? decl.as_table()->get_as<std::string>("netns") : nullptr)
+          *ns = a_of(ns->get());
+    }
+    fs::path mapped = dir_ / ("a-" + path.filename().string());
+    std::ofstream(mapped) << part << "\n";
+    for (;;) {
+      RunResult r = sh(vnet_ + " apply " + mapped.string() + " --netns " + a_of(view));
+      if (r.exit_code == 0) break;
+      if (std::chrono::steady_clock::now() > deadline)
+        return path.filename().string() + ": " + r.out + r.err;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
   return "";
 }
 

@@ -63,6 +63,13 @@ class Run {
   std::string prepare();
   // Renders the files for each of A's namespaces and starts a networkd in each.
   std::string start_networkd();
+  // What vnet-netns@.service does on a host (docs/networkd.md): `vnet apply` of each
+  // namespace part render wrote into A, retried like the unit's Restart=on-failure until
+  // networkd has made the lower links, at most `limit`. "" or what failed. A's copies of
+  // the file's namespaces have other names (pa-NS), so the part's netns keys are mapped
+  // to them first, as prepare() maps the namespaces themselves.
+  std::string apply_parts(std::chrono::milliseconds limit);
+  int parts() const { return static_cast<int>(parts_.size()); }
   testing::RunResult apply();  // vnet apply of the file into B
   // Polls A until it equals B (read once: nothing changes B after apply), at most
   // `limit`: whether they became equal.
@@ -94,6 +101,7 @@ class Run {
   std::map<std::string, std::map<std::string, int>> zero_pvid_;  // per view
   std::vector<std::string> made_, b_named_;
   std::vector<pid_t> networkds_;
+  std::vector<std::pair<std::string, std::filesystem::path>> parts_;  // view, part file
   bool upstream_ = false;  // the file's "upstream" is the scenario runner's (prepare)
 };
 

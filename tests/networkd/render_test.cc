@@ -17,6 +17,8 @@
 #include <nlohmann/json.hpp>
 
 #include "networkd-gen/render.h"
+#include "networkd-gen/netns_part.h"
+#include "networkd-gen/nixos.h"
 #include "tests/common/golden.h"
 #include "tests/common/process.h"
 #include "topology/load.h"
@@ -29,6 +31,8 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 const fs::path kSource = VNET_SOURCE_DIR;
+using testing::case_dir;
+using testing::read_all;
 
 std::vector<std::string> inputs() {
   return testing::toml_inputs(kSource, {"examples", "scenarios", "tests/networkd/cases"});
@@ -51,9 +55,13 @@ std::map<std::string, std::string> outputs(const topology::Topology& t, const st
   Rendering r = render(t, rel, ns);
   std::map<std::string, std::string> out;
   for (const File& f : r.files) out[f.name] = file_text(f, rel, t.host_name);
-  out["module.nix"] = nixos_module(r, rel, t.host_name);
+  NixosContainers c;
+  if (ns.empty()) c = nixos_containers(t);
+  out["module.nix"] = nixos_module(r, rel, t.host_name, c);
+  for (const NetnsPart& p : netns_parts(t, rel, read_all(kSource / rel), ns)) out[p.file] = p.text;
   std::string lines;
   for (const std::string& l : r.left_out) lines += "left out: " + l + "\n";
+  for (const std::string& l : c.left_out) lines += "left out: " + l + "\n";
   for (const std::string& n : r.notes) lines += "note: " + n + "\n";
   out["stderr.txt"] = lines;
   return out;
@@ -64,9 +72,6 @@ std::vector<std::string> views(const topology::Topology& t) {
   for (const topology::Netns& n : t.netns) v.push_back(n.name);
   return v;
 }
-
-using testing::case_dir;
-using testing::read_all;
 
 class Golden : public ::testing::TestWithParam<std::string> {};
 
@@ -343,7 +348,8 @@ TEST(NixOS, EveryModuleParsesAndEvaluatesToTheNetworkdFiles) {
     topology::Topology t = load(rel);
     Rendering r = render(t, rel);
     fs::path mod = tmp / "module.nix";
-    std::ofstream(mod) << nixos_module(r, rel, t.host_name);
+    NixosContainers containers = nixos_containers(t);
+    std::ofstream(mod) << nixos_module(r, rel, t.host_name, containers);
     auto parsed = vnet::testing::run({"nix-instantiate", "--parse", mod.string()});
     EXPECT_EQ(parsed.exit_code, 0) << parsed.err;
     // A module is a function of the module system's arguments; stubs are enough for
@@ -364,8 +370,71 @@ TEST(NixOS, EveryModuleParsesAndEvaluatesToTheNetworkdFiles) {
       ASSERT_TRUE(group.contains(stem));
       EXPECT_EQ(sections_of(group[stem]), sections_of(f));
     }
+    // containers.<name>: one per nspawn guest that NixOS can name, each on its first
+    // NIC's bridge with that NIC's first address (nixos_containers)
+    size_t nspawn = 0;
+    for (const topology::Guest& g : t.guests) {
+      if (g.kind != topology::Guest::Kind::kNspawn) continue;
+      ++nspawn;
+      SCOPED_TRACE("containers." + g.name);
+      ASSERT_TRUE(j.contains("containers") && j["containers"].contains(g.name));
+      const auto& c = j["containers"][g.name];
+      EXPECT_EQ(c.value("autoStart", !g.autostart), g.autostart);
+      if (g.nics.empty() || g.nics[0].kind != topology::GuestNic::Kind::kBridge) continue;
+      EXPECT_EQ(c.value("privateNetwork", false), true);
+      EXPECT_EQ(c.value("hostBridge", ""), g.nics[0].bridge);
+      if (!g.nics[0].addresses.empty())
+        EXPECT_EQ(c.value("localAddress", c.value("localAddress6", "")), g.nics[0].addresses[0].str());
+      if (g.nics[0].gateway)
+        EXPECT_EQ(c["config"]["networking"].value("defaultGateway", nlohmann::json::object())
+                      .value("address", c["config"]["networking"].value("defaultGateway6", nlohmann::json::object()).value("address", "")),
+                  g.nics[0].gateway->str());
+    }
+    EXPECT_EQ(j.contains("containers") ? j["containers"].size() : 0, nspawn);
   }
   fs::remove_all(tmp);
+}
+
+// A NixOS container joins the bridge untagged; the VLAN of vb-<guest> must come from the
+// systemd.network part of the same module, or the container lands in the wrong VLAN.
+TEST(NixOS, ContainerHostSideVlanStaysInSystemdNetwork) {
+  topology::Topology t = load("scenarios/villa-nspawn.toml");
+  Rendering r = render(t, "scenarios/villa-nspawn.toml");
+  NixosContainers c = nixos_containers(t);
+  std::string m = nixos_module(r, "scenarios/villa-nspawn.toml", t.host_name, c);
+  EXPECT_THAT(m, HasSubstr("  containers = {\n    # guest dns (nspawn)"));
+  EXPECT_THAT(m, HasSubstr("hostBridge = \"br0\";\n      localAddress = \"10.1.40.53/24\";"));
+  EXPECT_THAT(m, HasSubstr("Name = \"vb-dns\";"));
+  EXPECT_THAT(m, HasSubstr("{\n          VLAN = 40;\n          PVID = 40;\n          EgressUntagged = 40;\n"));
+  EXPECT_THAT(m, HasSubstr("# Not rendered: guest dns (containers.dns): command (boot = false)"));
+}
+
+// scenarios/macvlan.toml: the containers' macvlans sit on eno1.40, which networkd makes
+// on the host; each namespace's part is a host.toml of its own that loads and declares
+// the lower link as existing, and nothing of the host's.
+TEST(NetnsPart, MacvlansInContainersBecomeOnePartPerNamespace) {
+  const std::string rel = "scenarios/macvlan.toml";
+  topology::Topology t = load(rel);
+  std::vector<NetnsPart> parts = netns_parts(t, rel, read_all(kSource / rel));
+  ASSERT_EQ(parts.size(), 4u);
+  EXPECT_EQ(parts[0].netns, "db");
+  EXPECT_EQ(parts[1].file, "vnet-netns-dns.toml");
+  for (const NetnsPart& p : parts) {
+    SCOPED_TRACE(p.file);
+    auto pt = topology::load_string(p.text, p.file);
+    ASSERT_TRUE(pt) << topology::format_diagnostics(pt.error(), p.text);
+    EXPECT_EQ(pt->host_name, "macvlan-host/" + p.netns);
+    ASSERT_EQ(pt->kind_links.size(), 1u);
+    EXPECT_EQ(pt->kind_links[0].netns, p.netns);
+    ASSERT_EQ(pt->links.size(), 1u);
+    EXPECT_EQ(pt->links[0].name, p.netns == "stray" ? "eno1.10" : "eno1.40");
+    EXPECT_TRUE(pt->bridges.empty() && pt->veths.empty());
+  }
+  // the namespace's own view has no part: its lower link is not there
+  EXPECT_TRUE(netns_parts(t, rel, read_all(kSource / rel), "dns").empty());
+  // a topology whose stacked links live beside their lower links has none
+  topology::Topology villa = load("scenarios/villa.toml");
+  EXPECT_TRUE(netns_parts(villa, "v", read_all(kSource / "scenarios/villa.toml")).empty());
 }
 
 TEST(NixOS, PvidIsAnInteger) {

@@ -36,7 +36,7 @@ binds_ro = ["/etc/ssl:/etc/ssl"]
                           "--register=no", "--keep-unit", "--private-network",
                           "--bind=/srv/data:/data", "--bind=/srv/same:/srv/same",
                           "--bind-ro=/etc/ssl:/etc/ssl", "--setenv=VNET_GUEST_STATE=/state/web",
-                          "--kill-signal=SIGTERM", "--console=pipe", "--",
+                          "--console=interactive", "--kill-signal=SIGTERM", "--",
                           "/usr/bin/myservice", "--port", "80"));
 }
 
@@ -53,7 +53,8 @@ bridge = "br0"
   EXPECT_THAT(build_argv(t.guests[0], ctx(true)),
               ElementsAre("/usr/bin/systemd-nspawn", "--quiet", "--directory=/m/web",
                           "--machine=web", "--network-namespace-path=/run/netns/vnet-web",
-                          "--setenv=VNET_GUEST_STATE=/state/web", "--boot"));
+                          "--setenv=VNET_GUEST_STATE=/state/web", "--console=interactive",
+                          "--boot"));
 }
 
 TEST(NspawnArgv, MachineNameOnlyWhenTheGuestNameIsAHostName) {

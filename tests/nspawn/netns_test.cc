@@ -3,7 +3,7 @@
 // (ping from inside the container); stop leaves no link, namespace or process; a
 // container that exits by itself is reported stopped and its links go at the next
 // stop or start; a booted init is halted the nspawn way; a command that ignores SIGTERM
-// is killed after --timeout.
+// is killed after --timeout; `guest console` talks to the container's terminal.
 #include "tests/nspawn/fixture.h"
 
 namespace vnet::testing {
@@ -146,6 +146,41 @@ TEST_F(NspawnNetns, CommandIgnoringSigtermIsKilledAfterTheTimeout) {
   ASSERT_EQ(s.exit_code, 0) << s.out << s.err;
   EXPECT_NE(s.out.find("killed (SIGKILL"), std::string::npos) << s.out;
   expect_gone(g1(), pid, leader);
+}
+
+// `vnet guest console NAME` of an nspawn guest: what is typed reaches the container's
+// terminal and its answer comes back; Ctrl-] detaches and leaves the container running;
+// the relay (nspawn/console.h) goes with the container.
+TEST_F(NspawnNetns, ConsoleAttachesToTheContainersTerminalAndCtrlBracketDetaches) {
+  write_file(g1(), "command = [\"/bin/sh\"]");  // an interactive shell on its terminal
+  auto r = guest({"start", g1()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  pid_t pid = pid_of(g1());
+  pid_t leader = leader_of(pid);
+  // Typed: a line whose answer differs from its echo ("vnet-42" only if the shell ran
+  // it), then Ctrl-] once the answer has had 3 s to come back.
+  std::string attach = "(printf 'echo vnet-$((6*7))\\n'; sleep 3; printf '\\035') | timeout 30 env VNET_RUN_DIR=" +
+                       (dir_ / "run").string() + " VNET_GUEST_STATE=" + (dir_ / "state").string() +
+                       " " VNET_BINARY " --netns " + target() + " guest console " + g1() +
+                       " -c " + file();
+  auto c = sh(attach);
+  EXPECT_EQ(c.exit_code, 0) << c.out << c.err;
+  EXPECT_NE(c.out.find("vnet-42"), std::string::npos) << c.out;
+  EXPECT_NE(c.err.find("Ctrl-] detaches"), std::string::npos) << c.err;
+  EXPECT_NE(c.err.find("detached from " + g1()), std::string::npos) << c.err;
+  // still running, and the same output is in console.log
+  auto st = guest({"status", g1()});
+  EXPECT_NE(st.out.find("running (pid " + std::to_string(pid)), std::string::npos) << st.out;
+  EXPECT_NE(console(g1()).find("vnet-42"), std::string::npos) << console(g1());
+  // the relay is a fork of `vnet guest start` ("[s]" keeps pgrep's shell out of the match)
+  std::string relay = "pgrep -f 'guest [s]tart " + g1() + " -c'";
+  EXPECT_EQ(sh(relay).exit_code, 0) << "no console relay running";
+  // an interactive shell ignores SIGTERM: stopped by the timeout's SIGKILL
+  auto s = guest({"stop", g1(), "--timeout", "1"});
+  ASSERT_EQ(s.exit_code, 0) << s.out << s.err;
+  expect_gone(g1(), pid, leader);
+  // and it leaves once nspawn has closed the terminal
+  EXPECT_TRUE(eventually([&] { return sh(relay).exit_code != 0; }, 5)) << sh(relay).out;
 }
 
 TEST_F(NspawnNetns, MissingTreeIsRefusedWithNothingMade) {

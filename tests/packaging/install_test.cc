@@ -55,6 +55,7 @@ std::set<std::string> expected_tree() {
       unit + "/vnet-apply@.service",
       unit + "/vnet-watch@.service",
       unit + "/vnet-switch@.service",
+      unit + "/vnet-netns@.service",
       std::string(VNET_BASH_DIR) + "/vnet",
       std::string(VNET_ZSH_DIR) + "/_vnet",
       doc + "/README.md",

@@ -198,8 +198,9 @@ TEST(Templates, ShareTheirLinesWithRenderedUnits) {
   Rendering r = render(load("examples/villa.toml"), {"/usr/bin/vnet", "/etc/vnet/host.toml"});
   for (const Unit& tpl : templates("/usr/bin/vnet")) {
     SCOPED_TRACE(tpl.name);
-    std::string name = tpl.name == "vnet-switch@.service" ? "" : tpl.name;
-    if (name.empty()) continue;  // villa has no switch; below
+    std::string name =
+        tpl.name == "vnet-switch@.service" || tpl.name == "vnet-netns@.service" ? "" : tpl.name;
+    if (name.empty()) continue;  // villa has no switch (below); vnet-netns@ is template-only
     name.erase(name.find('@'), 1);
     const Unit* u = find(r, name);
     ASSERT_NE(u, nullptr);
@@ -219,6 +220,22 @@ TEST(Templates, ShareTheirLinesWithRenderedUnits) {
   ASSERT_NE(sw, t.end());
   EXPECT_EQ(lines(*sw, "Service").size(), lines(*lab, "Service").size());
   EXPECT_TRUE(has_line(*sw, "Service", "ExecStart=/usr/bin/vnet switch %i -c /etc/vnet/host.toml"));
+}
+
+// vnet-netns@PATH: applies a namespace part after networkd, retrying (bounded) until
+// networkd has made the lower links, and destroys what it made on stop.
+TEST(Templates, NetnsAppliesThePartAfterNetworkdWithBoundedRetries) {
+  std::vector<Unit> t = templates("/usr/bin/vnet");
+  auto ns = std::find_if(t.begin(), t.end(), [](const Unit& u) { return u.name == "vnet-netns@.service"; });
+  ASSERT_NE(ns, t.end());
+  EXPECT_TRUE(has_line(*ns, "Service", "ExecStart=/usr/bin/vnet apply %f"));
+  EXPECT_TRUE(has_line(*ns, "Service", "ExecStop=/usr/bin/vnet destroy %f"));
+  EXPECT_TRUE(has_line(*ns, "Service", "Restart=on-failure"));
+  EXPECT_TRUE(has_line(*ns, "Service", "Type=oneshot"));
+  EXPECT_TRUE(has_line(*ns, "Unit", "After=systemd-networkd.service"));
+  EXPECT_TRUE(has_line(*ns, "Unit", "StartLimitBurst=60"));
+  EXPECT_TRUE(has_line(*ns, "Unit", "ConditionPathExists=%f"));
+  EXPECT_TRUE(has_line(*ns, "Install", "WantedBy=multi-user.target"));
 }
 
 TEST(Templates, KeepTheBinaryPlaceholderForTheInstallStep) {

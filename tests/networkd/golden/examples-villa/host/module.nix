@@ -4,6 +4,9 @@
 # Not rendered: veth vb-web (of guest web): no .netdev: its peer host0 lives in namespace vnet-web, where networkd cannot put it; the .network configures vb-web once vnet apply (or the container manager) creates the pair
 # Not rendered: namespace dns: networkd has no namespaces; render its links with --netns dns for a networkd inside it
 # Not rendered: namespace vnet-web: networkd has no namespaces; render its links with --netns vnet-web for a networkd inside it
+# Not rendered: guest web (containers.web): command (boot = false): a NixOS container always boots NixOS's init; run the command as a service in its config
+# Not rendered: guest web (containers.web): directory /var/lib/machines/web: NixOS keeps the tree under /var/lib/nixos-containers/web
+# Not rendered: guest web (containers.web) NIC #0: NixOS names the container side eth0 (it renames nspawn's host0); vnet's is host0
 { ... }:
 {
   systemd.network.netdevs = {
@@ -160,6 +163,23 @@
           VLAN = 40;
         }
       ];
+    };
+  };
+  containers = {
+    # guest web (nspawn): NixOS boots its own system in the container
+    "web" = {
+      autoStart = false;
+      privateNetwork = true;
+      hostBridge = "br0";
+      localAddress = "10.1.40.20/24";
+      config = {
+        networking = {
+          defaultGateway = {
+            address = "10.1.40.1";
+            interface = "eth0";
+          };
+        };
+      };
     };
   };
 }

@@ -11,6 +11,15 @@
 # Not rendered: namespace vnet-db: networkd has no namespaces; render its links with --netns vnet-db for a networkd inside it
 # Not rendered: namespace stray: networkd has no namespaces; render its links with --netns stray for a networkd inside it
 # Not rendered: namespace upstream: networkd has no namespaces; render its links with --netns upstream for a networkd inside it
+# Not rendered: guest dns (containers.dns): command (boot = false): a NixOS container always boots NixOS's init; run the command as a service in its config
+# Not rendered: guest dns (containers.dns): directory /var/lib/machines/villa-dns: NixOS keeps the tree under /var/lib/nixos-containers/dns
+# Not rendered: guest dns (containers.dns) NIC #0: NixOS names the container side eth0 (it renames nspawn's host0); vnet's is host0
+# Not rendered: guest web (containers.web): command (boot = false): a NixOS container always boots NixOS's init; run the command as a service in its config
+# Not rendered: guest web (containers.web): directory /var/lib/machines/villa-web: NixOS keeps the tree under /var/lib/nixos-containers/web
+# Not rendered: guest web (containers.web) NIC #0: NixOS names the container side eth0 (it renames nspawn's host0); vnet's is host0
+# Not rendered: guest db (containers.db): command (boot = false): a NixOS container always boots NixOS's init; run the command as a service in its config
+# Not rendered: guest db (containers.db): directory /var/lib/machines/villa-db: NixOS keeps the tree under /var/lib/nixos-containers/db
+# Not rendered: guest db (containers.db) NIC #0: NixOS names the container side eth0 (it renames nspawn's host0); vnet's is host0
 { ... }:
 {
   systemd.network.netdevs = {
@@ -174,6 +183,53 @@
           VLAN = 40;
         }
       ];
+    };
+  };
+  containers = {
+    # guest dns (nspawn): NixOS boots its own system in the container
+    "dns" = {
+      autoStart = false;
+      privateNetwork = true;
+      hostBridge = "br0";
+      localAddress = "10.1.40.53/24";
+      config = {
+        networking = {
+          defaultGateway = {
+            address = "10.1.40.1";
+            interface = "eth0";
+          };
+        };
+      };
+    };
+    # guest web (nspawn): NixOS boots its own system in the container
+    "web" = {
+      autoStart = false;
+      privateNetwork = true;
+      hostBridge = "br0";
+      localAddress = "10.1.40.80/24";
+      config = {
+        networking = {
+          defaultGateway = {
+            address = "10.1.40.1";
+            interface = "eth0";
+          };
+        };
+      };
+    };
+    # guest db (nspawn): NixOS boots its own system in the container
+    "db" = {
+      autoStart = false;
+      privateNetwork = true;
+      hostBridge = "br0";
+      localAddress = "10.1.40.5/24";
+      config = {
+        networking = {
+          defaultGateway = {
+            address = "10.1.40.1";
+            interface = "eth0";
+          };
+        };
+      };
     };
   };
 }
