@@ -188,7 +188,8 @@ Result<guests::StartResult> QemuBackend::start(const topology::Topology& topo, c
     }
     seed.ephemeral_public_key = *pub;
   }
-  if (g.cloud_init || !seed.ephemeral_public_key.empty()) {
+  seed.debug_ssh_keys = g.debug_ssh_keys;
+  if (g.cloud_init || !seed.ephemeral_public_key.empty() || !seed.debug_ssh_keys.empty()) {
     if (g.cloud_init && !g.cloud_init->user_data.empty()) {
       auto ud = vmrun::read_file(g.cloud_init->user_data);
       if (!ud) return tl::unexpected(ud.error().context("cloud_init.user_data"));

@@ -263,6 +263,7 @@ struct Guest {
     std::string user_data;
   };
   std::optional<CloudInit> cloud_init;
+  std::vector<std::string> debug_ssh_keys;  // qemu: the operator's own, beside the ephemeral
   std::string directory;  // nspawn
   bool boot = false;
   std::vector<std::string> command;

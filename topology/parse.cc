@@ -692,8 +692,8 @@ void read_guests(const toml::node& n, Diagnostics& d, Topology& t) {
       else r.error(r.loc_of("kind"), "guest kind '" + *k + "' is not one of qemu, nspawn");
     }
     bool qemu = g.kind == Guest::Kind::kQemu;
-    static const std::vector<const char*> qemu_only = {"kernel", "initrd", "append",
-                                                       "disk", "cloud_init", "vcpus"};
+    static const std::vector<const char*> qemu_only = {"kernel", "initrd", "append", "disk",
+                                                       "cloud_init", "vcpus", "debug_ssh_keys"};
     static const std::vector<const char*> nspawn_only = {"directory", "boot", "command",
                                                          "binds", "binds_ro"};
     for (const char* key : qemu ? nspawn_only : qemu_only) {
@@ -733,6 +733,23 @@ void read_guests(const toml::node& n, Diagnostics& d, Topology& t) {
       if (auto v = cr.string("user_data")) c.user_data = *v;
       cr.finish();
       g.cloud_init = c;
+    }
+    // The operator's own keys, added beside the ephemeral one on purpose (a guest to log
+    // into by hand): each one line of authorized_keys, which the seed quotes as data.
+    if (auto keys = r.strings("debug_ssh_keys")) {
+      const toml::array* arr = r.get("debug_ssh_keys")->as_array();
+      for (size_t i = 0; i < keys->size(); ++i) {
+        const std::string& k = (*keys)[i];
+        size_t eol = k.find_first_of("\r\n");
+        if (eol != std::string::npos)
+          r.error(d.loc((*arr)[i]), "debug_ssh_keys: a key is one line; this one breaks after '" +
+                                        k.substr(0, eol) + "'");
+        else if (!(k.starts_with("ssh-") || k.starts_with("ecdsa-") || k.starts_with("sk-")))
+          r.error(d.loc((*arr)[i]), "debug_ssh_keys: '" + k +
+                                        "' is not a public key line like \"ssh-ed25519 AAAA... me@desk\"");
+        else
+          g.debug_ssh_keys.push_back(k);
+      }
     }
     if (auto v = r.string("directory")) g.directory = *v;
     if (auto v = r.boolean("boot")) g.boot = *v;

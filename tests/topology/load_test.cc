@@ -51,6 +51,16 @@ hostfwd = ["tcp:127.0.0.1:2222-:22"]
   EXPECT_EQ(t.guests[0].nics[0].host_name, "vm-dev-0");
 }
 
+TEST(Load, QemuGuestKeepsTheOperatorsDebugKeys) {
+  auto t = load_ok(kHost + R"(
+[guests.dev]
+kind = "qemu"
+debug_ssh_keys = ["ssh-ed25519 AAAAC3Nza me@desk", "ecdsa-sha2-nistp256 AAAAE2Vj me@laptop"]
+)");
+  EXPECT_EQ(t.guests[0].debug_ssh_keys,
+            (std::vector<std::string>{"ssh-ed25519 AAAAC3Nza me@desk", "ecdsa-sha2-nistp256 AAAAE2Vj me@laptop"}));
+}
+
 TEST(Load, ExpandsNspawnNicsIntoVethsAndNamespace) {
   auto t = load_ok(kHost + R"(
 [bridges.br0]
