@@ -43,13 +43,12 @@ enum Phase {
 constexpr uint32_t kDeleteGroupBase = 0x766e6574;
 
 int kind_rank(const std::string& kind) {
-  if (kind == "tun") return 4;
   if (const KindDesc* k = kind_by_info(kind)) return k->rank;
   return 5;
 }
 
 std::string kind_word(const std::string& kind) {
-  if (kind == "tun") return "tap";
+  if (const KindDesc* k = kind_by_info(kind)) return k->word;  // "tun" is a tap
   if (kind.empty()) return "link";
   return kind;
 }
