@@ -115,6 +115,12 @@ TEST_P(Ifupdown2RoundTrip, IfupdownAndVnetApplyOfTheImportBuildTheSame) {
 
   std::set<std::string> macs = networkd::proof::declared_macs(*t);
   std::string a = comparable(networkd::proof::state("ia", macs)), b = comparable(networkd::proof::state("ib", macs));
+  // transient kernel states settle first (an IPv6 address in DAD is tentative for a
+  // second or two): read again, at most 10 s, until both sides agree
+  for (int i = 0; i < 20 && a != b; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    a = comparable(networkd::proof::state("ia", macs)), b = comparable(networkd::proof::state("ib", macs));
+  }
   EXPECT_TRUE(a == b) << "ifupdown2 output: " << up.out << "\ndifferences (ifupdown2 | vnet apply; \"only networkd\" = only ifupdown2):\n"
                   << networkd::proof::differences(a, b);
 
