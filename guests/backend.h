@@ -23,9 +23,9 @@ struct Options {
   std::chrono::seconds stop_timeout{30};  // power-down grace before quit/SIGKILL
   std::chrono::seconds ready_timeout{30};  // start: until QMP says "running"
   std::function<void(const std::string&)> log;  // progress lines (-v); may be empty
-  // Where an nspawn guest's links go (netlink::EngineOptions): `--netns X` (target_netns),
-  // a scenario run's namespace prefix, the lock and namespace records (run_dir, "" =
-  // /run/vnet). The QEMU backend does not read them yet.
+  // Where a guest's links go (netlink::EngineOptions): `--netns X` (target_netns, where
+  // QEMU runs too), a scenario run's namespace prefix, the lock and namespace records
+  // (run_dir, "" = /run/vnet).
   std::string target_netns, netns_prefix, run_dir;
 };
 

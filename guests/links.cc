@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "netlink/engine.h"
+
 namespace vnet::guests {
 
 bool needs_links(const topology::Guest& g) {
@@ -20,6 +22,18 @@ topology::Topology without_guest_links(const topology::Topology& topo, const top
   if (!g.netns.empty())
     std::erase_if(t.netns, [&](const topology::Netns& n) { return n.name == g.netns && !n.declared; });
   return t;
+}
+
+Status apply_links(const topology::Topology& topo, const Options& opts, const std::string& what) {
+  netlink::EngineOptions eo;
+  eo.target_netns = opts.target_netns;
+  eo.netns_prefix = opts.netns_prefix;
+  if (!opts.run_dir.empty()) eo.run_dir = opts.run_dir;
+  auto rep = netlink::apply(topo, eo);
+  if (!rep) return tl::unexpected(rep.error().context(what));
+  if (rep->changed() && opts.log)
+    opts.log(what + ": applied " + std::to_string(rep->plan.ops.size()) + " changes");
+  return {};
 }
 
 }  // namespace vnet::guests

@@ -6,6 +6,10 @@
 // created for them once it is empty.
 #pragma once
 
+#include <string>
+
+#include "base/error.h"
+#include "guests/backend.h"
 #include "topology/model.h"
 
 namespace vnet::guests {
@@ -19,5 +23,9 @@ bool needs_links(const topology::Guest& guest);
 // (vnet-<guest>, unless the file declares it).
 topology::Topology without_guest_links(const topology::Topology& topo,
                                        const topology::Guest& guest);
+
+// The engine's apply of `topo` where the options say (`--netns`, a scenario run's
+// namespace prefix and run folder); `what` prefixes an error and the -v line.
+Status apply_links(const topology::Topology& topo, const Options& opts, const std::string& what);
 
 }  // namespace vnet::guests

@@ -1,10 +1,14 @@
 #include "guests/process.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -14,7 +18,13 @@
 
 namespace vnet::guests {
 
-Result<pid_t> spawn_daemon(const std::vector<std::string>& argv, const std::string& log) {
+Result<pid_t> spawn_daemon(const std::vector<std::string>& argv, const std::string& log,
+                           const std::string& netns) {
+  UniqueFd ns;
+  if (!netns.empty()) {
+    ns = UniqueFd(::open(netns.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!ns) return fail_errno("cannot open network namespace " + netns);
+  }
   UniqueFd out(::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!out) return fail_errno("cannot create " + log);
   UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
@@ -32,6 +42,10 @@ Result<pid_t> spawn_daemon(const std::vector<std::string>& argv, const std::stri
     ::dup2(devnull.get(), 0);
     ::dup2(out.get(), 1);
     ::dup2(out.get(), 2);
+    if (ns && ::setns(ns.get(), CLONE_NEWNET) != 0) {
+      dprintf(2, "vnet: cannot enter network namespace %s: %s\n", netns.c_str(), strerror(errno));
+      ::_exit(126);
+    }
     ::execv(args[0], args.data());
     ::_exit(127);
   }

@@ -17,8 +17,10 @@ namespace vnet::guests {
 // its own process group, so neither a Ctrl-C in the shell that ran `vnet guest start` nor
 // that shell's exit reaches it), stdin /dev/null, stdout and stderr to `log` (truncated).
 // Returns its pid; the caller reaps it if the start fails, else it outlives the caller
-// and init reaps it.
-Result<pid_t> spawn_daemon(const std::vector<std::string>& argv, const std::string& log);
+// and init reaps it. `netns` (a path like /run/netns/X, "" = ours): the network
+// namespace it runs in (QEMU opens its taps and user-mode sockets there).
+Result<pid_t> spawn_daemon(const std::vector<std::string>& argv, const std::string& log,
+                           const std::string& netns = "");
 
 // Our own child (a failed start): reaped. Otherwise (a process an earlier `vnet`
 // started, reparented to init): polled through /proc until gone or the deadline.

@@ -14,7 +14,6 @@
 
 #include "guests/links.h"
 #include "guests/process.h"
-#include "netlink/engine.h"
 #include "netlink/netns.h"
 #include "nspawn/console.h"
 #include "vmrun/sys.h"
@@ -148,18 +147,6 @@ std::string NspawnBackend::netns_path(const Guest& g) const {
   return g.netns.empty() ? "" : netlink::netns_path(opts_.netns_prefix + g.netns);
 }
 
-Status NspawnBackend::apply_links(const topology::Topology& topo, const std::string& what) {
-  netlink::EngineOptions eo;
-  eo.target_netns = opts_.target_netns;
-  eo.netns_prefix = opts_.netns_prefix;
-  if (!opts_.run_dir.empty()) eo.run_dir = opts_.run_dir;
-  auto rep = netlink::apply(topo, eo);
-  if (!rep) return tl::unexpected(rep.error().context(what));
-  if (rep->changed() && opts_.log)
-    opts_.log(what + ": applied " + std::to_string(rep->plan.ops.size()) + " changes");
-  return {};
-}
-
 Result<guests::StartResult> NspawnBackend::start(const topology::Topology& topo, const Guest& g) {
   guests::StartResult res;
   StateDir d = state_dir(g);
@@ -178,7 +165,7 @@ Result<guests::StartResult> NspawnBackend::start(const topology::Topology& topo,
     // below, whatever the container did to its side meanwhile.
     if (auto s = guests::clean_run_files(d); !s) return tl::unexpected(s.error());
     if (links)
-      if (auto s = apply_links(guests::without_guest_links(topo, g), drop_what); !s)
+      if (auto s = guests::apply_links(guests::without_guest_links(topo, g), opts_, drop_what); !s)
         return tl::unexpected(s.error());
     res.cleaned_stale = pr.why + "; its links were removed";
   }
@@ -201,10 +188,10 @@ Result<guests::StartResult> NspawnBackend::start(const topology::Topology& topo,
   ctx.systemd_pid1 = systemd_is_pid1();
 
   if (links)
-    if (auto s = apply_links(topo, "links of guest '" + g.name + "'"); !s)
+    if (auto s = guests::apply_links(topo, opts_, "links of guest '" + g.name + "'"); !s)
       return tl::unexpected(s.error());
   auto drop_links = [&] {
-    if (links) (void)apply_links(guests::without_guest_links(topo, g), drop_what);
+    if (links) (void)guests::apply_links(guests::without_guest_links(topo, g), opts_, drop_what);
   };
 
   std::vector<std::string> argv = build_argv(g, ctx);
@@ -259,7 +246,7 @@ Result<guests::StopResult> NspawnBackend::stop(const topology::Topology& topo, c
   StateDir d = state_dir(g);
   auto drop_links = [&]() -> Result<guests::StopResult> {
     if (guests::needs_links(g))
-      if (auto s = apply_links(guests::without_guest_links(topo, g),
+      if (auto s = guests::apply_links(guests::without_guest_links(topo, g), opts_,
                                "removing the links of guest '" + g.name + "'");
           !s)
         return tl::unexpected(s.error());

@@ -47,7 +47,6 @@ class NspawnBackend : public guests::Backend {
   guests::Probe probe(const topology::Guest& guest) const;
 
  private:
-  Status apply_links(const topology::Topology& topo, const std::string& what);
   std::string netns_path(const topology::Guest& guest) const;
   guests::Options opts_;
 };

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -16,7 +17,7 @@
 
 #include "base/unique_fd.h"
 #include "guests/process.h"
-#include "netlink/engine.h"
+#include "netlink/netns.h"
 #include "qemu/qmp.h"
 #include "qemu/seed.h"
 #include "switch/config.h"
@@ -120,6 +121,19 @@ std::vector<std::string> ssh_argv(const StateDir& d, const SshTarget& t,
   return a;
 }
 
+size_t kill_recorded(const std::string& state_root) {
+  size_t n = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(state_root, ec)) {
+    StateDir d(state_root, e.path().filename());
+    guests::Probe pr = guests::probe(d, d.qmp_socket());
+    if (pr.state != RunState::kRunning) continue;
+    kill_and_reap(pr.pid);
+    ++n;
+  }
+  return n;
+}
+
 QemuBackend::QemuBackend(guests::Options opts) : opts_(std::move(opts)) {
   if (opts_.state_root.empty()) opts_.state_root = guests::default_state_root();
 }
@@ -161,9 +175,8 @@ Result<guests::StartResult> QemuBackend::start(const topology::Topology& topo, c
   // Links first: a guest with bridge/tap NICs needs its taps (the engine's apply of the
   // whole file, as `vnet apply` would do). Without such NICs nothing here needs root.
   if (needs_links(g)) {
-    auto rep = netlink::apply(topo, {});
-    if (!rep) return tl::unexpected(rep.error().context("links of guest '" + g.name + "'"));
-    if (rep->changed()) say("links: applied " + std::to_string(rep->plan.ops.size()) + " changes");
+    if (auto s = guests::apply_links(topo, opts_, "links of guest '" + g.name + "'"); !s)
+      return tl::unexpected(s.error());
   }
   for (size_t i = 0; i < g.nics.size(); ++i) {
     if (g.nics[i].kind != GuestNic::Kind::kSwitch) continue;
@@ -241,7 +254,10 @@ Result<guests::StartResult> QemuBackend::start(const topology::Topology& topo, c
   if (!argv) return tl::unexpected(argv.error());
   if (auto s = guests::rotate_console_log(d); !s) return tl::unexpected(s.error());
 
-  auto pid = spawn_daemon(*argv, d.hypervisor_log());
+  // In the namespace the links went to (`--netns`, a scenario's host): QEMU opens its
+  // taps and user-mode sockets there.
+  std::string netns = opts_.target_netns.empty() ? "" : netlink::netns_path(opts_.target_netns);
+  auto pid = spawn_daemon(*argv, d.hypervisor_log(), netns);
   if (!pid) return tl::unexpected(pid.error());
   // The pid file first: if we die from here on, the next start finds and cleans it.
   auto abandon = [&](Error e) -> Result<guests::StartResult> {
@@ -293,10 +309,10 @@ Result<guests::StopResult> QemuBackend::stop(const topology::Topology& topo, con
   // names stay): the engine's apply of the file without them deletes just those.
   auto drop_taps = [&]() -> Result<guests::StopResult> {
     if (needs_links(g)) {
-      auto rep = netlink::apply(without_guest_taps(topo, g), {});
-      if (!rep)
-        return tl::unexpected(rep.error().context("removing the taps of guest '" + g.name + "'"));
-      if (rep->changed()) say("links: removed the guest's taps");
+      if (auto s = guests::apply_links(without_guest_taps(topo, g), opts_,
+                                       "removing the taps of guest '" + g.name + "'");
+          !s)
+        return tl::unexpected(s.error());
     }
     return res;
   };

@@ -30,6 +30,10 @@ class QemuBackend : public guests::Backend {
   guests::Options opts_;
 };
 
+// Kills every QEMU whose state folder is under `state_root` (a scenario run's, at its
+// teardown: a run killed before it could stop its VMs); returns how many.
+size_t kill_recorded(const std::string& state_root);
+
 // Shared with the nspawn backend (guests/links.h).
 using guests::needs_links;
 inline topology::Topology without_guest_taps(const topology::Topology& topo,

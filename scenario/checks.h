@@ -17,6 +17,7 @@ namespace vnet::scenario {
 struct CheckSpec {
   topology::Check check;
   std::string from_netns;    // kernel namespace name (/run/netns/NAME)
+  std::string from_vm;       // or a VM of the scenario: runs over its serial console
   std::string listen_netns;  // tcp: namespace that owns the target address
   std::string arp_ifname;    // arping: interface in from_netns facing the target
   topology::IpAddress arp_source;

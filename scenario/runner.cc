@@ -24,9 +24,13 @@
 #include "netlink/engine.h"
 #include "netlink/netns.h"
 #include "nspawn/guest.h"
+#include "qemu/guest.h"
+#include "qemu/serial_shell.h"
 #include "plan/format.h"
 #include "scenario/switches.h"
+#include "scenario/test_guest.h"
 #include "topology/load.h"
+#include "vmrun/sys.h"
 #include "vmrun/vmrun.h"
 
 namespace fs = std::filesystem;
@@ -141,6 +145,7 @@ std::vector<std::string> namespaces_with_prefix(const std::string& prefix) {
 Status teardown(const std::string& prefix) {
   SwitchProcesses::stop_recorded((fs::path(kRecordDir) / prefix).string());
   nspawn::kill_recorded((fs::path(kRecordDir) / prefix / "guests").string());
+  qemu::kill_recorded((fs::path(kRecordDir) / prefix / "guests").string());
   Status result;
   for (const std::string& ns : namespaces_with_prefix(prefix)) {
     auto st = netlink::delete_netns(ns);
@@ -224,19 +229,23 @@ class Run {
     if (options_.keep) std::ofstream(record / "keep") << "kept\n";
 
     Topology lab = with_upstream(topo);
+    // Each switch's sockets (its control socket, the stream ports of VM NICs) in the
+    // run's folder: parallel runs never share one, and QEMU finds them there.
+    for (topology::Switch& sw : lab.switches) sw.socket = (record / ("switch-" + sw.name)).string();
     auto t0 = Clock::now();
     Status built = build(lab);
     report_.build_seconds = since(t0);
     SwitchProcesses switches;
     if (built && !topo.switches.empty()) {
       phase("switches");
-      auto started = SwitchProcesses::start(topo, kernel_netns(prefix_, ""), record.string(),
+      auto started = SwitchProcesses::start(lab, kernel_netns(prefix_, ""), record.string(),
                                               options_.verbose, options_.keep);
       if (started) switches = std::move(*started);
       else built = tl::unexpected(started.error());
     }
     std::vector<const topology::Guest*> guests;
     if (built) built = start_guests(lab, guests);
+    if (built) built = wait_ready(guests);
     if (built) {
       auto t1 = Clock::now();
       check(lab);
@@ -280,25 +289,35 @@ class Run {
     return {};
   }
 
-  // nspawn guests start once their links are up (the lab's apply made their veths and
-  // namespaces), with state under the run's record, and stop before teardown on every
-  // path (a killed run's containers are killed by teardown from that record). QEMU
-  // guests are not started by scenarios.
-  guests::Options guest_options() const {
+  // Guests start once their links are up (the lab's apply made their veths, taps and
+  // namespaces) and the switches serve their ports, with state under the run's record;
+  // QEMU runs in the lab's host namespace. They stop before teardown on every path (a
+  // killed run's guests are killed by teardown from that record). A lab is disposable:
+  // a VM is not given time to power down.
+  std::string guests_root() const { return (fs::path(kRecordDir) / prefix_ / "guests").string(); }
+  guests::Options guest_options(const topology::Guest& g) const {
     guests::Options o;
     fs::path record = fs::path(kRecordDir) / prefix_;
-    o.state_root = (record / "guests").string();
+    o.state_root = guests_root();
     o.target_netns = kernel_netns(prefix_, "");
     o.netns_prefix = prefix_;
     o.run_dir = record.string();
-    o.stop_timeout = std::chrono::seconds(5);
+    o.stop_timeout = std::chrono::seconds(g.kind == topology::Guest::Kind::kQemu ? 0 : 5);
+    o.ready_timeout = std::chrono::seconds(60);
     return o;
   }
-  Status start_guests(const Topology& lab, std::vector<const topology::Guest*>& started) {
+  std::unique_ptr<guests::Backend> backend(const topology::Guest& g) const {
+    if (g.kind == topology::Guest::Kind::kQemu)
+      return std::make_unique<qemu::QemuBackend>(guest_options(g));
+    return std::make_unique<nspawn::NspawnBackend>(guest_options(g));
+  }
+  Status start_guests(Topology& lab, std::vector<const topology::Guest*>& started) {
+    if (lab.guests.empty()) return {};
+    fs::path record = fs::path(kRecordDir) / prefix_;
+    if (auto s = use_test_guest(lab, record.string()); !s) return s;
     for (const topology::Guest& g : lab.guests) {
-      if (g.kind != topology::Guest::Kind::kNspawn) continue;
       phase("start guest " + g.name);
-      auto r = nspawn::NspawnBackend(guest_options()).start(lab, g);
+      auto r = backend(g)->start(lab, g);
       if (!r) return tl::unexpected(r.error().context("guest " + g.name));
       started.push_back(&g);
       if (int sig = signal_pending(sigfd_)) return interrupted(sig);
@@ -307,9 +326,65 @@ class Run {
   }
   void stop_guests(const Topology& lab, const std::vector<const topology::Guest*>& started) {
     for (const topology::Guest* g : started) {
-      auto r = nspawn::NspawnBackend(guest_options()).stop(lab, *g);
+      auto r = backend(*g)->stop(lab, *g);
       if (!r && report_.error.empty()) set_error(1, "guest " + g->name + ": " + r.error().str());
     }
+  }
+
+  // Until every started guest with a `ready` condition meets it: its console log shows
+  // the text, or its address answers a ping from the namespace named. Bounded by each
+  // guest's timeout; Ctrl-C ends it.
+  Status wait_ready(const std::vector<const topology::Guest*>& started) {
+    struct Waiting {
+      const topology::Guest* guest;
+      Clock::time_point deadline;
+    };
+    std::vector<Waiting> waiting;
+    auto t0 = Clock::now();
+    for (const topology::Guest* g : started)
+      if (g->ready) waiting.push_back({g, t0 + std::chrono::seconds(g->ready->timeout_s)});
+    while (!waiting.empty()) {
+      phase("wait for " + waiting.front().guest->name + " (" +
+            std::to_string(int(since(t0))) + " s)");
+      std::vector<CheckSpec> pings;
+      for (const Waiting& w : waiting) {
+        if (!w.guest->ready->ping) continue;
+        CheckSpec s;
+        s.check.from = w.guest->ready->from;
+        s.check.address = *w.guest->ready->ping;
+        s.check.target = s.check.address.str();
+        s.check.count = 1;
+        s.check.timeout_s = 1;
+        s.from_netns = kernel_netns(prefix_, w.guest->ready->from);
+        pings.push_back(std::move(s));
+      }
+      std::vector<CheckResult> answered;
+      if (!pings.empty()) {
+        auto r = run_checks(pings, sigfd_);
+        if (!r) return tl::unexpected(r.error());
+        answered = std::move(*r);
+      }
+      size_t ping_index = 0;
+      std::erase_if(waiting, [&](const Waiting& w) {
+        const topology::Guest::Ready& rd = *w.guest->ready;
+        if (rd.ping) return answered[ping_index++].reached;
+        guests::StateDir dir(guests_root(), w.guest->name);
+        auto log = vmrun::read_file(dir.console_log());
+        return log && log->find(rd.console) != std::string::npos;
+      });
+      if (int sig = signal_pending(sigfd_)) return interrupted(sig);
+      for (const Waiting& w : waiting) {
+        if (Clock::now() < w.deadline) continue;
+        const topology::Guest::Ready& rd = *w.guest->ready;
+        std::string what = rd.ping ? "no answer to ping " + rd.ping->str() + " from " +
+                                         (rd.from.empty() ? "host" : rd.from)
+                                   : "its console never printed '" + rd.console + "'";
+        return fail("guest " + w.guest->name + " not ready within " +
+                    std::to_string(rd.timeout_s) + " s: " + what);
+      }
+      if (!waiting.empty() && pings.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return {};
   }
 
   tl::unexpected<Error> interrupted(int sig) {
@@ -320,9 +395,31 @@ class Run {
   void check(const Topology& lab) {
     auto specs = resolve_checks(lab, prefix_);
     if (!specs) return set_error(2, specs.error().str());
-    auto results = run_checks(*specs, sigfd_, [&](size_t done, size_t total) {
+    // Checks from namespaces run together in one poll loop; those from VMs over their
+    // consoles, one thread per VM, at the same time.
+    std::vector<CheckSpec> in_netns;
+    std::vector<size_t> netns_index;
+    std::map<std::string, std::vector<size_t>> by_vm;
+    for (size_t i = 0; i < specs->size(); ++i) {
+      const CheckSpec& sp = (*specs)[i];
+      if (sp.from_vm.empty()) in_netns.push_back(sp), netns_index.push_back(i);
+      else by_vm[sp.from_vm].push_back(i);
+    }
+    std::vector<CheckResult> all(specs->size());
+    std::vector<std::thread> vm_threads;
+    for (auto& [vm, indices] : by_vm) {
+      std::string socket = guests::StateDir(guests_root(), vm).console_socket();
+      vm_threads.emplace_back([this, socket, &indices, &specs, &all] {
+        run_vm_checks(socket, *specs, indices, all);
+      });
+    }
+    auto results = run_checks(in_netns, sigfd_, [&](size_t done, size_t total) {
       phase("check", done, total);
     });
+    for (std::thread& t : vm_threads) t.join();
+    if (results)
+      for (size_t i = 0; i < in_netns.size(); ++i) all[netns_index[i]] = (*results)[i];
+    if (results && signal_pending(sigfd_)) results = tl::unexpected(Error{EINTR, "interrupted"});
     if (!results) {
       if (int sig = signal_pending(sigfd_); sig || results.error().what == "interrupted") {
         interrupted_ = sig ? sig : SIGINT;
@@ -331,8 +428,35 @@ class Run {
       return set_error(1, results.error().str());
     }
     for (size_t i = 0; i < specs->size(); ++i) {
-      report_.checks.push_back({(*specs)[i].check, (*results)[i]});
-      if (!(*results)[i].passed) report_.exit_code = 1;
+      report_.checks.push_back({(*specs)[i].check, all[i]});
+      if (!all[i].passed) report_.exit_code = 1;
+    }
+  }
+
+  // The checks `indices` of one VM, in order, over its serial console (ping only:
+  // validate.cc refuses the others). A console that does not answer fails them.
+  void run_vm_checks(const std::string& socket, const std::vector<CheckSpec>& specs,
+                     const std::vector<size_t>& indices, std::vector<CheckResult>& out) {
+    auto shell = qemu::SerialShell::connect(socket, std::chrono::seconds(10));
+    for (size_t i : indices) {
+      const Check& c = specs[i].check;
+      CheckResult& r = out[i];
+      auto t0 = Clock::now();
+      if (!shell) {
+        r.detail = shell.error().str();
+      } else {
+        std::string cmd = "ping -c " + std::to_string(c.count) + " -W " +
+                          std::to_string(c.timeout_s) + " " + c.address.str() +
+                          " >/dev/null 2>&1";
+        // A reply may take timeout_s after the last of `count` requests sent 1 s apart;
+        // the console of a TCG guest under load adds seconds.
+        auto rc = shell->run(cmd, std::chrono::seconds(30 + c.count * (1 + c.timeout_s)), sigfd_);
+        if (!rc) r.detail = rc.error().str();
+        else r.reached = *rc == 0, r.detail = *rc == 0 ? "replies" : "no reply (ping exited " +
+                                                                       std::to_string(*rc) + ")";
+      }
+      r.passed = r.reached == (c.expect == Check::Expect::kReach);
+      r.seconds = since(t0);
     }
   }
 
@@ -395,7 +519,9 @@ Result<std::vector<CheckSpec>> resolve_checks(const Topology& topo, const std::s
   for (const Check& c : topo.scenario->checks) {
     CheckSpec s;
     s.check = c;
-    s.from_netns = kernel_netns(prefix, c.from);
+    for (const topology::Guest& g : topo.guests)
+      if (g.name == c.from && g.kind == topology::Guest::Kind::kQemu) s.from_vm = g.name;
+    if (s.from_vm.empty()) s.from_netns = kernel_netns(prefix, c.from);
     if (c.kind == Check::Kind::kTcp) {
       for (const Iface& i : ifaces)
         for (const Cidr& a : *i.addresses)

@@ -277,6 +277,16 @@ struct Guest {
   std::vector<Bind> binds;
   std::vector<GuestNic> nics;
   std::string netns;  // nspawn: the namespace vnet prepares ("vnet-<guest>")
+  // When a scenario run counts the started guest as up (`ready = { ping = ADDR, from =
+  // NS }` or `ready = { console = "TEXT" }`), within timeout_s.
+  struct Ready {
+    std::optional<IpAddress> ping;
+    std::string from;     // a namespace of the scenario or "host" (default)
+    std::string console;  // qemu: a text its serial console prints
+    uint32_t timeout_s = 120;
+    SourceLoc loc, from_loc;
+  };
+  std::optional<Ready> ready;
   SourceLoc loc;
 };
 

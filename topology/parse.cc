@@ -763,6 +763,25 @@ void read_guests(const toml::node& n, Diagnostics& d, Topology& t) {
       r.error(at, "nspawn guest '" + name + "' needs 'command' when boot = false");
     if (!qemu && g.directory.empty() && !r.has("directory"))
       r.error(at, "'directory' is required in [guests." + name + "]");
+    if (const toml::table* rt = r.table("ready")) {
+      TableReader rr(*rt, "ready of [guests." + name + "]", d);
+      Guest::Ready rd;
+      rd.loc = r.loc_of("ready");
+      rd.ping = read_ip(rr, "ping");
+      if (auto v = rr.string("from")) rd.from = *v, rd.from_loc = rr.loc_of("from");
+      if (auto v = rr.string("console")) rd.console = *v;
+      if (auto v = rr.integer("timeout", 1, 3600, "timeout")) rd.timeout_s = static_cast<uint32_t>(*v);
+      if (rr.has("ping") == rr.has("console"))
+        rr.error(rd.loc, "'ready' needs one of ping (an address that answers once the guest is "
+                         "up) or console (a text its serial console prints)");
+      if (rr.has("from") && !rr.has("ping"))
+        rr.error(rd.from_loc, "'from' (where the ready ping starts) goes with 'ping'");
+      if (rr.has("console") && !qemu)
+        rr.error(rr.loc_of("console"), "ready 'console' applies to qemu guests; wait for an "
+                                       "nspawn guest with ping");
+      rr.finish();
+      g.ready = rd;
+    }
     if (const toml::node* nics = r.get("nics")) {
       if (const toml::array* arr = nics->as_array()) {
         size_t i = 0;

@@ -395,22 +395,43 @@ class Validator {
                           "address " + c.address.str() + " to listen on; use an address "
                           "one of its links declares");
       }
-      if (c.from.empty() || c.from == kHostNetns) continue;
-      if (c.from == "upstream") {
-        if (t_.links.empty())
-          d_.error(c.loc, "namespace 'upstream' exists only when [links] are declared (the "
-                          "runner puts the far end of each link there)");
-        continue;
-      }
-      bool found = std::any_of(t_.netns.begin(), t_.netns.end(),
-                               [&](const Netns& n) { return n.name == c.from; });
-      if (!found) {
-        std::string known = "host";
-        if (!t_.links.empty()) known += ", upstream";
-        for (const Netns& n : t_.netns) known += ", " + n.name;
-        d_.error(c.loc, "namespace '" + c.from + "' is not part of this scenario; namespaces: " +
-                            known);
-      }
+      const Guest* vm = qemu_guest(c.from);
+      if (vm && (c.kind != Check::Kind::kPing || c.mtu))
+        d_.error(c.loc, "checks from VM '" + c.from + "' run ping (without mtu) over its serial "
+                        "console; run tcp, arping and mtu checks from a namespace");
+      if (!vm) check_source(c.from, c.loc, true);
+    }
+    for (const Guest& g : t_.guests)
+      if (g.ready && g.ready->ping) check_source(g.ready->from, g.ready->from_loc, false);
+  }
+
+  const Guest* qemu_guest(const std::string& name) const {
+    for (const Guest& g : t_.guests)
+      if (g.name == name && g.kind == Guest::Kind::kQemu) return &g;
+    return nullptr;
+  }
+
+  // Where a check or a ready ping starts: a namespace of the scenario, "host", "upstream"
+  // (with [links]); a check may also start in a VM.
+  void check_source(const std::string& from, const SourceLoc& loc, bool vm_allowed) {
+    if (from.empty() || from == kHostNetns) return;
+    if (from == "upstream") {
+      if (t_.links.empty())
+        d_.error(loc, "namespace 'upstream' exists only when [links] are declared (the "
+                      "runner puts the far end of each link there)");
+      return;
+    }
+    bool found = std::any_of(t_.netns.begin(), t_.netns.end(),
+                             [&](const Netns& n) { return n.name == from; });
+    if (!found) {
+      std::string known = "host";
+      if (!t_.links.empty()) known += ", upstream";
+      for (const Netns& n : t_.netns) known += ", " + n.name;
+      std::string vms;
+      for (const Guest& g : t_.guests)
+        if (vm_allowed && g.kind == Guest::Kind::kQemu) vms += (vms.empty() ? "" : ", ") + g.name;
+      d_.error(loc, "namespace '" + from + "' is not part of this scenario; namespaces: " + known +
+                        (vms.empty() ? "" : "; VMs: " + vms));
     }
   }
 
