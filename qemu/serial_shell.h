@@ -1,5 +1,5 @@
 // Commands run in a VM over its serial console, where a shell reads ttyS0 (vnet's test
-// guest has one; docs/scenarios.md): how a scenario check runs `from` a VM without a
+// guest has one; docs/guests.md "VMs in scenarios"): how a scenario check runs `from` a VM without a
 // network path into it. One command at a time; its exit status comes back on a marker
 // line the terminal's echo of the command cannot match (the echo shows "$?", the answer
 // a number), tagged per connection so output left over from an earlier user cannot.

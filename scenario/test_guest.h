@@ -4,7 +4,7 @@
 // the file declares for it (found by MAC, from the kernel command line), adds the
 // gateway, prints "vnet-guest: ready" and runs a root shell on the serial console, where
 // checks `from` the VM run (qemu/serial_shell.h). Small enough to boot three or four
-// under TCG in a CI job. docs/scenarios.md "VMs in scenarios".
+// under TCG in a CI job. docs/guests.md "VMs in scenarios".
 #pragma once
 
 #include <string>

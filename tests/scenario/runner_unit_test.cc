@@ -1,7 +1,9 @@
 // The runner's pure parts: the topology it applies, where checks run, what it prints.
 #include <gtest/gtest.h>
 
+#include "qemu/argv.h"
 #include "scenario/runner.h"
+#include "scenario/test_guest.h"
 #include "topology/load.h"
 
 using namespace vnet;
@@ -86,6 +88,60 @@ TEST(ResolveChecks, MapsNamespacesThroughThePrefix) {
   EXPECT_EQ((*specs)[1].arp_ifname, "eno1.40");
   EXPECT_EQ((*specs)[1].arp_source.str(), "10.1.40.1");
   EXPECT_EQ((*specs)[2].from_netns, "vsc-1-0-host");
+}
+
+const char* kVms = R"(
+[host]
+name = "h"
+[scenario]
+name = "s"
+[switches.lab]
+[guests.n1]
+kind = "qemu"
+[[guests.n1.nics]]
+switch = "lab"
+vlan = 40
+addresses = ["10.34.0.1/24", "fd34::1/64"]
+gateway = "10.34.0.254"
+[[guests.n1.nics]]
+user = true
+[[guests.n1.nics]]
+switch = "lab"
+addresses = ["10.35.0.1/24"]
+[guests.own]
+kind = "qemu"
+kernel = "/boot/vmlinuz"
+[[checks]]
+from = "n1"
+ping = "10.34.0.2"
+)";
+
+TEST(ResolveChecks, AChecksFromAVmRunsOverItsConsoleNotInANamespace) {
+  auto specs = resolve_checks(with_upstream(load(kVms)), "vsc-1-0-");
+  ASSERT_TRUE(specs) << specs.error().str();
+  ASSERT_EQ(specs->size(), 1u);
+  EXPECT_EQ((*specs)[0].from_vm, "n1");
+  EXPECT_EQ((*specs)[0].from_netns, "");
+}
+
+TEST(TestGuest, OnlyAVmWithoutKernelOrDiskBootsIt) {
+  auto t = load(kVms);
+  ASSERT_EQ(t.guests.size(), 2u);
+  EXPECT_TRUE(boots_test_guest(t.guests[0]));
+  EXPECT_FALSE(boots_test_guest(t.guests[1]));
+}
+
+TEST(TestGuest, KernelCommandLineCarriesEachAddressedNicByMacAndTheGateway) {
+  auto t = load(kVms);
+  const topology::Guest& g = t.guests.at(0);
+  std::string a = test_guest_append(g);
+  EXPECT_NE(a.find("console=ttyS0"), std::string::npos) << a;
+  EXPECT_NE(a.find(" vnet.nic=" + qemu::nic_mac(g, 0).str() + ",10.34.0.1/24,fd34::1/64"),
+            std::string::npos) << a;
+  EXPECT_NE(a.find(" vnet.nic=" + qemu::nic_mac(g, 2).str() + ",10.35.0.1/24"), std::string::npos)
+      << a;
+  EXPECT_EQ(a.find(qemu::nic_mac(g, 1).str()), std::string::npos) << "the user NIC has no addresses";
+  EXPECT_NE(a.find(" vnet.gw=10.34.0.254"), std::string::npos) << a;
 }
 
 TEST(ResolveChecks, RefusesArpingWithoutAnAddressInTheSubnet) {
