@@ -325,6 +325,7 @@ int verb_guest(const Invocation& inv) {
                                 {"state", guests::to_string(s->state)},
                                 {"pid", s->pid},
                                 {"accel", s->accel},
+                                {"accel_note", s->accel_note},
                                 {"vm_status", s->vm_status},
                                 {"leader", s->leader},
                                 {"why", s->why}}
@@ -336,6 +337,7 @@ int verb_guest(const Invocation& inv) {
       std::cout << " (pid " << s->pid << ", container PID 1 is " << s->leader << ")";
     else if (s->state == guests::RunState::kRunning)
       std::cout << " (pid " << s->pid << ", accel " << (s->accel.empty() ? "?" : s->accel)
+                << (s->accel_note.empty() ? "" : " (" + s->accel_note + ")")
                 << ", qmp " << (s->vm_status.empty() ? "busy" : s->vm_status) << ")";
     if (!s->why.empty()) std::cout << " (" << s->why << ")";
     std::cout << "\n";
