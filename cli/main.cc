@@ -122,7 +122,7 @@ const std::vector<Verb>& verbs() {
        ""},
       {"guest",
        "guest start|stop|restart|status|console|ssh NAME -c FILE [--timeout S] "
-       "[--accel auto|kvm|tcg] [--state-dir DIR] [--log] [--follow] [--user U] [--unit] [-- CMD...]\n"
+       "[--accel auto|kvm|tcg] [--state-dir DIR] [--log] [--follow] [--since-boot] [--user U] [--unit] [-- CMD...]\n"
        "guest list -c FILE",
        "start, stop and reach QEMU guests and systemd-nspawn containers", verb_guest, guest_options,
        "0  done (start: also when already running; stop: also when not running)\n"

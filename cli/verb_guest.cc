@@ -23,6 +23,7 @@
 #include "base/unique_fd.h"
 #include "cli/guest_unit.h"
 #include "cli/verbs.h"
+#include "guests/boot_log.h"
 #include "guests/state.h"
 #include "nspawn/guest.h"
 #include "qemu/guest.h"
@@ -37,7 +38,7 @@ namespace {
 struct Args {
   std::string action, name, file, state_dir, user;
   guests::Options opts;
-  bool follow = false, log = false, unit = false;
+  bool follow = false, log = false, unit = false, since_boot = false;
   std::vector<std::string> command;  // ssh: after "--"
 };
 
@@ -92,13 +93,19 @@ int do_stop(const topology::Topology& t, const topology::Guest& g, guests::Backe
   return 0;
 }
 
-// The console log from its start, then what it gains while the guest runs (tail -f),
-// until the guest stops or a signal arrives.
+// The console log from its start (or, with --since-boot, from the start of the last
+// boot in it), then what it gains while the guest runs (tail -f), until the guest
+// stops or a signal arrives.
 int do_console(const guests::StateDir& d, const topology::Guest& g, const Args& a) {
   const std::string& name = g.name;
   bool follow = a.follow;
   std::ifstream in(d.console_log(), std::ios::binary);
   if (!in && !follow) return report(1, "guest " + name + ": no console log at " + d.console_log());
+  if (in && a.since_boot) {
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    in.clear();
+    in.seekg(std::streamoff(guests::last_boot_offset(text)));
+  }
   auto pump = [&] {
     if (!in.is_open()) in.open(d.console_log(), std::ios::binary);
     if (!in.is_open()) return;
@@ -219,6 +226,8 @@ po::options_description guest_options() {
              "attaching")(
       "follow,f", "console: print the console log and keep printing it as it grows, until "
                   "the guest stops")(
+      "since-boot", "console: print the log from the start of the guest's last boot (the "
+                    "log holds every boot since QEMU started), with --follow then follow")(
       "user,l", po::value<std::string>()->value_name("USER"), "ssh: log in as USER")(
       "unit", "start: where systemd is PID 1, start the guest as the transient unit "
               "vnet-guest-NAME.service (the settings `render units` writes); elsewhere "
@@ -260,6 +269,8 @@ int verb_guest(const Invocation& inv) {
   if (a.opts.state_root.empty()) a.opts.state_root = guests::default_state_root();
   a.follow = vm.count("follow") > 0;
   a.log = vm.count("log") > 0;
+  a.since_boot = vm.count("since-boot") > 0;
+  if (a.since_boot && a.action != "console") throw UsageError("--since-boot is for console");
   if (vm.count("user")) a.user = vm["user"].as<std::string>();
   a.unit = vm.count("unit") > 0;
   if (a.unit && a.action != "start") throw UsageError("--unit is for start");
@@ -297,7 +308,7 @@ int verb_guest(const Invocation& inv) {
   if (!g) return bad_guest(*topo, a.name, a.file);
   guests::StateDir d(a.opts.state_root, g->name);
   if (a.action == "console") {
-    if (a.follow || a.log) return do_console(d, *g, a);
+    if (a.follow || a.log || a.since_boot) return do_console(d, *g, a);
     // nspawn: the relay of nspawn/console.h serves the same socket
     return do_attach(d, g->name, probe_guest(*g, a).state);
   }
@@ -325,6 +336,7 @@ int verb_guest(const Invocation& inv) {
                                 {"state", guests::to_string(s->state)},
                                 {"pid", s->pid},
                                 {"accel", s->accel},
+                                {"accel_note", s->accel_note},
                                 {"vm_status", s->vm_status},
                                 {"leader", s->leader},
                                 {"why", s->why}}
@@ -336,6 +348,7 @@ int verb_guest(const Invocation& inv) {
       std::cout << " (pid " << s->pid << ", container PID 1 is " << s->leader << ")";
     else if (s->state == guests::RunState::kRunning)
       std::cout << " (pid " << s->pid << ", accel " << (s->accel.empty() ? "?" : s->accel)
+                << (s->accel_note.empty() ? "" : " (" + s->accel_note + ")")
                 << ", qmp " << (s->vm_status.empty() ? "busy" : s->vm_status) << ")";
     if (!s->why.empty()) std::cout << " (" << s->why << ")";
     std::cout << "\n";

@@ -47,6 +47,8 @@ struct GuestStatus {
   RunState state = RunState::kStopped;
   pid_t pid = 0;
   std::string accel;       // from run.json
+  std::string accel_note;  // from run.json: why that one ("as asked", a probe's verdict,
+                           // "KVM probe cached: ...")
   std::string vm_status;   // QMP query-status when running ("running", "paused", ...)
   pid_t leader = 0;        // nspawn: the container's PID 1, seen from the host
   std::string why;         // stale: why

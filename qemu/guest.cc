@@ -22,6 +22,7 @@
 #include "qemu/seed.h"
 #include "switch/config.h"
 #include "vmrun/kernel.h"
+#include "vmrun/kvm_cache.h"
 #include "vmrun/sys.h"
 #include "vmrun/vmrun.h"
 
@@ -239,13 +240,18 @@ Result<guests::StartResult> QemuBackend::start(const topology::Topology& topo, c
     if (!k) {
       why = "no cached kernel to probe KVM with";
     } else {
-      auto p = vmrun::probe_kvm(*k, qemu);
+      // The verdict holds until the host reboots or QEMU or /dev/kvm change
+      // (vmrun/kvm_cache.h); asking for KVM outright retries a cached failure.
+      auto p = vmrun::probe_kvm_cached(*k, qemu);
+      if (!p.works && p.cached && opts_.accel == guests::AccelChoice::kKvm)
+        p = vmrun::probe_kvm_cached(*k, qemu, "", true);
       if (p.works) ctx.accel = Accel::kKvm;
-      else why = p.why;
+      else why = p.cached ? "KVM probe cached: " + p.why : p.why;
+      if (p.works) accel_note = p.cached ? "KVM probe cached: passed" : "a probe boot passed";
     }
     if (ctx.accel == Accel::kTcg && opts_.accel == guests::AccelChoice::kKvm)
       return fail("KVM requested but not usable: " + why, 0, ExitCode::kEnvironment);
-    accel_note = ctx.accel == Accel::kKvm ? "a probe boot passed" : why;
+    if (ctx.accel == Accel::kTcg) accel_note = why;
   }
   res.accel = accel_name(ctx.accel) + " (" + accel_note + ")";
   say("accelerator: " + res.accel);
@@ -367,7 +373,10 @@ Result<guests::GuestStatus> QemuBackend::status(const Guest& g) {
   if (pr.state != RunState::kRunning) return out;
   if (auto text = vmrun::read_file(d.run_file())) {
     auto j = nlohmann::json::parse(*text, nullptr, false);
-    if (j.is_object()) out.accel = j.value("accel", "");
+    if (j.is_object()) {
+      out.accel = j.value("accel", "");
+      out.accel_note = j.value("accel_note", "");
+    }
   }
   // QMP takes one client at a time: a busy monitor is reported, not waited for.
   if (auto c = QmpClient::connect(d.qmp_socket(), Millis(2000))) {

@@ -239,7 +239,9 @@ std::vector<std::string> qemu_argv(const Boot& b) {
 // when QEMU exits cleanly within a few seconds (facts.md: /dev/kvm can exist and answer
 // and yet hang or abort QEMU).
 bool kvm_works(const KernelImage& k, bool pvh, const std::string& qemu,
-               const std::string& dir, const SignalGuard& sig, std::string& why) {
+               const std::string& dir, const SignalGuard& sig, std::string& why,
+               bool& settled) {
+  settled = false;
   UniqueFd dev(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
   if (!dev) {
     why = std::string("/dev/kvm: ") + std::strerror(errno);
@@ -259,6 +261,7 @@ bool kvm_works(const KernelImage& k, bool pvh, const std::string& qemu,
   }
   auto t0 = Clock::now();
   Waited w = wait_for(*child, sig, t0 + std::chrono::seconds(3), {});
+  settled = w.end == End::kExited || w.end == End::kTimedOut;
   if (w.end == End::kExited && w.status == 0) return true;
   why = w.end == End::kTimedOut ? "a KVM probe boot did not finish in 3 s"
         : w.end == End::kExited
@@ -277,7 +280,7 @@ KvmProbe probe_kvm(const KernelImage& k, const std::string& qemu, bool pvh) {
     return p;
   }
   SignalGuard sig;
-  p.works = kvm_works(k, pvh, qemu, dir->path(), sig, p.why);
+  p.works = kvm_works(k, pvh, qemu, dir->path(), sig, p.why, p.settled);
   return p;
 }
 
@@ -343,7 +346,8 @@ Result<int> run(const Options& o) {
   bool kvm = false;
   if (o.accel != Accel::kTcg) {
     std::string why;
-    kvm = kvm_works(*kernel, o.pvh, qemu, dir->path(), sig, why);
+    bool settled = false;
+    kvm = kvm_works(*kernel, o.pvh, qemu, dir->path(), sig, why, settled);
     if (!kvm && o.accel == Accel::kKvm)
       return fail("KVM requested but not usable: " + why, 0, ExitCode::kEnvironment);
     say(kvm ? "accelerator: KVM (a probe boot passed)" : "accelerator: TCG (" + why + ")");

@@ -47,7 +47,10 @@ Result<int> run(const Options& opts);
 // SIGINT/SIGTERM/SIGHUP are held during the probe and end it (as "interrupted").
 struct KvmProbe {
   bool works = false;
-  std::string why;  // when !works: what failed
+  std::string why;       // when !works: what failed
+  bool settled = false;  // a verdict about this machine (a probe boot ran to an end),
+                         // not our own setup failing or an interrupt: worth caching
+  bool cached = false;   // came from kvm_cache.h's file, not a probe run now
 };
 KvmProbe probe_kvm(const KernelImage& k, const std::string& qemu, bool pvh = true);
 

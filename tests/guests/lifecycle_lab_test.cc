@@ -215,7 +215,8 @@ TEST_F(GuestLab, StartsWithoutRootAnswersOnForwardedPortAndPowersDown) {
 
   r = vnet({"status", "tiny"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("running (pid " + std::to_string(pid) + ", accel tcg, qmp running)"),
+  EXPECT_NE(r.out.find("running (pid " + std::to_string(pid) +
+                       ", accel tcg (as asked), qmp running)"),
             std::string::npos)
       << r.out;
   r = vnet({"list"});
