@@ -28,12 +28,12 @@ namespace fs = std::filesystem;
 
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-std::string two_hundred_taps(const fs::path& dir) {
-  fs::path f = dir / "taps200.toml";
+std::string many_taps(const fs::path& dir, int n) {
+  fs::path f = dir / ("taps" + std::to_string(n) + ".toml");
   std::ofstream out(f);
-  out << "[host]\nname = \"taps200\"\n\n[bridges.br0]\nvlan_filtering = true\n"
+  out << "[host]\nname = \"taps" << n << "\"\n\n[bridges.br0]\nvlan_filtering = true\n"
          "vlans = [40]\naddresses = [\"10.1.40.1/24\"]\n";
-  for (int i = 0; i < 200; ++i) out << "\n[taps.vm" << i << "]\nbridge = \"br0\"\npvid = 40\n";
+  for (int i = 0; i < n; ++i) out << "\n[taps.vm" << i << "]\nbridge = \"br0\"\npvid = 40\n";
   return f;
 }
 
@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
   fs::path tmp = fs::temp_directory_path() / ("vnet-boot-path-" + std::to_string(getpid()));
   fs::create_directories(tmp);
   std::vector<std::string> files(argv + 2, argv + argc);
-  if (files.empty()) files = {std::string(VNET_SOURCE_DIR) + "/examples/villa.toml", two_hundred_taps(tmp)};
+  if (files.empty()) files = {std::string(VNET_SOURCE_DIR) + "/examples/villa.toml", many_taps(tmp, 200)};
 
   printf("%-14s %12s %12s %8s\n", "topology", "networkd s", "vnet apply s", "ratio");
   int rc = 0;
@@ -83,6 +83,13 @@ int main(int argc, char** argv) {
     std::string name = fs::path(file).stem();
     if (!same) {
       printf("%-14s %12s %12.3f %8s\n", name.c_str(), "not equal", vnet_s, "-");
+      // What still differs, and what networkd logged: why the row has no figure.
+      for (const auto& v : run.states())
+        if (v.a != v.b)
+          fprintf(stderr, "%s: namespace '%s' differs (networkd vs apply):\n%s\n", name.c_str(),
+                  v.name.c_str(), vnet::networkd::proof::differences(v.a, v.b).substr(0, 4000).c_str());
+      for (const std::string& line : run.log_problems())
+        fprintf(stderr, "%s: networkd: %s\n", name.c_str(), line.c_str());
       rc = 1;
       continue;
     }
