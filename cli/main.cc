@@ -128,7 +128,7 @@ const std::vector<Verb>& verbs() {
        "0  done (start: also when already running; stop: also when not running)\n"
        "1  the operation failed (QEMU did not come up, ...)\n"
        "2  bad input: FILE invalid, NAME not declared, or usage\n"
-       "3  the environment lacks something (qemu, systemd-nspawn, ssh-keygen, root for links, KVM)\n",
+       "3  the environment lacks something (qemu, systemd-nspawn, ssh, root for links, KVM)\n",
        "start stop restart status list console ssh"},
       {"scenario", "scenario run FILE... [--junit F] [--vm] [--keep]\nscenario clean",
        "build a topology in namespaces, run its checks, tear it down; clean removes what "

@@ -63,7 +63,8 @@ struct IsoContents {
 Result<IsoContents> read_iso(const std::string& path, bool joliet = false);
 
 // Makes a fresh ed25519 key pair DIR/id_ed25519 (mode 0600) and DIR/id_ed25519.pub with
-// the system's ssh-keygen (replacing an older pair); returns the public key line.
+// libcrypto, written in OpenSSH's formats (replacing an older pair); returns the public
+// key line.
 Result<std::string> generate_ssh_keypair(const std::string& dir,
                                          const std::string& comment = "vnet-ephemeral");
 
