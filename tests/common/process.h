@@ -31,6 +31,10 @@ struct TempDir {
   TempDir& operator=(const TempDir&) = delete;
 };
 
+// A TCP port on 127.0.0.1 that nothing listens on right now (0 when none could be had):
+// for user-mode forwards of lab guests.
+int free_loopback_port();
+
 // A test parameter (a path, "bond-vlan-aware") as a gtest name: its extension dropped,
 // every character but letters and digits made '_'.
 std::string param_name(const std::string& param);

@@ -61,18 +61,6 @@ PM=$(hexdump -s 56 -n 4 -e '1/4 "%u"' /sys/firmware/acpi/tables/FACP)
 echo "vnet-test: pwrbtn failed"
 )INIT";
 
-int free_port() {
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0)
-    return 0;
-  return ntohs(a.sin_port);
-}
-
 // What a connection to 127.0.0.1:port reads within `wait` ("" when nothing). Slirp
 // accepts every connection on the forwarded port and closes it when the guest refuses,
 // so an early try reads nothing.
@@ -136,7 +124,7 @@ class GuestLab : public ::testing::Test {
         *k, {kInit, {"virtio_pci", "virtio_net"}, {{"bin/pwrbtn", *helper}}, ""});
     ASSERT_TRUE(img) << img.error().str();
     ASSERT_TRUE(vmrun::write_file(dir_ + "/initrd.cpio", *img));
-    port_ = free_port();
+    port_ = vnet::testing::free_loopback_port();
     ASSERT_NE(port_, 0);
     std::ofstream(dir_ + "/host.toml")
         << "[host]\nname = \"guestlab\"\n\n"

@@ -77,18 +77,6 @@ echo "vnet-test: dropbear started"
 while :; do sleep 3600; done
 )INIT";
 
-int free_port() {
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0)
-    return 0;
-  return ntohs(a.sin_port);
-}
-
 std::string slurp(const std::string& p) {
   std::ifstream in(p);
   std::stringstream ss;
@@ -157,7 +145,7 @@ class SshLab : public ::testing::Test {
     auto img = vmrun::build_initramfs(*k, {kInit, modules, files, ""});
     ASSERT_TRUE(img) << img.error().str();
     ASSERT_TRUE(vmrun::write_file(dir_ + "/initrd.cpio", *img));
-    port_ = free_port();
+    port_ = vnet::testing::free_loopback_port();
     ASSERT_NE(port_, 0);
     std::ofstream(dir_ + "/host.toml")
         << "[host]\nname = \"sshlab\"\n\n"

@@ -25,6 +25,7 @@
 #include "base/unique_fd.h"
 #include "qemu/argv.h"
 #include "qemu/seed.h"
+#include "tests/common/process.h"
 
 extern char** environ;
 
@@ -63,18 +64,6 @@ UniqueFd unix_connect(const std::string& path) {
 }
 
 // A TCP port free on 127.0.0.1 right now (the kernel picks it).
-int free_port() {
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0)
-    return 0;
-  return ntohs(a.sin_port);
-}
-
 std::string slurp(const std::string& path) {
   std::ifstream f(path);
   std::stringstream ss;
@@ -99,7 +88,7 @@ TEST(QemuArgvLab, QemuAcceptsTheArgvOfAUserAndSwitchGuest) {
   g.memory_bytes = 128ull << 20;
   topology::GuestNic user;
   user.kind = topology::GuestNic::Kind::kUser;
-  int port = free_port();
+  int port = vnet::testing::free_loopback_port();
   ASSERT_NE(port, 0);
   user.hostfwd = {"tcp:127.0.0.1:" + std::to_string(port) + "-:22"};
   topology::GuestNic sw;
