@@ -361,7 +361,10 @@ class Run {
       std::vector<CheckResult> answered;
       if (!pings.empty()) {
         auto r = run_checks(pings, sigfd_);
-        if (!r) return tl::unexpected(r.error());
+        if (!r) {
+          if (int sig = signal_pending(sigfd_)) return interrupted(sig);
+          return tl::unexpected(r.error());
+        }
         answered = std::move(*r);
       }
       size_t ping_index = 0;
