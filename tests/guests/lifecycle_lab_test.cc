@@ -29,6 +29,7 @@
 
 #include "base/unique_fd.h"
 #include "tests/common/process.h"
+#include "tests/guests/guest_lab.h"
 #include "vmrun/initramfs.h"
 #include "vmrun/kernel.h"
 #include "vmrun/sys.h"
@@ -39,8 +40,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-constexpr uid_t kNobody = 65534;
 
 const char* kInit = R"INIT(#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -92,7 +91,7 @@ std::string slurp(const std::string& p) {
   return ss.str();
 }
 
-class GuestLab : public ::testing::Test {
+class GuestLab : public GuestLabBase {
  protected:
   void SetUp() override {
     if (vmrun::find_program("qemu-system-x86_64").empty())
@@ -103,20 +102,7 @@ class GuestLab : public ::testing::Test {
                    << "); `vnet vm-run -- true` fetches and caches one";
     if (k->vmlinux.empty()) GTEST_SKIP() << "the cached kernel has no PVH vmlinux";
     kernel_ = *k;
-    std::string t = "/tmp/vnet-guest-lab-XXXXXX";
-    ASSERT_NE(::mkdtemp(t.data()), nullptr);
-    dir_ = t;
-    if (::geteuid() == 0) {
-      // The unprivileged user must reach its HOME, the file and the initramfs.
-      ASSERT_EQ(::chmod(dir_.c_str(), 0755), 0);
-      drop_ = true;
-    }
-    home_ = dir_ + "/home";
-    fs::create_directories(home_);
-    if (drop_) {
-      ASSERT_EQ(::chown(home_.c_str(), kNobody, kNobody), 0);
-    }
-    state_ = home_ + "/.local/state/vnet/guests/tiny";
+    ASSERT_NO_FATAL_FAILURE(make_folders("/tmp/vnet-guest-lab-XXXXXX"));
 
     auto helper = vmrun::read_file(VNET_PWRBTN);
     ASSERT_TRUE(helper) << helper.error().str();
@@ -124,33 +110,13 @@ class GuestLab : public ::testing::Test {
         *k, {kInit, {"virtio_pci", "virtio_net"}, {{"bin/pwrbtn", *helper}}, ""});
     ASSERT_TRUE(img) << img.error().str();
     ASSERT_TRUE(vmrun::write_file(dir_ + "/initrd.cpio", *img));
-    port_ = vnet::testing::free_loopback_port();
-    ASSERT_NE(port_, 0);
-    std::ofstream(dir_ + "/host.toml")
-        << "[host]\nname = \"guestlab\"\n\n"
-        << "[guests.tiny]\nkind = \"qemu\"\nmemory = \"192M\"\n"
-        << "kernel = \"" << k->vmlinux << "\"\n"
-        << "initrd = \"" << dir_ << "/initrd.cpio\"\n"
-        << "append = \"console=ttyS0 panic=-1 i8042.noaux i8042.nokbd\"\n"
-        << "[[guests.tiny.nics]]\nuser = true\n"
-        << "hostfwd = [\"tcp:127.0.0.1:" << port_ << "-:22\"]\n";
-  }
-  void TearDown() override {
-    // Whatever happened, no QEMU outlives the test.
-    std::ifstream in(state_ + "/pid");
-    pid_t pid = 0;
-    if (in >> pid && pid > 0) ::kill(pid, SIGKILL);
-    if (!dir_.empty()) fs::remove_all(dir_);
+    ASSERT_NO_FATAL_FAILURE(write_user_nic_guest("guestlab", k->vmlinux));
   }
   // `vnet guest ARGS -c FILE --accel tcg` as the unprivileged user with HOME in the
   // test's folder (so the state lands in $HOME/.local/state/vnet/guests).
   testing::RunResult vnet(std::vector<std::string> args) { return vnet_input(args, ""); }
   testing::RunResult vnet_input(std::vector<std::string> args, const std::string& input) {
-    std::vector<std::string> argv;
-    if (drop_)
-      argv = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"};
-    argv.insert(argv.end(), {"env", "-u", "XDG_STATE_HOME", "-u", "VNET_GUEST_STATE",
-                             "HOME=" + home_, VNET_BINARY, "guest"});
+    std::vector<std::string> argv = vnet_guest_argv();
     argv.insert(argv.end(), args.begin(), args.end());
     argv.insert(argv.end(), {"-c", dir_ + "/host.toml", "--accel", "tcg"});
     return testing::run(argv, "", input);
@@ -172,9 +138,6 @@ class GuestLab : public ::testing::Test {
   }
 
   vmrun::KernelImage kernel_;
-  std::string dir_, home_, state_;
-  int port_ = 0;
-  bool drop_ = false;
 };
 
 TEST_F(GuestLab, StartsWithoutRootAnswersOnForwardedPortAndPowersDown) {

@@ -30,6 +30,7 @@
 
 #include "base/unique_fd.h"
 #include "tests/common/process.h"
+#include "tests/guests/guest_lab.h"
 #include "vmrun/initramfs.h"
 #include "vmrun/kernel.h"
 #include "vmrun/sys.h"
@@ -41,7 +42,6 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-constexpr uid_t kNobody = 65534;
 const char* kDropbear = "/usr/sbin/dropbear";
 const char* kDropbearKey = "/usr/bin/dropbearkey";
 
@@ -94,7 +94,7 @@ std::set<std::string> shared_libraries(const std::string& binary) {
   return libs;
 }
 
-class SshLab : public ::testing::Test {
+class SshLab : public GuestLabBase {
  protected:
   void SetUp() override {
     if (vmrun::find_program("qemu-system-x86_64").empty())
@@ -113,20 +113,7 @@ class SshLab : public ::testing::Test {
                    << m.error().str() << "); it predates their caching: remove it and run "
                    << "`vnet vm-run -- true`";
 
-    std::string t = "/tmp/vnet-ssh-lab-XXXXXX";
-    ASSERT_NE(::mkdtemp(t.data()), nullptr);
-    dir_ = t;
-    if (::geteuid() == 0) {
-      // The unprivileged user must reach its HOME, the file and the initramfs.
-      ASSERT_EQ(::chmod(dir_.c_str(), 0755), 0);
-      drop_ = true;
-    }
-    home_ = dir_ + "/home";
-    fs::create_directories(home_);
-    if (drop_) {
-      ASSERT_EQ(::chown(home_.c_str(), kNobody, kNobody), 0);
-    }
-    state_ = home_ + "/.local/state/vnet/guests/tiny";
+    ASSERT_NO_FATAL_FAILURE(make_folders("/tmp/vnet-ssh-lab-XXXXXX"));
 
     std::map<std::string, std::string> files = {
         {"etc/passwd", "root:*:0:0:root:/root:/bin/sh\n"},
@@ -145,34 +132,15 @@ class SshLab : public ::testing::Test {
     auto img = vmrun::build_initramfs(*k, {kInit, modules, files, ""});
     ASSERT_TRUE(img) << img.error().str();
     ASSERT_TRUE(vmrun::write_file(dir_ + "/initrd.cpio", *img));
-    port_ = vnet::testing::free_loopback_port();
-    ASSERT_NE(port_, 0);
-    std::ofstream(dir_ + "/host.toml")
-        << "[host]\nname = \"sshlab\"\n\n"
-        << "[guests.tiny]\nkind = \"qemu\"\nmemory = \"192M\"\n"
-        << "kernel = \"" << k->vmlinux << "\"\n"
-        << "initrd = \"" << dir_ << "/initrd.cpio\"\n"
-        << "append = \"console=ttyS0 panic=-1 i8042.noaux i8042.nokbd\"\n"
-        << "[[guests.tiny.nics]]\nuser = true\n"
-        << "hostfwd = [\"tcp:127.0.0.1:" << port_ << "-:22\"]\n";
-  }
-  void TearDown() override {
-    // Whatever happened, no QEMU outlives the test.
-    std::ifstream in(state_ + "/pid");
-    pid_t pid = 0;
-    if (in >> pid && pid > 0) ::kill(pid, SIGKILL);
-    if (!dir_.empty()) fs::remove_all(dir_);
+    ASSERT_NO_FATAL_FAILURE(write_user_nic_guest("sshlab", k->vmlinux));
   }
   // `vnet guest VERB tiny [OPTIONS] -c FILE [-- COMMAND]` as the unprivileged user with
   // HOME in the test's folder, under `timeout` (an ssh that hangs must not hang the test).
   testing::RunResult vnet(const std::string& verb, std::vector<std::string> options,
                           std::vector<std::string> command = {}) {
     std::vector<std::string> argv = {"timeout", "-k", "5", "60"};
-    if (drop_)
-      argv.insert(argv.end(),
-                  {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"});
-    argv.insert(argv.end(), {"env", "-u", "XDG_STATE_HOME", "-u", "VNET_GUEST_STATE",
-                             "HOME=" + home_, VNET_BINARY, "guest", verb, "tiny"});
+    for (std::string& a : vnet_guest_argv()) argv.push_back(std::move(a));
+    argv.insert(argv.end(), {verb, "tiny"});
     argv.insert(argv.end(), options.begin(), options.end());
     argv.insert(argv.end(), {"-c", dir_ + "/host.toml"});
     if (!command.empty()) {
@@ -189,9 +157,6 @@ class SshLab : public ::testing::Test {
            slurp(state_ + "/qemu.log");
   }
 
-  std::string dir_, home_, state_;
-  int port_ = 0;
-  bool drop_ = false;
 };
 
 TEST_F(SshLab, SshRunsACommandWithTheSeedsEphemeralKeyAndStopRemovesTheKey) {
