@@ -9,6 +9,8 @@
 //   console.log  serial output (kept after stop; the previous run's is console.log.1)
 //   qemu.log     the hypervisor's own stdout/stderr
 //   seed.iso, disk.qcow2, id_ed25519(.pub), known_hosts
+//   switch-ports.json  stream ports this run asked running switches to open (stop
+//                      closes them)
 // ROOT: $VNET_GUEST_STATE, else /var/lib/vnet/guests as root, else
 // $XDG_STATE_HOME/vnet/guests (default ~/.local/state/vnet/guests).
 #pragma once
@@ -43,6 +45,7 @@ class StateDir {
   std::string private_key() const { return file("id_ed25519"); }
   std::string public_key() const { return file("id_ed25519.pub"); }
   std::string known_hosts() const { return file("known_hosts"); }
+  std::string added_switch_ports() const { return file("switch-ports.json"); }
 
   // Creates ROOT/NAME (mode 0700: it holds a private key and control sockets).
   Status ensure() const;

@@ -6,9 +6,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -21,6 +23,7 @@
 #include "qemu/qmp.h"
 #include "qemu/seed.h"
 #include "switch/config.h"
+#include "switch/control.h"
 #include "vmrun/kernel.h"
 #include "vmrun/kvm_cache.h"
 #include "vmrun/sys.h"
@@ -45,14 +48,74 @@ Status write_text(const std::string& path, const std::string& text, mode_t mode 
 
 std::string accel_name(Accel a) { return a == Accel::kKvm ? "kvm" : "tcg"; }
 
+// The ports a start added to running switches, as [{"control": PATH, "port": NAME}].
+nlohmann::json read_added_ports(const StateDir& d) {
+  auto text = vmrun::read_file(d.added_switch_ports());
+  auto j = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
+  return j.is_array() ? j : nlohmann::json::array();
+}
+
+// Closes the ports a start added to running switches (best effort: a switch that has
+// stopped has closed them already), then forgets them.
+void release_added_ports(const StateDir& d, const std::function<void(const std::string&)>& say) {
+  for (const auto& e : read_added_ports(d)) {
+    if (!e.is_object() || !e.value("control", nlohmann::json()).is_string() ||
+        !e.value("port", nlohmann::json()).is_string())
+      continue;
+    std::string control = e["control"], port = e["port"];
+    auto a = sw::control_call(control, {{"cmd", "remove-port"}, {"port", port}});
+    if (!a) say("switch port " + port + " not removed: " + a.error().str());
+    else if (!sw::answer_ok(*a)) say("switch port " + port + " not removed: " + sw::answer_error(*a));
+  }
+  ::unlink(d.added_switch_ports().c_str());
+}
+
+// The socket switch NIC `i` connects to: the port the switch serves from its own file,
+// or else one the running switch opens for this guest over its control socket (needs
+// the right to change the switch), recorded so that stop closes it again.
+Result<std::string> attach_switch_port(const topology::Topology& topo, const Guest& g, size_t i,
+                                       const StateDir& d) {
+  auto p = switch_nic_port(topo, g, i);
+  if (!p) return tl::unexpected(p.error());
+  if (vmrun::exists(p->socket)) return p->socket;
+  const std::string& sw_name = g.nics[i].switch_name;
+  std::string where = "guest '" + g.name + "' NIC #" + std::to_string(i) + ": switch '" + sw_name + "'";
+  if (!vmrun::exists(p->control))
+    return fail(where + " is not running (no " + p->control + "; start it with `vnet switch " +
+                    sw_name + " -c FILE`)",
+                0, ExitCode::kEnvironment);
+  nlohmann::json req = {{"cmd", "add-port"}, {"port", p->port}, {"pvid", p->pvid},
+                        {"tagged", p->tagged}};
+  auto a = sw::control_call(p->control, req);
+  if (!a) {
+    Error e = a.error();
+    e.exit = ExitCode::kEnvironment;
+    return tl::unexpected(e.context(where + " does not serve " + p->socket +
+                                    " and could not be asked to open it"));
+  }
+  if (!sw::answer_ok(*a))
+    return fail(where + " refused to open port " + p->port + ": " + sw::answer_error(*a), 0,
+                ExitCode::kEnvironment);
+  auto sock = a->value("socket", nlohmann::json());
+  if (!sock.is_string() || !vmrun::exists(sock.get<std::string>()))
+    return fail(where + " answered add-port without a socket that exists", 0,
+                ExitCode::kEnvironment);
+  nlohmann::json added = read_added_ports(d);
+  nlohmann::json entry = {{"control", p->control}, {"port", p->port}};
+  if (std::find(added.begin(), added.end(), entry) == added.end()) added.push_back(entry);
+  if (auto s = write_text(d.added_switch_ports(), added.dump() + "\n", 0600); !s)
+    return tl::unexpected(s.error());
+  return sock.get<std::string>();
+}
+
 }  // namespace
 
 bool wants_ephemeral_key(const Guest& g) {
   return !(g.cloud_init && !g.cloud_init->ssh_authorized_keys.empty());
 }
 
-Result<std::string> switch_stream_socket(const topology::Topology& topo, const Guest& g,
-                                         size_t i) {
+Result<SwitchNicPort> switch_nic_port(const topology::Topology& topo, const Guest& g,
+                                      size_t i) {
   const GuestNic& nic = g.nics.at(i);
   const topology::Switch* sw = topo.find_switch(nic.switch_name);
   if (!sw)
@@ -63,7 +126,8 @@ Result<std::string> switch_stream_socket(const topology::Topology& topo, const G
   if (!cfg) return tl::unexpected(cfg.error());
   for (const auto& p : cfg->ports)
     if (p.name == nic.host_name && p.kind == topology::SwitchPort::Kind::kStream)
-      return p.target;
+      return SwitchNicPort{p.target, cfg->control_path(), p.name, p.policy.pvid,
+                           p.policy.tagged_list()};
   return fail("switch '" + sw->name + "' has no stream port '" + nic.host_name +
                   "' for guest '" + g.name + "'",
               0, ExitCode::kBadInput);
@@ -179,15 +243,19 @@ Result<guests::StartResult> QemuBackend::start(const topology::Topology& topo, c
     if (auto s = guests::apply_links(topo, opts_, "links of guest '" + g.name + "'"); !s)
       return tl::unexpected(s.error());
   }
+  // Ports added to running switches go again unless this start succeeds.
+  struct ReleaseUnlessStarted {
+    const StateDir& d;
+    std::function<void(const std::string&)> say;
+    bool started = false;
+    ~ReleaseUnlessStarted() {
+      if (!started) release_added_ports(d, say);
+    }
+  } release{d, say};
   for (size_t i = 0; i < g.nics.size(); ++i) {
     if (g.nics[i].kind != GuestNic::Kind::kSwitch) continue;
-    auto sock = switch_stream_socket(topo, g, i);
+    auto sock = attach_switch_port(topo, g, i, d);
     if (!sock) return tl::unexpected(sock.error());
-    if (!vmrun::exists(*sock))
-      return fail("guest '" + g.name + "' NIC #" + std::to_string(i) + ": switch '" +
-                      g.nics[i].switch_name + "' is not serving " + *sock +
-                      " (start it with `vnet switch " + g.nics[i].switch_name + " -c FILE`)",
-                  0, ExitCode::kEnvironment);
     ctx.nics[i].stream_socket = *sock;
   }
 
@@ -302,6 +370,7 @@ Result<guests::StartResult> QemuBackend::start(const topology::Topology& topo, c
   if (*st != "running")
     return abandon(Error{0, "QEMU reports '" + *st + "', not running", {}, {}, ExitCode::kFailed});
   res.pid = *pid;
+  release.started = true;
   return res;
 }
 
@@ -314,6 +383,7 @@ Result<guests::StopResult> QemuBackend::stop(const topology::Topology& topo, con
   // The taps its start derived go with it, however it ended (declared [taps] a NIC
   // names stay): the engine's apply of the file without them deletes just those.
   auto drop_taps = [&]() -> Result<guests::StopResult> {
+    release_added_ports(d, say);
     if (needs_links(g)) {
       if (auto s = guests::apply_links(without_guest_taps(topo, g), opts_,
                                        "removing the taps of guest '" + g.name + "'");

@@ -45,11 +45,19 @@ inline topology::Topology without_guest_taps(const topology::Topology& topo,
 // ssh_authorized_keys (design.md).
 bool wants_ephemeral_key(const topology::Guest& guest);
 
-// The unix socket a switch NIC connects to: the stream port the switch serves for it
-// (topology/expand.cc derives a port named after the NIC's host_name on that switch;
-// the switch listens on DIR/<port>.sock unless the port names a path).
-Result<std::string> switch_stream_socket(const topology::Topology& topo,
-                                         const topology::Guest& guest, size_t nic);
+// The stream port a switch NIC connects to: topology/expand.cc derives a port named
+// after the NIC's host_name on that switch, listening on DIR/<port>.sock unless the
+// port names a path. A switch that started from the same file serves it already; a
+// running switch that does not is asked over `control` to open it (add-port).
+struct SwitchNicPort {
+  std::string socket;   // where QEMU connects
+  std::string control;  // the switch's DIR/control
+  std::string port;     // the port's name
+  uint16_t pvid = 0;
+  std::vector<uint16_t> tagged;
+};
+Result<SwitchNicPort> switch_nic_port(const topology::Topology& topo,
+                                      const topology::Guest& guest, size_t nic);
 
 // `qemu-img create -f qcow2 -b BASE -F FMT OVERLAY [SIZE]` as an argv; FMT from the
 // base's extension (qcow2, else raw).

@@ -422,7 +422,8 @@ class Run {
     for (std::thread& t : vm_threads) t.join();
     if (results)
       for (size_t i = 0; i < in_netns.size(); ++i) all[netns_index[i]] = (*results)[i];
-    if (results && signal_pending(sigfd_)) results = tl::unexpected(Error{EINTR, "interrupted"});
+    if (results && signal_pending(sigfd_))
+      results = tl::unexpected(Error{EINTR, "interrupted", {}, {}, ExitCode::kFailed});
     if (!results) {
       if (int sig = signal_pending(sigfd_); sig || results.error().what == "interrupted") {
         interrupted_ = sig ? sig : SIGINT;

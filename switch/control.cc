@@ -22,11 +22,20 @@ json handle_control_request(Daemon& d, const std::string& line,
     case ControlRequest::Cmd::kPorts: return {{"ok", true}, {"ports", d.ports_json()}};
     case ControlRequest::Cmd::kFdb: return {{"ok", true}, {"fdb", d.fdb_json()}};
     case ControlRequest::Cmd::kStats: return {{"ok", true}, {"stats", d.stats_json()}};
-    case ControlRequest::Cmd::kSetPortVlan: break;
+    case ControlRequest::Cmd::kSetPortVlan:
+      if (auto s = d.set_port_vlan(req->port, VlanPolicy::trunk(req->tagged, req->pvid)); !s)
+        return control_error(s.error().str());
+      return {{"ok", true}};
+    case ControlRequest::Cmd::kAddPort: {
+      auto path = d.add_stream_port(req->port, VlanPolicy::trunk(req->tagged, req->pvid));
+      if (!path) return control_error(path.error().str());
+      return {{"ok", true}, {"socket", *path}};
+    }
+    case ControlRequest::Cmd::kRemovePort:
+      if (auto s = d.remove_added_port(req->port); !s) return control_error(s.error().str());
+      return {{"ok", true}};
   }
-  if (auto s = d.set_port_vlan(req->port, VlanPolicy::trunk(req->tagged, req->pvid)); !s)
-    return control_error(s.error().str());
-  return {{"ok", true}};
+  return control_error("unhandled request");
 }
 
 Result<json> control_call(const std::string& path, const json& req) {

@@ -1,6 +1,7 @@
 #include "switch/control_proto.h"
 
 #include <algorithm>
+#include <cctype>
 #include <sstream>
 
 #include "base/text.h"
@@ -48,13 +49,22 @@ Result<ControlRequest> parse_control_request(std::string_view line) {
   else if (cmd == "fdb") r.cmd = ControlRequest::Cmd::kFdb;
   else if (cmd == "stats") r.cmd = ControlRequest::Cmd::kStats;
   else if (cmd == "set-port-vlan") r.cmd = ControlRequest::Cmd::kSetPortVlan;
+  else if (cmd == "add-port") r.cmd = ControlRequest::Cmd::kAddPort;
+  else if (cmd == "remove-port") r.cmd = ControlRequest::Cmd::kRemovePort;
   else
-    return fail("unknown cmd '" + printable(cmd) + "' (known: ports, fdb, stats, set-port-vlan)");
+    return fail("unknown cmd '" + printable(cmd) +
+                "' (known: ports, fdb, stats, set-port-vlan, add-port, remove-port)");
   if (!r.changes()) return r;
-  if (!req.contains("port") || !(req["port"].is_string() || req["port"].is_number_unsigned()))
-    return fail("set-port-vlan needs \"port\" (name or number)");
+  const bool by_name = r.cmd != ControlRequest::Cmd::kSetPortVlan;
+  if (!req.contains("port") ||
+      !(req["port"].is_string() || (!by_name && req["port"].is_number_unsigned())))
+    return fail(cmd + (by_name ? " needs \"port\" (a name)" : " needs \"port\" (name or number)"));
   r.port = req["port"].is_string() ? req["port"].get<std::string>()
                                    : std::to_string(req["port"].get<uint64_t>());
+  if (r.cmd == ControlRequest::Cmd::kAddPort && !valid_added_port_name(r.port))
+    return fail("add-port: port name '" + printable(r.port) +
+                "' is not 1-64 of A-Z a-z 0-9 _ . -, starting with a letter");
+  if (r.cmd == ControlRequest::Cmd::kRemovePort) return r;
   if (req.contains("pvid")) {
     if (!vid_ok(req["pvid"], true)) return fail("pvid must be 0..4094 (0: no native VLAN)");
     r.pvid = req["pvid"].get<uint16_t>();
@@ -67,8 +77,17 @@ Result<ControlRequest> parse_control_request(std::string_view line) {
     }
   }
   if (!req.contains("pvid") && !req.contains("tagged"))
-    return fail("set-port-vlan needs pvid and/or tagged");
+    return fail(cmd + " needs pvid and/or tagged");
   return r;
+}
+
+bool valid_added_port_name(std::string_view name) {
+  if (name.empty() || name.size() > 64 || !std::isalpha(static_cast<unsigned char>(name[0])))
+    return false;
+  for (char c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-'))
+      return false;
+  return true;
 }
 
 json control_error(const std::string& why, bool denied) {

@@ -1,7 +1,11 @@
 // The switch's control protocol without sockets or a switch: one JSON object per line
 // each way (DIR/control, DIR/query). Requests:
 //   {"cmd":"ports"}  {"cmd":"fdb"}  {"cmd":"stats"}                       (queries)
-//   {"cmd":"set-port-vlan","port":"uplink","pvid":40,"tagged":[10,20]}  (a change)
+//   {"cmd":"set-port-vlan","port":"uplink","pvid":40,"tagged":[10,20]}  (changes)
+//   {"cmd":"add-port","port":"vm-dev-0","pvid":40,"tagged":[10]}
+//   {"cmd":"remove-port","port":"vm-dev-0"}
+// add-port opens a stream port at DIR/PORT.sock (the switch picks the path: a client
+// names no file) and answers its "socket"; remove-port closes only a port added so.
 // Answers carry "ok": true and the data, or "ok": false and "error" (and "denied": true
 // when the caller may not do that). Pure, so a fuzz target drives every byte of it:
 // framing, request parsing, the answer line, and the tables the CLI prints.
@@ -22,15 +26,19 @@ namespace vnet::sw {
 inline constexpr size_t kMaxControlLine = 64 * 1024;
 
 struct ControlRequest {
-  enum class Cmd { kPorts, kFdb, kStats, kSetPortVlan };
+  enum class Cmd { kPorts, kFdb, kStats, kSetPortVlan, kAddPort, kRemovePort };
   Cmd cmd = Cmd::kPorts;
-  std::string port;  // set-port-vlan: a port name or number
+  std::string port;  // set-port-vlan: a port name or number; add/remove-port: a name
   uint16_t pvid = 0;  // 0: no native VLAN
   std::vector<uint16_t> tagged;
-  bool changes() const { return cmd == Cmd::kSetPortVlan; }
+  bool changes() const { return cmd >= Cmd::kSetPortVlan; }
 };
 
 Result<ControlRequest> parse_control_request(std::string_view line);
+
+// A name add-port accepts: 1-64 of [A-Za-z0-9_.-] starting with a letter, so that
+// DIR/NAME.sock stays a file directly in DIR and no name reads as a port number.
+bool valid_added_port_name(std::string_view name);
 
 // Whether `text` (JSON) nests arrays and objects at most `max` deep: checked before
 // parsing, since the answer of a deep value is rendered recursively.

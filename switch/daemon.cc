@@ -577,6 +577,16 @@ void Daemon::reload() {
       next->gid != cfg_.gid || next->control_gid != cfg_.control_gid ||
       next->max_ports != cfg_.max_ports)
     log("reload: socket folder, groups, modes and max_ports change only on restart");
+  // Ports added over the control socket outlive a reload; one the file now declares is
+  // the file's from here on.
+  for (auto it = added_.begin(); it != added_.end();) {
+    if (next->find_port(*it)) {
+      it = added_.erase(it);
+      continue;
+    }
+    if (const PortConfig* pc = cfg_.find_port(*it)) next->ports.push_back(*pc);
+    ++it;
+  }
   auto same = [](const PortConfig& a, const PortConfig& b) {
     return a.kind == b.kind && a.target == b.target && a.vde_port == b.vde_port;
   };
@@ -649,6 +659,45 @@ Status Daemon::set_port_vlan(const std::string& port, const VlanPolicy& policy) 
     ++hits;
   }
   if (!hits) return fail("no port '" + port + "'", 0, ExitCode::kBadInput);
+  return {};
+}
+
+Result<std::string> Daemon::add_stream_port(const std::string& name, const VlanPolicy& policy) {
+  if (const PortConfig* pc = cfg_.find_port(name)) {
+    if (pc->kind != topology::SwitchPort::Kind::kStream)
+      return fail("port '" + name + "' exists and is not a stream port", 0, ExitCode::kBadInput);
+    std::string path = pc->target;
+    if (auto s = set_port_vlan(name, policy); !s) return tl::unexpected(s.error());
+    if (!is_open(*pc))  // declared, but its open failed: retried now
+      if (auto s = open_declared(size_t(pc - cfg_.ports.data())); !s)
+        return tl::unexpected(s.error());
+    return path;
+  }
+  PortConfig pc;
+  pc.name = name;
+  pc.kind = topology::SwitchPort::Kind::kStream;
+  pc.target = cfg_.dir + "/" + name + ".sock";
+  pc.policy = policy;
+  cfg_.ports.push_back(pc);
+  if (auto s = open_declared(cfg_.ports.size() - 1); !s) {
+    cfg_.ports.pop_back();
+    return tl::unexpected(s.error());
+  }
+  added_.insert(name);
+  log("port " + name + " added over the control socket: stream " + pc.target);
+  return pc.target;
+}
+
+Status Daemon::remove_added_port(const std::string& name) {
+  if (!added_.count(name))
+    return fail(cfg_.find_port(name)
+                    ? "port '" + name + "' comes from the switch's file: remove it there and reload"
+                    : "no port '" + name + "' added over the control socket",
+                0, ExitCode::kBadInput);
+  close_declared(name);
+  std::erase_if(cfg_.ports, [&](const PortConfig& pc) { return pc.name == name; });
+  added_.erase(name);
+  log("port " + name + " removed over the control socket");
   return {};
 }
 

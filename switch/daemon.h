@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,13 @@ class Daemon {
   nlohmann::json stats_json() const;
   // `port`: a named port, or a port number. Applies to every live port of that name.
   Status set_port_vlan(const std::string& port, const VlanPolicy& policy);
+  // A stream port at DIR/NAME.sock with `policy`, for a guest started after the switch
+  // (`vnet guest start`); its path. A stream port of that name already there takes the
+  // policy and is answered as is, so a second start of the guest changes nothing else.
+  Result<std::string> add_stream_port(const std::string& name, const VlanPolicy& policy);
+  // Closes a port add_stream_port opened (its socket and connections); ports from the
+  // file are the file's: removed by editing it and SIGHUP.
+  Status remove_added_port(const std::string& name);
 
  private:
   // What an epoll event is about: the kind in the upper 32 bits, an fd or port id below.
@@ -135,6 +143,7 @@ class Daemon {
   std::map<int, StreamListener> stream_listeners_;  // by fd
   std::map<int, VdePending> vde_pending_;
   std::map<int, ControlConn> control_conns_;
+  std::set<std::string> added_;  // ports add_stream_port opened that the file does not declare
   std::vector<std::unique_ptr<Port>> ports_;     // by PortId; null = free
   std::vector<bool> dirty_flag_;
   std::vector<PortId> dirty_;

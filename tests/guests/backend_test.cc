@@ -124,9 +124,11 @@ TEST(QemuGuest, SshArgvUsesTheStateFoldersKeyAndKnownHosts) {
 
 TEST(QemuGuest, SwitchNicConnectsToTheDerivedStreamPortInTheSwitchFolder) {
   auto t = load(kFile);
-  auto s = switch_stream_socket(t, guest(t, "sw"), 0);
+  auto s = switch_nic_port(t, guest(t, "sw"), 0);
   ASSERT_TRUE(s) << s.error().str();
-  EXPECT_EQ(*s, "/run/vnet-test/lab/vm-sw-0.sock");
+  EXPECT_EQ(s->socket, "/run/vnet-test/lab/vm-sw-0.sock");
+  EXPECT_EQ(s->control, "/run/vnet-test/lab/control");
+  EXPECT_EQ(s->port, "vm-sw-0");
 }
 
 class GuestCli : public ::testing::Test {

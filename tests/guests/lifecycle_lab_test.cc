@@ -27,6 +27,8 @@
 #include <sstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "base/unique_fd.h"
 #include "tests/common/process.h"
 #include "tests/guests/guest_lab.h"
@@ -89,6 +91,29 @@ std::string slurp(const std::string& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// `vnet switch lab -c FILE` (as root, or the caller) for as long as it is in scope.
+struct SwitchRun {
+  explicit SwitchRun(const std::string& file) {
+    pid = ::fork();
+    if (pid == 0) {
+      ::execl(VNET_BINARY, VNET_BINARY, "switch", "lab", "-c", file.c_str(),
+              static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+  }
+  ~SwitchRun() {
+    ::kill(pid, SIGTERM);
+    ::waitpid(pid, nullptr, 0);
+  }
+  SwitchRun(const SwitchRun&) = delete;
+  pid_t pid;
+};
+
+bool appears(const std::string& path) {
+  for (int i = 0; i < 100 && !fs::exists(path); ++i) std::this_thread::sleep_for(50ms);
+  return fs::exists(path);
 }
 
 class GuestLab : public GuestLabBase {
@@ -272,24 +297,11 @@ TEST_F(GuestLab, SwitchNicJoinsTheRunningSwitchWithoutRoot) {
   }
   auto r = vnet({"start", "swg"});
   EXPECT_EQ(r.exit_code, 3) << "no switch running yet: " << r.out << r.err;
-  EXPECT_NE(r.err.find("is not serving " + sw_dir + "/vm-swg-0.sock"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("switch 'lab' is not running (no " + sw_dir + "/control"), std::string::npos)
+      << r.err;
 
-  pid_t sw = ::fork();
-  if (sw == 0) {
-    ::execl(VNET_BINARY, VNET_BINARY, "switch", "lab", "-c", (dir_ + "/host.toml").c_str(),
-            static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  struct Stop {
-    pid_t pid;
-    ~Stop() {
-      ::kill(pid, SIGTERM);
-      ::waitpid(pid, nullptr, 0);
-    }
-  } stop_switch{sw};
-  for (int i = 0; i < 100 && !fs::exists(sw_dir + "/vm-swg-0.sock"); ++i)
-    std::this_thread::sleep_for(50ms);
-  ASSERT_TRUE(fs::exists(sw_dir + "/vm-swg-0.sock"));
+  SwitchRun sw(dir_ + "/host.toml");
+  ASSERT_TRUE(appears(sw_dir + "/vm-swg-0.sock"));
 
   r = vnet({"start", "swg"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -300,6 +312,82 @@ TEST_F(GuestLab, SwitchNicJoinsTheRunningSwitchWithoutRoot) {
   r = vnet({"stop", "swg", "--timeout", "1"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   if (pid > 0) ::kill(pid, SIGKILL);  // belt and braces: never leave a QEMU behind
+}
+
+// A switch that did not start from the guest's file (one started before the guest was
+// added, or from another file) does not serve the guest's port: start asks it over
+// DIR/control to open one, which takes the right to change the switch, and stop closes
+// it again.
+TEST_F(GuestLab, SwitchNicAsksARunningSwitchToOpenItsPort) {
+  const std::string sw_dir = dir_ + "/sw", sock = sw_dir + "/vm-swg-0.sock";
+  const std::string sw_file = dir_ + "/switch.toml";
+  auto write_switch = [&](bool control_group) {
+    std::ofstream(sw_file) << "[host]\nname = \"guestlab\"\n[switches.lab]\nsocket = \"" << sw_dir
+                           << "\"\nsocket_mode = \"0666\"\n"
+                           << (control_group ? "control_group = \"" +
+                                                   std::to_string(drop_ ? kNobody : ::getegid()) +
+                                                   "\"\n"
+                                             : "");
+  };
+  {
+    std::ofstream f(dir_ + "/host.toml", std::ios::app);
+    f << "\n[switches.lab]\nsocket = \"" << sw_dir << "\"\n"
+      << "[guests.swg]\nkind = \"qemu\"\nmemory = \"128M\"\n"
+      << "kernel = \"" << kernel_.vmlinux << "\"\n"
+      << "initrd = \"" << dir_ << "/initrd.cpio\"\n"
+      << "append = \"console=ttyS0 panic=-1\"\n"
+      << "[[guests.swg.nics]]\nswitch = \"lab\"\nvlan = 40\n";
+  }
+  const std::string state = home_ + "/.local/state/vnet/guests/swg";
+  struct KillGuest {
+    std::string pid_file;
+    ~KillGuest() {
+      pid_t pid = 0;
+      if (std::ifstream(pid_file) >> pid && pid > 0) ::kill(pid, SIGKILL);
+    }
+  } kill_guest{state + "/pid"};
+  auto ports = [&] {
+    auto r = testing::run({VNET_BINARY, "--json", "switch", "lab", "-c", sw_file, "--show", "ports"});
+    auto j = nlohmann::json::parse(r.out, nullptr, false);  // the "ports" list itself
+    return j.is_array() ? j : nlohmann::json::array();
+  };
+  auto port_named = [&](const std::string& name) {
+    for (const auto& p : ports())
+      if (p.value("name", "") == name) return p;
+    return nlohmann::json();
+  };
+
+  if (drop_) {  // root's switch without control_group: the guest's user may not change it
+    write_switch(false);
+    SwitchRun sw(sw_file);
+    ASSERT_TRUE(appears(sw_dir + "/control"));
+    auto r = vnet({"start", "swg"});
+    EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+    EXPECT_NE(r.err.find("does not serve " + sock + " and could not be asked to open it"),
+              std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(state + "/pid")) << "a QEMU started without its NIC";
+    EXPECT_FALSE(fs::exists(sock));
+  }
+  write_switch(true);
+  SwitchRun sw(sw_file);
+  ASSERT_TRUE(appears(sw_dir + "/control"));
+  ASSERT_FALSE(fs::exists(sock));
+
+  auto r = vnet({"start", "swg"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(fs::exists(sock));
+  // QEMU connected (the connection is a port of that name) in the NIC's VLAN.
+  auto p = port_named("vm-swg-0");
+  ASSERT_FALSE(p.is_null()) << ports().dump();
+  EXPECT_EQ(p["kind"], "stream");
+  EXPECT_EQ(p["pvid"], 40);
+  EXPECT_TRUE(fs::exists(state + "/switch-ports.json"));
+
+  r = vnet({"stop", "swg", "--timeout", "1"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(sock)) << "stop left the port it asked for";
+  EXPECT_TRUE(port_named("vm-swg-0").is_null()) << ports().dump();
+  EXPECT_FALSE(fs::exists(state + "/switch-ports.json"));
 }
 
 }  // namespace

@@ -25,6 +25,30 @@ TEST(ControlProto, ParsesQueriesAndAChange) {
   EXPECT_EQ(c->tagged, (std::vector<uint16_t>{10, 4094}));
 }
 
+TEST(ControlProto, ParsesAddAndRemovePortByNameOnly) {
+  auto a = parse_control_request(R"({"cmd":"add-port","port":"vm-dev-0","pvid":40,"tagged":[10]})");
+  ASSERT_TRUE(a) << a.error().what;
+  EXPECT_EQ(a->cmd, ControlRequest::Cmd::kAddPort);
+  EXPECT_TRUE(a->changes());
+  EXPECT_EQ(a->port, "vm-dev-0");
+  EXPECT_EQ(a->pvid, 40);
+  EXPECT_EQ(a->tagged, (std::vector<uint16_t>{10}));
+  auto r = parse_control_request(R"({"cmd":"remove-port","port":"vm-dev-0"})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->cmd, ControlRequest::Cmd::kRemovePort);
+  EXPECT_TRUE(r->changes());
+  // The switch makes DIR/NAME.sock of the name: nothing that leaves DIR or reads as a
+  // port number, and a VLAN is required.
+  for (const char* bad :
+       {R"({"cmd":"add-port","port":"../../etc/x","pvid":1})",
+        R"({"cmd":"add-port","port":"a/b","pvid":1})", R"({"cmd":"add-port","port":".x","pvid":1})",
+        R"({"cmd":"add-port","port":"7","pvid":1})", R"({"cmd":"add-port","port":7,"pvid":1})",
+        R"({"cmd":"add-port","port":"vm"})", R"({"cmd":"remove-port","port":3})",
+        R"({"cmd":"add-port","port":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","pvid":1})"})
+    EXPECT_FALSE(parse_control_request(bad)) << bad;
+  EXPECT_TRUE(valid_added_port_name(std::string(64, 'a')));
+}
+
 TEST(ControlProto, RefusesWhatIsNotARequest) {
   for (const char* bad :
        {"", "[]", "{}", R"({"cmd":1})", R"({"cmd":"set-port-vlan","port":"a"})",
