@@ -82,8 +82,11 @@ Result<QmpClient> QmpClient::connect(const std::string& path, Millis timeout) {
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!fd) return fail_errno("qmp: socket");
     if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {
+      // Connected: the handshake gets the whole `timeout` of its own. QEMU answers once
+      // its main loop runs, which under load can take long after the socket appeared;
+      // giving up then and reconnecting would only wait for a second greeting.
       QmpClient c(std::move(fd));
-      if (auto s = c.handshake(deadline, timeout); !s)
+      if (auto s = c.handshake(Clock::now() + timeout, timeout); !s)
         return tl::unexpected(s.error().context("qmp " + path));
       return c;
     }

@@ -67,7 +67,8 @@ class QmpClient {
  public:
   // Connects to the socket at `path`, retrying while it is absent or refuses (QEMU has
   // not created or not yet listened on it), then reads the greeting and sends
-  // qmp_capabilities. `timeout` bounds the whole handshake.
+  // qmp_capabilities. `timeout` bounds the wait for the socket, and then the greeting and
+  // qmp_capabilities, each.
   static Result<QmpClient> connect(const std::string& path,
                                    Millis timeout = kQmpConnectTimeout);
   // The same handshake over a socket that is already connected: a socketpair whose
