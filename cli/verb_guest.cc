@@ -77,6 +77,7 @@ int do_start(const topology::Topology& t, const topology::Guest& g, guests::Back
   if (!r) return report(int(r.error().exit), "guest " + g.name + ": " + r.error().str());
   if (!r->cleaned_stale.empty())
     std::cout << "guest " << g.name << ": removed stale state (" << r->cleaned_stale << ")\n";
+  for (const std::string& n : r->notes) std::cerr << "vnet guest: " << g.name << ": " << n << "\n";
   if (r->already_running)
     std::cout << "guest " << g.name << ": already running (pid " << r->pid << ")\n";
   else

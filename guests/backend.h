@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "base/error.h"
 #include "guests/state.h"
@@ -34,6 +35,7 @@ struct StartResult {
   pid_t pid = 0;
   std::string accel;           // "kvm" | "tcg" (and why, for tcg after a failed probe)
   std::string cleaned_stale;   // non-empty: stale state was found and removed (what)
+  std::vector<std::string> notes;  // what the operator should know (stderr, without -v)
 };
 
 struct StopResult {

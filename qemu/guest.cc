@@ -323,6 +323,11 @@ Result<guests::StartResult> QemuBackend::start(const topology::Topology& topo, c
   }
   res.accel = accel_name(ctx.accel) + " (" + accel_note + ")";
   say("accelerator: " + res.accel);
+  // Allowed (a network boot is a real use), but rarely meant outside a scenario, where
+  // such a guest boots vnet's test guest instead.
+  if (g.kernel.empty() && !g.disk)
+    res.notes.push_back("declares neither kernel nor disk: it boots from its NICs (PXE) or "
+                        "not at all");
 
   auto argv = build_argv(g, ctx);
   if (!argv) return tl::unexpected(argv.error());

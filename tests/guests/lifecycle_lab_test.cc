@@ -111,6 +111,15 @@ struct SwitchRun {
   pid_t pid;
 };
 
+// SIGKILL for the QEMU a pid file names, when in scope: no guest outlives its test.
+struct KillGuest {
+  std::string pid_file;
+  ~KillGuest() {
+    pid_t pid = 0;
+    if (std::ifstream(pid_file) >> pid && pid > 0) ::kill(pid, SIGKILL);
+  }
+};
+
 bool appears(const std::string& path) {
   for (int i = 0; i < 100 && !fs::exists(path); ++i) std::this_thread::sleep_for(50ms);
   return fs::exists(path);
@@ -339,13 +348,7 @@ TEST_F(GuestLab, SwitchNicAsksARunningSwitchToOpenItsPort) {
       << "[[guests.swg.nics]]\nswitch = \"lab\"\nvlan = 40\n";
   }
   const std::string state = home_ + "/.local/state/vnet/guests/swg";
-  struct KillGuest {
-    std::string pid_file;
-    ~KillGuest() {
-      pid_t pid = 0;
-      if (std::ifstream(pid_file) >> pid && pid > 0) ::kill(pid, SIGKILL);
-    }
-  } kill_guest{state + "/pid"};
+  KillGuest kill_guest{state + "/pid"};
   auto ports = [&] {
     auto r = testing::run({VNET_BINARY, "--json", "switch", "lab", "-c", sw_file, "--show", "ports"});
     auto j = nlohmann::json::parse(r.out, nullptr, false);  // the "ports" list itself
@@ -388,6 +391,17 @@ TEST_F(GuestLab, SwitchNicAsksARunningSwitchToOpenItsPort) {
   EXPECT_FALSE(fs::exists(sock)) << "stop left the port it asked for";
   EXPECT_TRUE(port_named("vm-swg-0").is_null()) << ports().dump();
   EXPECT_FALSE(fs::exists(state + "/switch-ports.json"));
+}
+
+// Neither kernel nor disk is allowed (a network boot is real), but said without -v.
+TEST_F(GuestLab, AGuestWithNothingToBootSaysSo) {
+  std::ofstream(dir_ + "/host.toml", std::ios::app)
+      << "\n[guests.pxe]\nkind = \"qemu\"\nmemory = \"64M\"\n[[guests.pxe.nics]]\nuser = true\n";
+  KillGuest kill_guest{home_ + "/.local/state/vnet/guests/pxe/pid"};
+  auto r = vnet({"start", "pxe"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("pxe: declares neither kernel nor disk"), std::string::npos) << r.err;
+  EXPECT_EQ(vnet({"stop", "pxe", "--timeout", "1"}).exit_code, 0);
 }
 
 }  // namespace
