@@ -96,16 +96,19 @@ Result<std::string> attach_switch_port(const topology::Topology& topo, const Gue
   if (!sw::answer_ok(*a))
     return fail(where + " refused to open port " + p->port + ": " + sw::answer_error(*a), 0,
                 ExitCode::kEnvironment);
-  auto sock = a->value("socket", nlohmann::json());
-  if (!sock.is_string() || !vmrun::exists(sock.get<std::string>()))
-    return fail(where + " answered add-port without a socket that exists", 0,
-                ExitCode::kEnvironment);
+  // Recorded first: whatever follows, a failed start or stop closes it again.
   nlohmann::json added = read_added_ports(d);
   nlohmann::json entry = {{"control", p->control}, {"port", p->port}};
   if (std::find(added.begin(), added.end(), entry) == added.end()) added.push_back(entry);
   if (auto s = write_text(d.added_switch_ports(), added.dump() + "\n", 0600); !s)
     return tl::unexpected(s.error());
-  return sock.get<std::string>();
+  // QEMU connects where the file says the port is, not wherever an answer points.
+  auto sock = a->value("socket", nlohmann::json());
+  if (sock != p->socket || !vmrun::exists(p->socket))
+    return fail(where + " answered add-port with " + sock.dump() + ", not the socket " +
+                    p->socket + " the file gives the port",
+                0, ExitCode::kEnvironment);
+  return p->socket;
 }
 
 }  // namespace
