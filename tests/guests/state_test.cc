@@ -27,7 +27,7 @@ class StateTest : public ::testing::Test {
   }
   void TearDown() override {
     if (child_ > 0) {
-      ::kill(child_, SIGKILL);
+      ::kill(-child_, SIGKILL);
       ::waitpid(child_, nullptr, 0);
     }
     fs::remove_all(root_);
@@ -36,6 +36,9 @@ class StateTest : public ::testing::Test {
   pid_t spawn_sleeper(const std::string& marker) {
     pid_t pid = ::fork();
     if (pid == 0) {
+      // Its own group, killed whole: a `sleep` left behind would hold ctest's output
+      // pipe open for its 30 s.
+      ::setpgid(0, 0);
       // sh stays the process (a second command after sleep), with the marker as $0.
       ::execl("/bin/sh", "sh", "-c", "sleep 30; true", marker.c_str(),
               static_cast<char*>(nullptr));
@@ -96,7 +99,7 @@ TEST_F(StateTest, DeadPidIsStale) {
   StateDir d(root_, "g");
   ASSERT_TRUE(d.ensure());
   pid_t pid = spawn_sleeper("path=" + d.qmp_socket());
-  ::kill(pid, SIGKILL);
+  ::kill(-pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);
   child_ = -1;
   ASSERT_TRUE(write_pid_file(d, pid));
@@ -110,7 +113,7 @@ TEST_F(StateTest, ZombieIsStaleNotRunning) {
   StateDir d(root_, "g");
   ASSERT_TRUE(d.ensure());
   pid_t pid = spawn_sleeper("path=" + d.qmp_socket());
-  ::kill(pid, SIGKILL);
+  ::kill(-pid, SIGKILL);
   for (int i = 0; i < 200 && process_alive(pid); ++i) ::usleep(5000);
   ASSERT_TRUE(write_pid_file(d, pid));
   EXPECT_EQ(probe(d, d.qmp_socket()).state, RunState::kStale);
