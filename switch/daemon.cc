@@ -673,6 +673,10 @@ Result<std::string> Daemon::add_stream_port(const std::string& name, const VlanP
         return tl::unexpected(s.error());
     return path;
   }
+  // Each is a listener descriptor: no more than the switch has ports.
+  if (added_.size() >= cfg_.max_ports)
+    return fail(std::to_string(added_.size()) + " ports added already (max_ports)", 0,
+                ExitCode::kBadInput);
   PortConfig pc;
   pc.name = name;
   pc.kind = topology::SwitchPort::Kind::kStream;

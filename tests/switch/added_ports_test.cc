@@ -82,6 +82,12 @@ TEST_F(AddedPorts, RemoveClosesOnlyAddedPorts) {
 TEST_F(AddedPorts, NamesThatAreNotPlainFileNamesOrClashAreRefused) {
   for (const char* bad : {"../x", "a/b", ".hidden", "-x", "3", "x y", ""})
     EXPECT_FALSE(proc_->call(add(bad, 40)).value("ok", true)) << bad;
+  // No more added ports than max_ports (here 64, one used by "ctl" below).
+  for (int i = 0; i < 64; ++i)
+    ASSERT_TRUE(proc_->call(add("p" + std::to_string(i), 1)).value("ok", false)) << i;
+  auto full = proc_->call(add("one-more", 1));
+  EXPECT_THAT(full.value("error", ""), HasSubstr("max_ports")) << full.dump();
+  ASSERT_TRUE(proc_->call({{"cmd", "remove-port"}, {"port", "p0"}}).value("ok", false));
   auto clash = proc_->call(add("ctl", 40));  // DIR/ctl.sock is fine; "ctl" is a name
   EXPECT_TRUE(clash.value("ok", false)) << clash.dump();
   EXPECT_EQ(::access((dir_ + "/ctl").c_str(), F_OK), 0) << "the VDE control socket went";
