@@ -98,7 +98,7 @@ Status start_ping(Probe& p) {
   const Check& c = p.spec->check;
   bool v4 = c.address.family == AF_INET;
   auto fd = socket_in(p.spec->from_netns, v4 ? AF_INET : AF_INET6, SOCK_RAW,
-                      v4 ? IPPROTO_ICMP : IPPROTO_ICMPV6);
+                      v4 ? int(IPPROTO_ICMP) : int(IPPROTO_ICMPV6));
   if (!fd) return tl::unexpected(fd.error());
   p.fd = std::move(*fd);
   if (c.mtu) {
@@ -282,7 +282,8 @@ Result<std::vector<CheckResult>> run_checks(
     p.ident = static_cast<uint16_t>(ident_base + i);
     p.start = Clock::now();
     const Check& c = specs[i].check;
-    p.deadline = p.start + std::chrono::seconds(c.timeout_s);
+    p.deadline = p.start + (specs[i].timeout_ms ? std::chrono::milliseconds(specs[i].timeout_ms)
+                                                : std::chrono::milliseconds(c.timeout_s * 1000));
     Status st;
     switch (c.kind) {
       case Check::Kind::kPing: st = start_ping(p); break;

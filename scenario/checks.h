@@ -21,6 +21,7 @@ struct CheckSpec {
   std::string listen_netns;  // tcp: namespace that owns the target address
   std::string arp_ifname;    // arping: interface in from_netns facing the target
   topology::IpAddress arp_source;
+  int timeout_ms = 0;  // when not 0, instead of check.timeout_s (the runner's readiness pings)
 };
 
 struct CheckResult {
