@@ -10,7 +10,7 @@
 //   * runs `vnet switch NAME -c FILE` (in the lab's host namespace, for its packet ports)
 //     from a copy of the file whose switch sockets live in the script's folder: there is
 //     no other VLAN-aware userspace switch here (vde_switch's VLANs are not vnet's ports);
-//   * starts each VM with exactly the argv vnet ran (taken from a warm-up
+//   * starts each VM (`setsid`, as vnet does) with exactly the argv vnet ran (from a warm-up
 //     `vnet scenario run --keep`: the guests' run.json, with the run's folder replaced by
 //     the script's), the same kernel, the same initramfs and seed ISO (copied from that
 //     run, not built again);
@@ -224,6 +224,8 @@ std::string lab_script(const Topology& topo, const Lab& lab, const std::string& 
     << "# " << topo.scenario->name << " by hand: namespaces and veths with ip, the switch,\n"
     << "# the VMs, wait for their consoles, the checks, then stop everything.\n"
     << "set -u\n"
+    << "t0=${EPOCHREALTIME/./}  # (the timeline, for the bench's reader; builtins only)\n"
+    << "mark() { local now=${EPOCHREALTIME/./}; echo \"at $(((now - t0) / 1000)) ms: $*\"; }\n"
     << "D=" << sh_quote(peer) << "\n"
     << "pids=() jobs_=()\n"
     << "cleanup() {\n"
@@ -276,12 +278,15 @@ std::string lab_script(const Topology& topo, const Lab& lab, const std::string& 
   s << "; do\n"
     << "  for i in $(seq 500); do [ -S \"$sock\" ] && break; sleep 0.01; done\n"
     << "  [ -S \"$sock\" ] || { echo \"switch: no $sock\" >&2; exit 1; }\n"
-    << "done\n\n# The VMs, with the flags vnet used.\n";
+    << "done\n\n# The VMs, with the flags vnet used, each in its own session like vnet's.\n";
   // In the file's order, as the runner starts them.
   for (const auto& g : topo.guests) {
     const std::string& name = g.name;
     const std::vector<std::string>& argv = lab.argv.at(name);
-    std::string q;
+    // setsid, as vnet's spawn does: with the kernel's autogroup scheduling a session
+    // is one scheduling entity, and four QEMUs in the script's one session would share
+    // one slice of the CPU against the other sessions on a shared machine.
+    std::string q = "setsid";
     for (std::string a : argv) {
       replace_all(a, lab.record, peer);
       q += (q.empty() ? "" : " \\\n  ") + sh_quote(a);
@@ -289,7 +294,8 @@ std::string lab_script(const Topology& topo, const Lab& lab, const std::string& 
     s << q << " \\\n  </dev/null >\"$D/guests/" << name << "/qemu.log\" 2>&1 &\n"
       << "pids+=($!)\n";
   }
-  s << "\n# Up when the console says so; at most 300 s each.\n"
+  s << "mark VMs started\n"
+    << "\n# Up when the console says so; at most 300 s each.\n"
     << "for vm in";
   for (const auto& g : topo.guests) s << " " << g.name;
   s << "; do\n"
@@ -298,7 +304,8 @@ std::string lab_script(const Topology& topo, const Lab& lab, const std::string& 
     << "    sleep 0.1\n"
     << "  done\n"
     << "  grep -q 'vnet-guest: ready' \"$D/guests/$vm/console.log\" || { echo \"$vm not ready\" >&2; exit 1; }\n"
-    << "done\n\n"
+    << "done\n"
+    << "mark all ready\n\n"
     << "# A VM's checks, in order, over its console: a socat coprocess, each command's\n"
     << "# exit status on a marker line (the echo of the command shows \\$?, not digits).\n"
     << "# Arguments: VM, then EXPECT ADDRESS COUNT TIMEOUT for each check.\n"
@@ -345,6 +352,7 @@ std::string lab_script(const Topology& topo, const Lab& lab, const std::string& 
       << "jobs_+=($!)\n";
   }
   s << "wait \"${jobs_[@]}\"\n"
+    << "mark checks done\n"
     << "cat \"$D\"/result-*\n"
     << "passed=$(cat \"$D\"/result-* | grep -c '^pass')\n"
     << "failed=$(cat \"$D\"/result-* | grep -vc '^pass')\n"

@@ -3,7 +3,8 @@
 //   vnet:   `vnet guest start NAME -c FILE --accel tcg` (the process, until it exits: it
 //           returns once QMP answers and query-status says running);
 //   script: the peer, a plain bash script (written here into the temp folder)
-//           with the SAME QEMU argv written into it: QEMU in the background, then
+//           with the SAME QEMU argv written into it: QEMU in the background (setsid,
+//           as vnet and the plain peer start it), then
 //           `socat` (Debian package socat) asked every 10 ms, once the QMP socket exists,
 //           for qmp_capabilities + query-status until it says "running" — timed from
 //           the script's exec to its exit, as vnet's is;
@@ -87,8 +88,10 @@ class Qmp {
 // shell; bash's /dev/tcp does not do unix sockets). Bounded: about 30 s of polls.
 std::string start_script(const std::vector<std::string>& qemu_argv, const std::string& qmp,
                          const std::string& log, const std::string& pidfile) {
-  std::string q;
-  for (const auto& a : qemu_argv) q += (q.empty() ? "" : " \\\n  ") + bench::sh_quote(a);
+  // setsid, as vnet's spawn and the plain peer do: the same scheduling (autogroup)
+  // for every side.
+  std::string q = "setsid";
+  for (const auto& a : qemu_argv) q += " \\\n  " + bench::sh_quote(a);
   return "#!/bin/bash\n"
          "# Start the guest and wait until QMP says it is running.\n"
          "qmp=" + bench::sh_quote(qmp) + "\n" +
