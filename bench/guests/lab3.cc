@@ -22,8 +22,10 @@
 //   * kills the QEMUs and the switch, deletes the namespaces.
 // What it does not do that vnet does: parse and validate the file, probe the kernel for
 // `requires` features, build the test guest's initramfs, write the guests' seed ISOs and
-// ephemeral keys, wait for `ready = { ping }` by pinging from the probe namespace (it
-// reads the console instead), clean stale runs, keep run records, print the table.
+// ephemeral keys, start the VMs one after another (each until QMP says running; the
+// script starts all four at once), wait for `ready = { ping }` by pinging from the probe
+// namespace (it reads the console instead), clean stale runs, keep run records, print
+// the table.
 //
 // Runs alternate (vnet first in odd runs, the script first in even ones), each bounded
 // (a run over 300 s is killed with its process group); medians of RUNS; ratio
@@ -64,7 +66,7 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
 // Runs argv in its own process group with output to `log`; exit status, or 124 after
 // `limit` (the whole group killed). The wall time from exec to exit in `secs`.
 int run_timed(const std::vector<std::string>& argv, const std::string& log, double& secs,
-              int limit_s = kRunLimitS) {
+              pid_t* started = nullptr, int limit_s = kRunLimitS) {
   auto t0 = Clock::now();
   pid_t pid = ::fork();
   if (pid < 0) die("fork failed");
@@ -80,6 +82,7 @@ int run_timed(const std::vector<std::string>& argv, const std::string& log, doub
     ::execv(a[0], a.data());
     ::_exit(127);
   }
+  if (started) *started = pid;
   auto deadline = t0 + std::chrono::seconds(limit_s);
   int st = 0;
   while (true) {
@@ -431,7 +434,10 @@ int main(int argc, char** argv) {
   auto vnet_once = [&](int i) {
     double secs = 0;
     std::string log = dir + "/vnet-" + std::to_string(i) + ".log";
-    int rc = run_timed({vnet, "scenario", "run", file}, log, secs);
+    pid_t pid = 0;
+    int rc = run_timed({vnet, "scenario", "run", file}, log, secs, &pid);
+    // Killed at the limit: its QEMUs (own sessions), switch and namespaces are left.
+    if (rc == 124) teardown_kept(std::string(kRecordDir) + "/vsc-" + std::to_string(pid) + "-0-");
     if (rc != 0) std::printf("  run %d: vnet exited %d (%s)\n", i, rc, log.c_str());
     else tv.push_back(secs);
   };
@@ -469,8 +475,8 @@ int main(int argc, char** argv) {
   std::printf("the script: ip netns/veths, `vnet switch`, the same QEMU argv, initramfs and seed "
               "ISOs (copied, not built), ready from the console log, the same pings over the "
               "consoles (socat) and from the namespaces; it does not parse the file, probe "
-              "kernel features, build the initramfs, write seed ISOs or keys, ping for "
-              "readiness, or keep records\n");
+              "kernel features, build the initramfs, write seed ISOs or keys, start the VMs one "
+              "after another, ping for readiness, or keep records\n");
   if (keep_files) std::printf("files kept in %s\n", dir.c_str());
   else vnet::vmrun::remove_tree(dir);
   return 0;
