@@ -1,39 +1,34 @@
 // Guest start benchmark (issue 15): the wall time from "start the guest" to QMP saying
 // "running", for
-//   vnet:  `vnet guest start NAME -c FILE --accel tcg` (the process, until it exits: it
-//          returns once QMP answers and query-status says running);
-//   plain: a fork/exec of qemu-system-x86_64 with the SAME argv (read from the guest's
-//          run.json after a vnet start), then connecting to its QMP socket every 10 ms
-//          until qmp_capabilities + query-status say "running" — what a hand-written
-//          launcher does.
-// The guest: one user-mode NIC, the Debian kernel vm-run cached (PVH vmlinux when there
-// is one) and a busybox initramfs that only sleeps. TCG, so no root and no KVM. Sides
-// alternate (vnet first in odd runs, plain first in even ones); medians of RUNS, ratio
-// vnet/plain. One vnet start + stop beforehand warms the caches and yields the argv.
+//   vnet:   `vnet guest start NAME -c FILE --accel tcg` (the process, until it exits: it
+//           returns once QMP answers and query-status says running);
+//   script: the issue's peer, a plain bash script (written here into the temp folder)
+//           with the SAME QEMU argv written into it: QEMU in the background (setsid,
+//           as vnet and the plain peer start it), then
+//           `socat` (Debian package socat) asked every 10 ms, once the QMP socket exists,
+//           for qmp_capabilities + query-status until it says "running" — timed from
+//           the script's exec to its exit, as vnet's is;
+//   plain:  a stricter peer than the issue names: a fork/exec of qemu-system-x86_64 with
+//           the same argv from this (already running) process, connecting to its QMP
+//           socket every 10 ms from C until qmp_capabilities + query-status say
+//           "running" — a launcher with no process start and no QMP client to spawn.
+// The argv is read from the guest's run.json after a vnet start. The guest: one
+// user-mode NIC, the Debian kernel vm-run cached (PVH vmlinux when there is one) and a
+// busybox initramfs that only sleeps. TCG, so no root and no KVM. The order of the three
+// sides rotates from run to run; medians of RUNS; ratios vnet/script and vnet/plain.
+// One start of each side beforehand warms the caches (and yields the argv).
 //
-//   build/bench/guests/guest_start build/vnet [RUNS]
-#include <fcntl.h>
-#include <signal.h>
+//   build/bench/guests/guest_start build/vnet [RUNS] [--keep-files]
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <algorithm>
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iostream>
-#include <string>
 #include <thread>
-#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "bench/guests/common.h"
 #include "vmrun/initramfs.h"
 #include "vmrun/kernel.h"
 #include "vmrun/sys.h"
@@ -41,45 +36,10 @@
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::seconds;
 
-[[noreturn]] void die(const std::string& msg) {
-  std::cerr << "guest_start: " << msg << "\n";
-  std::exit(1);
-}
-
-double seconds(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[(v.size() - 1) / 2];
-}
-
-// Runs argv with extra environment, output to `log`; its exit status.
-int run(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-        const std::string& log) {
-  pid_t pid = ::fork();
-  if (pid < 0) die("fork failed");
-  if (pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
-    std::vector<char*> a;
-    for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-    a.push_back(nullptr);
-    ::execv(a[0], a.data());
-    ::_exit(127);
-  }
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
+[[noreturn]] void die(const std::string& msg) { bench::die("guest_start", msg); }
 
 // A minimal QMP client on a blocking socket: one JSON object per line.
 class Qmp {
@@ -123,6 +83,34 @@ class Qmp {
   std::string buf_;
 };
 
+// The issue's peer, as a script writer would write it: the flags inline, QEMU in the
+// background, socat as the QMP client (what Debian offers for a unix socket from a
+// shell; bash's /dev/tcp does not do unix sockets). Bounded: about 30 s of polls.
+std::string start_script(const std::vector<std::string>& qemu_argv, const std::string& qmp,
+                         const std::string& log, const std::string& pidfile) {
+  // setsid, as vnet's spawn and the plain peer do: the same scheduling (autogroup)
+  // for every side.
+  std::string q = "setsid";
+  for (const auto& a : qemu_argv) q += " \\\n  " + bench::sh_quote(a);
+  return "#!/bin/bash\n"
+         "# Start the guest and wait until QMP says it is running.\n"
+         "qmp=" + bench::sh_quote(qmp) + "\n" +
+         q + " \\\n  </dev/null >" + bench::sh_quote(log) + " 2>&1 &\n"
+         "qemu=$!\n"
+         "echo $qemu >" + bench::sh_quote(pidfile) + "\n"
+         "for i in $(seq 3000); do\n"
+         "  if [ -S \"$qmp\" ]; then\n"
+         "    out=$(printf '%s\\n' '{\"execute\":\"qmp_capabilities\"}' '{\"execute\":\"query-status\"}' |\n"
+         "          socat - UNIX-CONNECT:\"$qmp\" 2>/dev/null)\n"
+         "    case $out in *'\"status\": \"running\"'*) exit 0 ;; esac\n"
+         "  fi\n"
+         "  kill -0 $qemu 2>/dev/null || { echo \"qemu exited\" >&2; exit 1; }\n"
+         "  sleep 0.01\n"
+         "done\n"
+         "echo 'not running after 3000 polls' >&2\n"
+         "exit 1\n";
+}
+
 struct Bench {
   std::string vnet, dir, file, state_root, guest = "bg";
   std::vector<std::string> env;
@@ -133,7 +121,12 @@ struct Bench {
   int vnet_guest(const std::string& action, std::vector<std::string> more = {}) {
     std::vector<std::string> argv = {vnet, "guest", action, guest, "-c", file};
     argv.insert(argv.end(), more.begin(), more.end());
-    return run(argv, env, dir + "/vnet.log");
+    return bench::run(argv, env, dir + "/vnet.log");
+  }
+
+  // QEMU leaves its server sockets behind; vnet's next start would call them stale.
+  void unlink_sockets() {
+    for (const char* f : {"qmp.sock", "console.sock"}) ::unlink(state(f).c_str());
   }
 
   double vnet_once() {
@@ -142,6 +135,31 @@ struct Bench {
     auto t1 = Clock::now();
     if (rc != 0) die("vnet guest start failed (" + dir + "/vnet.log)");
     if (vnet_guest("stop", {"--timeout", "0"}) != 0) die("vnet guest stop failed");
+    return seconds(t0, t1);
+  }
+
+  double script_once() {
+    std::string pidfile = dir + "/script-qemu.pid";
+    ::unlink(pidfile.c_str());
+    auto t0 = Clock::now();
+    int rc = bench::run({"/bin/bash", dir + "/start.sh"}, {}, dir + "/script.log");
+    auto t1 = Clock::now();
+    pid_t pid = 0;
+    std::ifstream(pidfile) >> pid;
+    // QEMU is not our child (bash started it): quit over QMP, then by pid, bounded.
+    {
+      Qmp q;
+      if (q.connect(state("qmp.sock"))) {
+        q.reply();
+        q.call("qmp_capabilities");
+        q.call("quit");
+      }
+    }
+    for (int i = 0; i < 300 && pid > 0 && !bench::gone(pid); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    bench::stop_pid(pid);
+    unlink_sockets();
+    if (rc != 0) die("the start script failed (" + dir + "/script.log)");
     return seconds(t0, t1);
   }
 
@@ -172,30 +190,38 @@ struct Bench {
         q.call("qmp_capabilities");
         auto st_reply = q.call("query-status");
         if (st_reply.is_object() && st_reply["return"].value("status", "") == "running") break;
+        bench::stop_pid(pid);
         die("plain: query-status said " + st_reply.dump());
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     auto t1 = Clock::now();
     q.call("quit");
-    int st = 0;
-    ::waitpid(pid, &st, 0);
-    // QEMU leaves its server sockets behind; vnet's next start would call them stale.
-    for (const char* f : {"qmp.sock", "console.sock"}) ::unlink(state(f).c_str());
+    bench::stop_pid(pid);
+    unlink_sockets();
     return seconds(t0, t1);
   }
 };
 
+void print_side(const char* label, const std::vector<double>& t) {
+  std::printf("  %-44s %.3f s (min %.3f, max %.3f)\n", label, bench::median(t), bench::min_of(t),
+              bench::max_of(t));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) die("usage: guest_start VNET [RUNS]");
+  std::vector<std::string> args(argv + 1, argv + argc);
+  bool keep_files = std::erase(args, "--keep-files") > 0;  // to read the script afterwards
+  if (args.empty()) die("usage: guest_start VNET [RUNS] [--keep-files]");
   Bench b;
-  b.vnet = fs::absolute(argv[1]).string();
-  int runs = argc > 2 ? std::atoi(argv[2]) : 9;
-  if (runs < 1) die("RUNS must be at least 1");
+  b.vnet = fs::absolute(args[0]).string();
+  int runs = args.size() > 1 ? std::atoi(args[1].c_str()) : 9;
+  if (runs < 1 || runs > 50) die("RUNS must be 1..50");
   if (vnet::vmrun::find_program("qemu-system-x86_64").empty())
     die("qemu-system-x86_64 is not installed (package qemu-system-x86)");
+  if (vnet::vmrun::find_program("socat").empty())
+    die("socat is not installed (the script peer's QMP client: apt-get install socat)");
   auto k = vnet::vmrun::cached_kernel();
   if (!k) die(k.error().str());
 
@@ -226,27 +252,37 @@ int main(int argc, char** argv) {
   if (!j.is_object() || !j["argv"].is_array()) die("run.json has no argv");
   for (const auto& a : j["argv"]) b.qemu_argv.push_back(a.get<std::string>());
   if (b.vnet_guest("stop", {"--timeout", "0"}) != 0) die("vnet guest stop failed");
-  b.plain_once();  // the plain side's warm-up
+  std::ofstream(b.dir + "/start.sh")
+      << start_script(b.qemu_argv, b.state("qmp.sock"), b.dir + "/script-qemu.log",
+                      b.dir + "/script-qemu.pid");
+  b.plain_once();  // the peers' warm-up
+  b.script_once();
 
-  std::vector<double> tv, tp;
+  std::string load_before = bench::loadavg();
+  std::vector<double> tv, ts, tp;
   for (int i = 0; i < runs; ++i) {
-    if (i % 2 == 0) {
-      tv.push_back(b.vnet_once());
-      tp.push_back(b.plain_once());
-    } else {
-      tp.push_back(b.plain_once());
-      tv.push_back(b.vnet_once());
+    // Rotate who goes first, so drift in the machine's load hits every side alike.
+    for (int side = 0; side < 3; ++side) {
+      switch ((i + side) % 3) {
+        case 0: tv.push_back(b.vnet_once()); break;
+        case 1: ts.push_back(b.script_once()); break;
+        case 2: tp.push_back(b.plain_once()); break;
+      }
     }
   }
-  double mv = median(tv), mp = median(tp);
-  std::printf("guest start to QMP running: %d runs each, medians; %u cores, load %s\n", runs,
-              std::thread::hardware_concurrency(),
-              vnet::vmrun::read_file("/proc/loadavg").value_or("?").substr(0, 14).c_str());
-  std::printf("vnet guest start %.3f s (min %.3f, max %.3f)   plain fork/exec + QMP poll %.3f s "
-              "(min %.3f, max %.3f)   ratio %.2f (target <= 1.10)\n",
-              mv, *std::min_element(tv.begin(), tv.end()), *std::max_element(tv.begin(), tv.end()),
-              mp, *std::min_element(tp.begin(), tp.end()), *std::max_element(tp.begin(), tp.end()),
+  double mv = bench::median(tv), ms = bench::median(ts), mp = bench::median(tp);
+  std::printf("guest start to QMP running: %d runs each, medians; %u cores, load %s before, "
+              "%s after\n",
+              runs, std::thread::hardware_concurrency(), load_before.c_str(),
+              bench::loadavg().c_str());
+  print_side("vnet guest start", tv);
+  print_side("script: bash, QEMU &, socat QMP poll / 10 ms", ts);
+  print_side("plain: fork/exec + C QMP poll / 10 ms", tp);
+  std::printf("ratio vnet/script %.2f (the issue's peer; target <= 1.10)\n", mv / ms);
+  std::printf("ratio vnet/plain  %.2f (stricter peer: no process start, no QMP client to "
+              "spawn)\n",
               mv / mp);
-  vnet::vmrun::remove_tree(b.dir);
+  if (keep_files) std::printf("files kept in %s\n", b.dir.c_str());
+  else vnet::vmrun::remove_tree(b.dir);
   return 0;
 }
