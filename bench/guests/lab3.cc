@@ -22,8 +22,8 @@
 //   * kills the QEMUs and the switch, deletes the namespaces.
 // What it does not do that vnet does: parse and validate the file, probe the kernel for
 // `requires` features, build the test guest's initramfs, write the guests' seed ISOs and
-// ephemeral keys, start the VMs one after another (each until QMP says running; the
-// script starts all four at once), wait for `ready = { ping }` by pinging from the probe
+// ephemeral keys, wait for each VM's QMP to say running (the VMs side by side; the
+// script only forks them), wait for `ready = { ping }` by pinging from the probe
 // namespace (it reads the console instead), clean stale runs, keep run records, print
 // the table.
 //
@@ -475,8 +475,8 @@ int main(int argc, char** argv) {
   std::printf("the script: ip netns/veths, `vnet switch`, the same QEMU argv, initramfs and seed "
               "ISOs (copied, not built), ready from the console log, the same pings over the "
               "consoles (socat) and from the namespaces; it does not parse the file, probe "
-              "kernel features, build the initramfs, write seed ISOs or keys, start the VMs one "
-              "after another, ping for readiness, or keep records\n");
+              "kernel features, build the initramfs, write seed ISOs or keys, wait for each VM's "
+              "QMP, ping for readiness, or keep records\n");
   if (keep_files) std::printf("files kept in %s\n", dir.c_str());
   else vnet::vmrun::remove_tree(dir);
   return 0;
