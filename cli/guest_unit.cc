@@ -5,6 +5,7 @@
 
 #include <systemd/sd-bus.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <chrono>
@@ -60,6 +61,24 @@ int append_property(sd_bus_message* m, const units::BusProperty& p) {
   return sd_bus_message_close_container(m);
 }
 
+// As root, PID 1's private socket, as systemctl does: it needs no D-Bus daemon, which
+// a minimal host (or a boot that has not started dbus yet) lacks. Otherwise, or when
+// that fails, the system bus.
+int open_systemd_bus(sd_bus** out) {
+  if (::geteuid() == 0) {
+    sd_bus* b = nullptr;
+    int r = sd_bus_new(&b);
+    if (r >= 0) r = sd_bus_set_address(b, "unix:path=/run/systemd/private");
+    if (r >= 0) r = sd_bus_start(b);
+    if (r >= 0) {
+      *out = b;
+      return r;
+    }
+    sd_bus_unref(b);
+  }
+  return sd_bus_open_system(out);
+}
+
 std::string bus_error(int r, const sd_bus_error& e) {
   return e.message ? e.message : std::strerror(-r);
 }
@@ -79,7 +98,7 @@ int start_guest_unit(const topology::Topology& topo, const topology::Guest& g,
   auto props = units::bus_properties(units::guest_properties(topo, g, paths));
 
   sd_bus* raw = nullptr;
-  int r = sd_bus_open_system(&raw);
+  int r = open_systemd_bus(&raw);
   if (r < 0) return report(3, "guest " + g.name + ": cannot reach systemd: " + std::strerror(-r));
   std::unique_ptr<sd_bus, BusDeleter> bus(raw);
   sd_bus_message* mraw = nullptr;

@@ -141,7 +141,7 @@ const std::vector<Verb>& verbs() {
        "run clean"},
       {"vm-run",
        "vm-run [--kernel K] [--memory M] [--cpus N] [--timeout S] [--accel auto|kvm|tcg] "
-       "[--share DIR]... [--no-pvh] -- CMD...",
+       "[--share DIR]... [--no-pvh] [--systemd] -- CMD...",
        "run CMD as root under a stock kernel in QEMU", verb_vm_run, vm_run_options,
        "N    CMD's own exit status\n2    usage (nothing started)\n"
        "125  vm-run itself failed (message on stderr)\n",

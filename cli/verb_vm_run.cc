@@ -28,7 +28,8 @@ po::options_description vm_run_options() {
       ("share", po::value<std::vector<std::string>>()->value_name("DIR")->composing(),
        "also share this folder writable at its path (repeatable; e.g. a source tree "
        "under /tmp)")
-      ("no-pvh", "boot the bzImage instead of the extracted PVH vmlinux");
+      ("no-pvh", "boot the bzImage instead of the extracted PVH vmlinux")
+      ("systemd", "boot the host's systemd as PID 1 and run CMD as its unit (slower)");
   return opts;
 }
 
@@ -50,6 +51,7 @@ int verb_vm_run(const Invocation& inv) {
   o.cpus = vm["cpus"].as<int>();
   o.timeout_s = vm["timeout"].as<int>();
   o.pvh = !vm.count("no-pvh");
+  o.systemd = vm.count("systemd") > 0;
   if (vm.count("share")) o.shares = vm["share"].as<std::vector<std::string>>();
   if (o.cpus < 1) throw UsageError("--cpus must be at least 1");
   if (o.timeout_s < 0) throw UsageError("--timeout must not be negative");

@@ -131,7 +131,8 @@ mount -t tmpfs -o mode=1777 tmpfs /host/dev/shm
 mount -t tmpfs -o mode=1777 tmpfs /host/tmp || fail "cannot mount /tmp"
 mount -t tmpfs -o mode=755 tmpfs /host/run || fail "cannot mount /run"
 [ -d /sys/kernel/debug ] && mount -t debugfs debugfs /host/sys/kernel/debug 2>/dev/null
-mount -t cgroup2 cgroup2 /host/sys/fs/cgroup 2>/dev/null
+# Under --systemd, systemd mounts cgroup2 itself (with its own options).
+[ -n "$VNET_SYSTEMD" ] || mount -t cgroup2 cgroup2 /host/sys/fs/cgroup 2>/dev/null
 mkdir -p /host/run/vnet-vm /host/run/netns
 mount --bind /ctl /host/run/vnet-vm || fail "cannot bind the control share"
 i=0
@@ -155,6 +156,30 @@ if [ -n "$VNET_MODREL" ]; then
 fi
 hostname vnet-vm
 ip link set lo up
+if [ -n "$VNET_SYSTEMD" ]; then
+  # systemd as PID 1 (--systemd): the command becomes a unit that vm-run wrote into the
+  # control share (/ctl/systemd), installed where systemd reads runtime units; systemd
+  # keeps the /run, /dev, /proc and /sys mounted here. After switch_root this
+  # initramfs is gone, so the kernel's module requests go to a helper in /run.
+  mkdir -p /host/run/systemd/system
+  cp /ctl/systemd/* /host/run/systemd/system/ || fail "cannot install the command's unit"
+  # Debian's tmpfiles.d/tmp.conf ("D /tmp") empties /tmp when systemd-tmpfiles-setup
+  # runs (anything the command starts can pull it in): keep the folder, not wipe it, as
+  # /tmp holds the command's files and may hold writable shares of the host.
+  mkdir -p /host/run/tmpfiles.d
+  echo "d /tmp 1777 root root -" > /host/run/tmpfiles.d/tmp.conf
+  if [ -n "$VNET_MODREL" ]; then
+    printf '#!/bin/sh\nexec /sbin/modprobe -d /run/vnet-modules "$@"\n' > /host/run/vnet-modprobe
+    chmod 755 /host/run/vnet-modprobe
+    echo /run/vnet-modprobe > /proc/sys/kernel/modprobe
+  fi
+  stamp starting systemd
+  # An empty $container tells systemd it is not in a container: it would otherwise
+  # take the host root's /.dockerenv (or the like) as one.
+  export container=
+  exec switch_root /host /lib/systemd/systemd --unit=vnet-vm.target
+  fail "cannot start systemd: switch_root failed"
+fi
 stamp running the command
 chroot /host /bin/sh /run/vnet-vm/cmd.sh || echo "vnet-init: /bin/sh in the host root failed" > /ctl/error
 stamp command done

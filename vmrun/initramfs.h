@@ -33,6 +33,9 @@ Result<std::string> find_static_busybox();
 // /tmp and /run, the control share at /run/vnet-vm, the working directory writable,
 // the kernel's modules at /lib/modules/<release>, then runs /run/vnet-vm/cmd.sh
 // chrooted into the host root and reboots (QEMU runs with -no-reboot, so it exits).
+// With VNET_SYSTEMD set in /ctl/vars.sh it switch_roots into the host root and execs
+// systemd as PID 1 with the units from /ctl/systemd installed in /run/systemd/system;
+// vnet-vm.target runs cmd.sh and reboots.
 std::string vm_run_init();
 
 }  // namespace vnet::vmrun

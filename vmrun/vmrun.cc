@@ -192,6 +192,35 @@ Waited wait_for(Child& c, const SignalGuard& sig, std::optional<Clock::time_poin
   }
 }
 
+// --systemd: CMD as a oneshot unit that systemd (PID 1) starts as its whole boot
+// target and that reboots the guest when it ends, however it ends (QEMU runs with
+// -no-reboot, so it exits). No default dependencies: the command starts as soon as
+// PID 1 is up; what it starts itself (a transient unit) still pulls in sysinit.target.
+constexpr const char* kCommandService = R"([Unit]
+Description=vnet vm-run command
+DefaultDependencies=no
+SuccessAction=reboot-force
+FailureAction=reboot-force
+
+[Service]
+Type=oneshot
+# cmd.sh writes CMD's output and exit status into the control share itself.
+ExecStart=/bin/sh /run/vnet-vm/cmd.sh
+StandardInput=null
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/console
+# vm-run --timeout bounds the run, not systemd.
+TimeoutStartSec=infinity
+)";
+constexpr const char* kCommandTarget = R"([Unit]
+Description=vnet vm-run
+DefaultDependencies=no
+Requires=vnet-vm-command.service
+After=vnet-vm-command.service
+AllowIsolate=yes
+)";
+
 std::string tail(const std::string& path, size_t lines) {
   auto text = read_file(path);
   if (!text || text->empty()) return "";
@@ -384,6 +413,18 @@ Result<int> run(const Options& o) {
     vars += "VNET_SHARE" + std::to_string(i) + "=" + shell_quote(rw[i]) + "\n";
   bool have_mods = is_dir(kernel->modules_dir());
   vars += "VNET_MODREL=" + shell_quote(have_mods ? kernel->release : "") + "\n";
+  if (o.systemd) {
+    if (!exists("/lib/systemd/systemd"))
+      return fail("--systemd: /lib/systemd/systemd not found (install the Debian package systemd)",
+                  ENOENT, ExitCode::kEnvironment);
+    vars += "VNET_SYSTEMD=1\n";
+    if (auto s = mkdir_p(ctl + "/systemd", 0755); !s) return tl::unexpected(s.error());
+    for (const auto& [name, data] :
+         {std::pair<std::string, std::string>{"vnet-vm-command.service", kCommandService},
+          {"vnet-vm.target", kCommandTarget}})
+      if (auto s = write_file(ctl + "/systemd/" + name, data, 0644); !s)
+        return tl::unexpected(s.error());
+  }
   for (const auto& [name, data] :
        {std::pair<std::string, std::string>{"vars.sh", vars},
         {"cmd.sh", command_script({o.argv, env, cwd}, guest_ctl)},

@@ -33,6 +33,7 @@ struct Options {
   int stdout_fd = 1, stderr_fd = 2;             // where CMD's output goes
   LogFn log;                                    // progress lines (-v)
   bool keep_scratch = false;                    // keep the run's scratch folder (debug)
+  bool systemd = false;                         // boot systemd as PID 1, CMD as its unit
 };
 
 // CMD's exit status (0..255, 128+N when killed by signal N, 127 when not found), or

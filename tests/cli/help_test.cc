@@ -33,7 +33,7 @@ TEST(Help, VmRunHelpIsExact) {
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.out,
             "usage: vnet vm-run [--kernel K] [--memory M] [--cpus N] [--timeout S] [--accel "
-            "auto|kvm|tcg] [--share DIR]... [--no-pvh] -- CMD...\n"
+            "auto|kvm|tcg] [--share DIR]... [--no-pvh] [--systemd] -- CMD...\n"
             "\n"
             "run CMD as root under a stock kernel in QEMU\n"
             "\n"
@@ -50,6 +50,8 @@ TEST(Help, VmRunHelpIsExact) {
             "(repeatable; e.g. a source tree under /tmp)\n"
             "  --no-pvh                    boot the bzImage instead of the extracted PVH "
             "vmlinux\n"
+            "  --systemd                   boot the host's systemd as PID 1 and run CMD as "
+            "its unit (slower)\n"
             "\n"
             "global options (before or after the verb):\n"
             "  --netns NAME                run kernel-facing work inside namespace NAME\n"
@@ -69,7 +71,7 @@ TEST(Help, HelpAfterDoubleDashBelongsToTheCommand) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err, "vnet vm-run: --cpus must be at least 1\nusage: vnet vm-run [--kernel K] "
                    "[--memory M] [--cpus N] [--timeout S] [--accel auto|kvm|tcg] [--share "
-                   "DIR]... [--no-pvh] -- CMD...\n");
+                   "DIR]... [--no-pvh] [--systemd] -- CMD...\n");
 }
 
 TEST(Help, ScenarioUsageShowsBothActions) {
@@ -142,7 +144,7 @@ TEST(Usage, EveryAdvertisedOptionIsAccepted) {
   for (std::vector<std::string> args : {std::vector<std::string>{"--accel", "tcg"},
                                         {"--cpus", "1"}, {"--no-pvh"}, {"--share", "/tmp"},
                                         {"--kernel", "/k"}, {"--memory", "2G"},
-                                        {"--timeout", "5"}}) {
+                                        {"--timeout", "5"}, {"--systemd"}}) {
     args.insert(args.begin(), "vm-run");
     auto r = vnet(args);
     EXPECT_EQ(r.err, "vnet vm-run: no command: put it after --\n" +

@@ -70,7 +70,7 @@ TEST(ManPage, ParserSeesTheOptionsItShould) {
   auto man = man_options(VNET_MAN_SOURCE);
   EXPECT_THAT(man["switch"], ElementsAreArray({"--config", "--show", "-c"}));
   EXPECT_THAT(man["scenario"], ElementsAreArray({"--junit", "--keep", "--vm"}));
-  EXPECT_EQ(man["vm-run"].size(), 7u);
+  EXPECT_EQ(man["vm-run"].size(), 8u);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <iostream>
 #include <thread>
 
 #include "tests/vmrun/test_util.h"
@@ -134,6 +135,23 @@ TEST(VmRun, ShareMakesMoreFoldersVisible) {
   EXPECT_EQ(r.out, "golden\n");
   EXPECT_EQ(read_file(src / "build/tests/result").value_or("<missing>"), "out\n");
   EXPECT_EQ(read_file(other / "w").value_or("<missing>"), "o\n");
+}
+
+// --systemd: systemd is PID 1 and CMD its unit; the status and output still come back,
+// and systemd-tmpfiles-setup (which Debian's "D /tmp" would make empty /tmp) leaves the
+// writable share under /tmp, and the host folder behind it, alone.
+TEST(VmRun, SystemdAsPid1RunsTheCommandAndKeepsTmp) {
+  TempDir wd;
+  ASSERT_TRUE(write_file(wd / "from-host", "host data\n"));
+  Ran r = vm_run({"--systemd", "--", "sh", "-c",
+                  "cat /proc/1/comm; systemctl start systemd-tmpfiles-setup.service && "
+                  "cat from-host && echo guest > made-in-guest; exit 7"},
+                 wd.path());
+  EXPECT_EQ(r.status, 7) << show(r);
+  EXPECT_EQ(r.out, "systemd\nhost data\n") << show(r);
+  EXPECT_EQ(read_file(wd / "from-host").value_or("<missing>"), "host data\n");
+  EXPECT_EQ(read_file(wd / "made-in-guest").value_or("<missing>"), "guest\n");
+  std::cout << "[vm-run --systemd with tmpfiles-setup: " << r.seconds << " s]\n";
 }
 
 TEST(VmRun, ArgvAndEnvironmentArriveIntact) {
