@@ -22,7 +22,9 @@ struct Options {
   std::string state_root;  // "" = default_state_root()
   AccelChoice accel = AccelChoice::kAuto;
   std::chrono::seconds stop_timeout{30};  // power-down grace before quit/SIGKILL
-  std::chrono::seconds ready_timeout{30};  // start: until QMP says "running"
+  // start: until QMP says "running" (seconds normally; nested TCG on a loaded host took
+  // about 30 s, tests/guests/unit_kernel_test.cc); within the unit's TimeoutStartSec=120.
+  std::chrono::seconds ready_timeout{60};
   std::function<void(const std::string&)> log;  // progress lines (-v); may be empty
   // Where a guest's links go (netlink::EngineOptions): `--netns X` (target_netns, where
   // QEMU runs too), a scenario run's namespace prefix, the lock and namespace records
