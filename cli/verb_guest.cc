@@ -217,7 +217,8 @@ po::options_description guest_options() {
                   "host.toml declaring the guests")(
       "timeout", po::value<int>()->value_name("S")->default_value(30),
       "stop: seconds to wait for the guest to power down (QEMU) or halt (nspawn) before quit "
-      "and SIGKILL")(
+      "and SIGKILL (default 30); start: seconds to wait for it to run (QMP says running, the "
+      "container's PID 1 is up; default 60)")(
       "accel", po::value<std::string>()->value_name("auto|kvm|tcg")->default_value("auto"),
       "start: KVM only after a probe boot passes (auto), or insist on one")(
       "state-dir", po::value<std::string>()->value_name("DIR"),
@@ -261,6 +262,9 @@ int verb_guest(const Invocation& inv) {
   if (after && a.action != "ssh") throw UsageError("only ssh takes a command after --");
   a.file = vm["config"].as<std::string>();
   a.opts.stop_timeout = std::chrono::seconds(vm["timeout"].as<int>());
+  // Start keeps its own default (guests::Options, 60 s) unless told; nested TCG (a VM
+  // inside `vnet vm-run`) needs more.
+  if (!vm["timeout"].defaulted()) a.opts.ready_timeout = a.opts.stop_timeout;
   std::string accel = vm["accel"].as<std::string>();
   if (accel == "auto") a.opts.accel = guests::AccelChoice::kAuto;
   else if (accel == "kvm") a.opts.accel = guests::AccelChoice::kKvm;
