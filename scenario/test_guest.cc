@@ -10,13 +10,7 @@ namespace {
 
 // PID 1 of the test guest. A NIC is found by the MAC vnet gave it, so the order in
 // which the kernel names them does not matter.
-const char* kInit = R"INIT(#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-for m in /modules/*.ko; do insmod $m; done
-ip link set lo up
+const std::string kInit = std::string(vmrun::kInitPreamble) + R"INIT(ip link set lo up
 gw=
 for arg in $(cat /proc/cmdline); do
   case "$arg" in

@@ -25,6 +25,16 @@ struct InitramfsSpec {
 // loads them in order.
 Result<std::string> build_initramfs(const KernelImage& k, const InitramfsSpec& spec);
 
+// How a small guest's /init starts (the test guests'): busybox's applets, /proc, /sys
+// and /dev mounted, the spec's modules loaded in order. The caller appends the rest.
+inline constexpr const char* kInitPreamble = R"INIT(#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+for m in /modules/*.ko; do insmod $m; done
+)INIT";
+
 // A statically linked busybox (Debian busybox-static's /bin/busybox), or an error that
 // names the package.
 Result<std::string> find_static_busybox();

@@ -45,13 +45,7 @@ using Clock = std::chrono::steady_clock;
 const char* kDropbear = "/usr/sbin/dropbear";
 const char* kDropbearKey = "/usr/bin/dropbearkey";
 
-const char* kInit = R"INIT(#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-for m in /modules/*.ko; do insmod $m; done
-ip link set lo up
+const std::string kInit = std::string(vmrun::kInitPreamble) + R"INIT(ip link set lo up
 ip link set eth0 up
 ip addr add 10.0.2.15/24 dev eth0
 ip route add default via 10.0.2.2

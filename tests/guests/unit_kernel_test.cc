@@ -39,13 +39,7 @@ using Clock = std::chrono::steady_clock;
 const char* kUnit = "vnet-guest-tiny.service";
 
 // The guest's /init: as lifecycle_lab_test.cc's, without the listener.
-const char* kInit = R"INIT(#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-for m in /modules/*.ko; do insmod $m; done
-echo "vnet-test: booted"
+const std::string kInit = std::string(vmrun::kInitPreamble) + R"INIT(echo "vnet-test: booted"
 PM=$(hexdump -s 56 -n 4 -e '1/4 "%u"' /sys/firmware/acpi/tables/FACP)
 /bin/pwrbtn $PM && echo "vnet-test: power button" && poweroff -f
 echo "vnet-test: pwrbtn failed"

@@ -41,15 +41,9 @@ constexpr const char* kOn10 = "10.40.0.3";
 // seconds, hence up to 10 tries for VLAN 40 (bounded: about 30 s). VLAN 10 gets the same
 // patience (3 requests, 3 s each) so that "no answer" is not just "too early".
 std::string init_script() {
-  return std::string(R"INIT(#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-for m in /modules/*.ko; do insmod $m; done
-ip link set lo up
+  return std::string(vmrun::kInitPreamble) + R"INIT(ip link set lo up
 ip link set eth0 up
-ip addr add )INIT") + kVm + R"INIT(/24 dev eth0
+ip addr add )INIT" + kVm + R"INIT(/24 dev eth0
 echo "vlantap: eth0 up"
 r=1; i=0
 while [ $i -lt 10 ]; do
