@@ -12,15 +12,40 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include <tl/expected.hpp>
+
 #include "tests/common/process.h"
+#include "vmrun/kernel.h"
 #include "vmrun/sys.h"
 
 namespace vnet::guests {
 
 inline constexpr uid_t kNobody = 65534;
+
+// A file's text ("" when it cannot be read): console logs and /proc files in messages.
+inline std::string slurp(const std::string& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// What a guest test boots: QEMU and the cached Debian kernel with its PVH vmlinux; else
+// why the test skips.
+inline tl::expected<vmrun::KernelImage, std::string> guest_kernel() {
+  if (vmrun::find_program("qemu-system-x86_64").empty())
+    return tl::unexpected(std::string("qemu-system-x86_64 is not installed (package qemu-system-x86)"));
+  auto k = vmrun::cached_kernel();
+  if (!k)
+    return tl::unexpected("no cached Debian kernel (" + k.error().str() +
+                          "); `vnet vm-run -- true` fetches and caches one");
+  if (k->vmlinux.empty()) return tl::unexpected(std::string("the cached kernel has no PVH vmlinux"));
+  return *k;
+}
 
 class GuestLabBase : public ::testing::Test {
  protected:

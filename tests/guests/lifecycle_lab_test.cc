@@ -80,13 +80,6 @@ std::string read_greeting(int port, std::chrono::milliseconds wait) {
   return got;
 }
 
-std::string slurp(const std::string& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // `vnet switch lab -c FILE` (as root, or the caller) for as long as it is in scope.
 struct SwitchRun {
   explicit SwitchRun(const std::string& file) {
@@ -122,13 +115,8 @@ bool appears(const std::string& path) {
 class GuestLab : public GuestLabBase {
  protected:
   void SetUp() override {
-    if (vmrun::find_program("qemu-system-x86_64").empty())
-      GTEST_SKIP() << "qemu-system-x86_64 is not installed (package qemu-system-x86)";
-    auto k = vmrun::cached_kernel();
-    if (!k)
-      GTEST_SKIP() << "no cached Debian kernel (" << k.error().str()
-                   << "); `vnet vm-run -- true` fetches and caches one";
-    if (k->vmlinux.empty()) GTEST_SKIP() << "the cached kernel has no PVH vmlinux";
+    auto k = guest_kernel();
+    if (!k) GTEST_SKIP() << k.error();
     kernel_ = *k;
     ASSERT_NO_FATAL_FAILURE(make_folders("/tmp/vnet-guest-lab-XXXXXX"));
 

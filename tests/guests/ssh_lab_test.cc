@@ -71,13 +71,6 @@ echo "vnet-test: dropbear started"
 while :; do sleep 3600; done
 )INIT";
 
-std::string slurp(const std::string& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // The absolute paths `ldd` names for `binary` (its libraries and the loader).
 std::set<std::string> shared_libraries(const std::string& binary) {
   std::set<std::string> libs;
@@ -91,15 +84,10 @@ std::set<std::string> shared_libraries(const std::string& binary) {
 class SshLab : public GuestLabBase {
  protected:
   void SetUp() override {
-    if (vmrun::find_program("qemu-system-x86_64").empty())
-      GTEST_SKIP() << "qemu-system-x86_64 is not installed (package qemu-system-x86)";
     if (::access(kDropbear, X_OK) != 0 || ::access(kDropbearKey, X_OK) != 0)
       GTEST_SKIP() << "dropbear is not installed (package dropbear-bin)";
-    auto k = vmrun::cached_kernel();
-    if (!k)
-      GTEST_SKIP() << "no cached Debian kernel (" << k.error().str()
-                   << "); `vnet vm-run -- true` fetches and caches one";
-    if (k->vmlinux.empty()) GTEST_SKIP() << "the cached kernel has no PVH vmlinux";
+    auto k = guest_kernel();
+    if (!k) GTEST_SKIP() << k.error();
     const std::vector<std::string> modules = {"virtio_pci", "virtio_net", "ata_piix", "sr_mod",
                                               "isofs"};
     if (auto m = vmrun::module_load_order(*k, modules); !m)

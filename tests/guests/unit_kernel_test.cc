@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "tests/common/process.h"
+#include "tests/guests/guest_lab.h"
 #include "units/units.h"
 #include "vmrun/initramfs.h"
 #include "vmrun/kernel.h"
@@ -44,13 +45,6 @@ PM=$(hexdump -s 56 -n 4 -e '1/4 "%u"' /sys/firmware/acpi/tables/FACP)
 /bin/pwrbtn $PM && echo "vnet-test: power button" && poweroff -f
 echo "vnet-test: pwrbtn failed"
 )INIT";
-
-std::string slurp(const std::string& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // `systemctl show UNIT` as a map (systemctl as root talks to PID 1 over its private
 // socket, so no D-Bus daemon is needed).
@@ -101,13 +95,8 @@ class GuestUnit : public ::testing::Test {
     if (!fs::is_directory("/run/systemd/system") || slurp("/proc/1/comm") != "systemd\n")
       GTEST_SKIP() << "systemd is not PID 1 here (run this test through `vnet vm-run "
                       "--systemd`, as ctest does)";
-    if (vmrun::find_program("qemu-system-x86_64").empty())
-      GTEST_SKIP() << "qemu-system-x86_64 is not installed (package qemu-system-x86)";
-    auto k = vmrun::cached_kernel();
-    if (!k)
-      GTEST_SKIP() << "no cached Debian kernel (" << k.error().str()
-                   << "); `vnet vm-run -- true` fetches and caches one";
-    if (k->vmlinux.empty()) GTEST_SKIP() << "the cached kernel has no PVH vmlinux";
+    auto k = guest_kernel();
+    if (!k) GTEST_SKIP() << k.error();
     // The unit keeps its state under /var/lib/vnet/guests (units::kGuestStateRoot); the
     // guest's root is the host's, read-only, and the host may have no /var/lib/vnet.
     if (::access(units::kGuestStateRoot, W_OK) != 0) {

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "tests/common/process.h"
+#include "tests/guests/guest_lab.h"
 #include "vmrun/initramfs.h"
 #include "vmrun/kernel.h"
 #include "vmrun/sys.h"
@@ -57,13 +58,6 @@ while :; do sleep 60; done
 )INIT";
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // Polls `ok` every 200 ms for at most `seconds`.
 template <class F>
 bool eventually(F ok, double seconds) {
@@ -83,13 +77,8 @@ class VlanBridgeVm : public ::testing::Test {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, taps)";
-    if (vmrun::find_program("qemu-system-x86_64").empty())
-      GTEST_SKIP() << "qemu-system-x86_64 is not installed (package qemu-system-x86)";
-    auto k = vmrun::cached_kernel();
-    if (!k)
-      GTEST_SKIP() << "no cached Debian kernel (" << k.error().str()
-                   << "); `vnet vm-run -- true` fetches and caches one";
-    if (k->vmlinux.empty()) GTEST_SKIP() << "the cached kernel has no PVH vmlinux";
+    auto k = guest_kernel();
+    if (!k) GTEST_SKIP() << k.error();
     // /tmp is vm-run's private tmpfs; the host root is read-only.
     dir_ = fs::temp_directory_path() / ("vnet-vlantap-" + std::to_string(::getpid()));
     fs::create_directories(dir_);
